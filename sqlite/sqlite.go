@@ -1,0 +1,148 @@
+// Package sqlite is the embedded Gatehouse store: one SQLite file in WAL mode,
+// written through a one-connection pool (so writers queue in Go instead of
+// failing with SQLITE_BUSY) and read through a separate pool of readers.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a Gatehouse store on one SQLite file. It implements gatehouse.Store.
+type DB struct {
+	write *sql.DB // exactly one connection: SQLite allows one writer at a time
+	read  *sql.DB
+}
+
+var _ gatehouse.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the SQLite database at path. Call Migrate
+// before use.
+func Open(path string) (*DB, error) {
+	dsn := func(extra string) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		if extra != "" {
+			q.Add("_pragma", extra)
+		}
+		// IMMEDIATE transactions take the write lock up front, so a
+		// read-then-write transaction never fails half way with SQLITE_BUSY.
+		q.Set("_txlock", "immediate")
+		return "file:" + path + "?" + q.Encode()
+	}
+	write, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	// The writer creates the file and switches it to WAL before any reader opens.
+	if err := write.Ping(); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return &DB{write: write, read: read}, nil
+}
+
+// Migrate applies the embedded migrations that have not run yet.
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// Times are stored as Unix nanoseconds: exact, sortable and cheap to compare.
+func unix(t time.Time) int64 { return t.UnixNano() }
+
+func fromUnix(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func fromNullUnix(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromUnix(n.Int64)
+	return &t
+}
+
+// translate maps driver errors onto the domain's sentinels.
+func translate(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", gatehouse.ErrConflict, err)
+		}
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return gatehouse.ErrNotFound
+	}
+	return err
+}
+
+// mustAffect returns ErrNotFound unless the statement changed a row.
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return translate(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return gatehouse.ErrNotFound
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // the directory is embedded at build time
+	}
+	return sub
+}
