@@ -1,0 +1,456 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled, created_at, updated_at`
+
+func scanWorkspace(row pgx.Row, w *gatehouse.Workspace) error {
+	if err := row.Scan(&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled, &w.CreatedAt, &w.UpdatedAt); err != nil {
+		return err
+	}
+	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
+	return nil
+}
+
+// CreateWorkspace implements gatehouse.WorkspaceStore.
+func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO workspaces (slug, name, plan, signup_enabled, remember_me_enabled, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		w.Slug, w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled, w.CreatedAt, w.UpdatedAt,
+	).Scan(&w.ID)
+	if err != nil {
+		return fmt.Errorf("create workspace %q: %w", w.Slug, translate(err))
+	}
+	return nil
+}
+
+// FindWorkspaceByID implements gatehouse.WorkspaceStore.
+func (db *DB) FindWorkspaceByID(ctx context.Context, id int64) (*gatehouse.Workspace, error) {
+	var w gatehouse.Workspace
+	row := db.pool.QueryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE id = $1`, id)
+	if err := scanWorkspace(row, &w); err != nil {
+		return nil, fmt.Errorf("find workspace %d: %w", id, translate(err))
+	}
+	return &w, nil
+}
+
+// FindWorkspaceBySlug implements gatehouse.WorkspaceStore.
+func (db *DB) FindWorkspaceBySlug(ctx context.Context, slug string) (*gatehouse.Workspace, error) {
+	var w gatehouse.Workspace
+	row := db.pool.QueryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE slug = $1`, slug)
+	if err := scanWorkspace(row, &w); err != nil {
+		return nil, fmt.Errorf("find workspace %q: %w", slug, translate(err))
+	}
+	return &w, nil
+}
+
+// UpdateWorkspace implements gatehouse.WorkspaceStore.
+func (db *DB) UpdateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE workspaces SET name = $1, plan = $2, signup_enabled = $3, remember_me_enabled = $4, updated_at = $5
+		WHERE id = $6`,
+		w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled, w.UpdatedAt, w.ID))
+	if err != nil {
+		return fmt.Errorf("update workspace %d: %w", w.ID, err)
+	}
+	return nil
+}
+
+// CountWorkspaces implements gatehouse.WorkspaceStore.
+func (db *DB) CountWorkspaces(ctx context.Context) (int, error) {
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM workspaces`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count workspaces: %w", err)
+	}
+	return n, nil
+}
+
+const userCols = `id, workspace_id, email, name, role, password_hash, disabled, created_at, updated_at`
+
+func scanUser(row pgx.Row, u *gatehouse.User) error {
+	if err := row.Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt); err != nil {
+		return err
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return nil
+}
+
+// CreateUser implements gatehouse.UserStore.
+func (db *DB) CreateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, u.Disabled, u.CreatedAt, u.UpdatedAt,
+	).Scan(&u.ID)
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.Email, translate(err))
+	}
+	u.WorkspaceID = workspaceID
+	return nil
+}
+
+// FindUserByID implements gatehouse.UserStore.
+func (db *DB) FindUserByID(ctx context.Context, workspaceID, id int64) (*gatehouse.User, error) {
+	var u gatehouse.User
+	row := db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	if err := scanUser(row, &u); err != nil {
+		return nil, fmt.Errorf("find user %d: %w", id, translate(err))
+	}
+	return &u, nil
+}
+
+// FindUserByEmail implements gatehouse.UserStore.
+func (db *DB) FindUserByEmail(ctx context.Context, workspaceID int64, email string) (*gatehouse.User, error) {
+	var u gatehouse.User
+	row := db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE workspace_id = $1 AND email = $2`, workspaceID, email)
+	if err := scanUser(row, &u); err != nil {
+		return nil, fmt.Errorf("find user by email: %w", translate(err))
+	}
+	return &u, nil
+}
+
+// ListUsers implements gatehouse.UserStore.
+func (db *DB) ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.User, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE workspace_id = $1 ORDER BY id`, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var users []gatehouse.User
+	for rows.Next() {
+		var u gatehouse.User
+		if err := scanUser(rows, &u); err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// UpdateUser implements gatehouse.UserStore.
+func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE users SET name = $1, role = $2, password_hash = $3, disabled = $4, updated_at = $5
+		WHERE workspace_id = $6 AND id = $7`,
+		u.Name, u.Role, u.PasswordHash, u.Disabled, u.UpdatedAt, workspaceID, u.ID))
+	if err != nil {
+		return fmt.Errorf("update user %d: %w", u.ID, err)
+	}
+	return nil
+}
+
+// CreateSession implements gatehouse.SessionStore.
+func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds, user_agent, ip)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		workspaceID, s.UserID, s.TokenHash, s.Remember, s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
+		int64(s.IdleTimeout/time.Second), s.UserAgent, s.IP,
+	).Scan(&s.ID)
+	if err != nil {
+		return fmt.Errorf("create session: %w", translate(err))
+	}
+	s.WorkspaceID = workspaceID
+	return nil
+}
+
+// FindVisit implements gatehouse.SessionStore: one read by the unique token
+// hash index, with the user and workspace joined in. It is the query behind
+// every signed-in request.
+func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
+	var (
+		v     gatehouse.Visit
+		s     = &v.Session
+		u     = &v.User
+		w     = &v.Workspace
+		sIdle int64
+	)
+	err := db.pool.QueryRow(ctx, `
+		SELECT s.id, s.workspace_id, s.user_id, s.token_hash, s.remember, s.created_at, s.last_seen_at, s.expires_at,
+		       s.idle_seconds, s.user_agent, s.ip,
+		       u.id, u.workspace_id, u.email, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at,
+		       w.id, w.slug, w.name, w.plan, w.signup_enabled, w.remember_me_enabled, w.created_at, w.updated_at
+		FROM sessions s
+		JOIN users u ON u.id = s.user_id AND u.workspace_id = s.workspace_id
+		JOIN workspaces w ON w.id = s.workspace_id
+		WHERE s.token_hash = $1 AND s.workspace_id = $2`, tokenHash, workspaceID,
+	).Scan(&s.ID, &s.WorkspaceID, &s.UserID, &s.TokenHash, &s.Remember, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt,
+		&sIdle, &s.UserAgent, &s.IP,
+		&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt,
+		&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled, &w.CreatedAt, &w.UpdatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("find session: %w", translate(err))
+	}
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = s.CreatedAt.UTC(), s.LastSeenAt.UTC(), s.ExpiresAt.UTC()
+	s.IdleTimeout = time.Duration(sIdle) * time.Second
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
+	return &v, nil
+}
+
+// TouchSession implements gatehouse.SessionStore.
+func (db *DB) TouchSession(ctx context.Context, workspaceID, sessionID int64, now time.Time) error {
+	err := mustAffect(db.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE workspace_id = $2 AND id = $3`,
+		now, workspaceID, sessionID))
+	if err != nil {
+		return fmt.Errorf("touch session %d: %w", sessionID, err)
+	}
+	return nil
+}
+
+// DeleteSession implements gatehouse.SessionStore.
+func (db *DB) DeleteSession(ctx context.Context, workspaceID int64, tokenHash []byte) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE workspace_id = $1 AND token_hash = $2`, workspaceID, tokenHash); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteUserSessions implements gatehouse.SessionStore.
+func (db *DB) DeleteUserSessions(ctx context.Context, workspaceID, userID int64, exceptHash []byte) (int, error) {
+	var (
+		tag pgconn.CommandTag
+		err error
+	)
+	if exceptHash == nil {
+		tag, err = db.pool.Exec(ctx, `DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)
+	} else {
+		tag, err = db.pool.Exec(ctx, `DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2 AND token_hash <> $3`,
+			workspaceID, userID, exceptHash)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of user %d: %w", userID, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// DeleteExpiredSessions implements gatehouse.SessionStore.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// CreateToken implements gatehouse.TokenStore.
+func (db *DB) CreateToken(ctx context.Context, workspaceID int64, t *gatehouse.Token) error {
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO tokens (workspace_id, user_id, kind, token_hash, payload, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		workspaceID, t.UserID, t.Kind, t.Hash, t.Payload, t.CreatedAt, t.ExpiresAt,
+	).Scan(&t.ID)
+	if err != nil {
+		return fmt.Errorf("create %s token: %w", t.Kind, translate(err))
+	}
+	t.WorkspaceID = workspaceID
+	return nil
+}
+
+const tokenCols = `id, workspace_id, user_id, kind, token_hash, payload, created_at, expires_at, used_at`
+
+func scanToken(row pgx.Row, t *gatehouse.Token) error {
+	if err := row.Scan(&t.ID, &t.WorkspaceID, &t.UserID, &t.Kind, &t.Hash, &t.Payload, &t.CreatedAt, &t.ExpiresAt, &t.UsedAt); err != nil {
+		return err
+	}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), utc(t.UsedAt)
+	return nil
+}
+
+// FindToken implements gatehouse.TokenStore.
+func (db *DB) FindToken(ctx context.Context, workspaceID int64, kind gatehouse.TokenKind, hash []byte, now time.Time) (*gatehouse.Token, error) {
+	var t gatehouse.Token
+	row := db.pool.QueryRow(ctx, `SELECT `+tokenCols+` FROM tokens
+		WHERE workspace_id = $1 AND kind = $2 AND token_hash = $3 AND used_at IS NULL AND expires_at > $4`,
+		workspaceID, kind, hash, now)
+	if err := scanToken(row, &t); err != nil {
+		return nil, fmt.Errorf("find %s token: %w", kind, translate(err))
+	}
+	return &t, nil
+}
+
+// ConsumeToken implements gatehouse.TokenStore with one conditional update:
+// of two simultaneous uses of one link, the second waits for the first's row
+// lock, re-checks used_at IS NULL, and matches nothing.
+func (db *DB) ConsumeToken(ctx context.Context, workspaceID int64, kind gatehouse.TokenKind, hash []byte, now time.Time) (*gatehouse.Token, error) {
+	var t gatehouse.Token
+	row := db.pool.QueryRow(ctx, `UPDATE tokens SET used_at = $1
+		WHERE workspace_id = $2 AND kind = $3 AND token_hash = $4 AND used_at IS NULL AND expires_at > $1
+		RETURNING `+tokenCols,
+		now, workspaceID, kind, hash)
+	if err := scanToken(row, &t); err != nil {
+		return nil, fmt.Errorf("use %s token: %w", kind, translate(err))
+	}
+	return &t, nil
+}
+
+// DeleteUserTokens implements gatehouse.TokenStore.
+func (db *DB) DeleteUserTokens(ctx context.Context, workspaceID, userID int64, kind gatehouse.TokenKind) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM tokens WHERE workspace_id = $1 AND user_id = $2 AND kind = $3`,
+		workspaceID, userID, kind); err != nil {
+		return fmt.Errorf("delete %s tokens of user %d: %w", kind, userID, err)
+	}
+	return nil
+}
+
+func scanThrottle(row pgx.Row, t *gatehouse.Throttle) error {
+	if err := row.Scan(&t.Failures, &t.LastFailureAt); err != nil {
+		return err
+	}
+	t.LastFailureAt = t.LastFailureAt.UTC()
+	return nil
+}
+
+// AddFailure implements gatehouse.ThrottleStore with one upsert, so
+// concurrent failures, from any process, are all counted.
+func (db *DB) AddFailure(ctx context.Context, workspaceID int64, key string, now time.Time) (gatehouse.Throttle, error) {
+	var t gatehouse.Throttle
+	row := db.pool.QueryRow(ctx, `
+		INSERT INTO throttles (workspace_id, key, failures, last_failure_at) VALUES ($1, $2, 1, $3)
+		ON CONFLICT (workspace_id, key) DO UPDATE
+		SET failures = throttles.failures + 1, last_failure_at = EXCLUDED.last_failure_at
+		RETURNING failures, last_failure_at`, workspaceID, key, now)
+	if err := scanThrottle(row, &t); err != nil {
+		return gatehouse.Throttle{}, fmt.Errorf("add failure %q: %w", key, err)
+	}
+	return t, nil
+}
+
+// FindThrottle implements gatehouse.ThrottleStore.
+func (db *DB) FindThrottle(ctx context.Context, workspaceID int64, key string) (gatehouse.Throttle, error) {
+	var t gatehouse.Throttle
+	row := db.pool.QueryRow(ctx, `SELECT failures, last_failure_at FROM throttles WHERE workspace_id = $1 AND key = $2`,
+		workspaceID, key)
+	if err := scanThrottle(row, &t); errors.Is(err, pgx.ErrNoRows) {
+		return gatehouse.Throttle{}, nil
+	} else if err != nil {
+		return gatehouse.Throttle{}, fmt.Errorf("find throttle %q: %w", key, err)
+	}
+	return t, nil
+}
+
+// ResetThrottle implements gatehouse.ThrottleStore.
+func (db *DB) ResetThrottle(ctx context.Context, workspaceID int64, key string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM throttles WHERE workspace_id = $1 AND key = $2`, workspaceID, key); err != nil {
+		return fmt.Errorf("reset throttle %q: %w", key, err)
+	}
+	return nil
+}
+
+const messageCols = `id, workspace_id, channel, recipient, subject, body, status, attempts, last_error, created_at, next_attempt, sent_at`
+
+func scanMessage(row pgx.Row, m *gatehouse.Message) error {
+	if err := row.Scan(&m.ID, &m.WorkspaceID, &m.Channel, &m.To, &m.Subject, &m.Body, &m.Status, &m.Attempts, &m.LastError,
+		&m.CreatedAt, &m.NextAttempt, &m.SentAt); err != nil {
+		return err
+	}
+	m.CreatedAt, m.NextAttempt, m.SentAt = m.CreatedAt.UTC(), m.NextAttempt.UTC(), utc(m.SentAt)
+	return nil
+}
+
+func scanMessages(rows pgx.Rows, err error) ([]gatehouse.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ms []gatehouse.Message
+	for rows.Next() {
+		var m gatehouse.Message
+		if err := scanMessage(rows, &m); err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
+}
+
+// EnqueueMessage implements gatehouse.OutboxStore.
+func (db *DB) EnqueueMessage(ctx context.Context, workspaceID int64, m *gatehouse.Message) error {
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO outbox (workspace_id, channel, recipient, subject, body, status, created_at, next_attempt)
+		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) RETURNING id`,
+		workspaceID, m.Channel, m.To, m.Subject, m.Body, m.CreatedAt, m.NextAttempt,
+	).Scan(&m.ID)
+	if err != nil {
+		return fmt.Errorf("enqueue message: %w", translate(err))
+	}
+	m.WorkspaceID, m.Status = workspaceID, gatehouse.MessagePending
+	return nil
+}
+
+// ClaimMessages implements gatehouse.OutboxStore. FOR UPDATE SKIP LOCKED lets
+// several senders claim at once: each passes over the rows another is
+// claiming, so no message is claimed twice. UPDATE … RETURNING has no order,
+// hence the outer SELECT.
+func (db *DB) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]gatehouse.Message, error) {
+	if limit <= 0 {
+		return nil, nil // PostgreSQL refuses a negative LIMIT; "up to 0" is none
+	}
+	ms, err := scanMessages(db.pool.Query(ctx, `
+		WITH claimed AS (
+			UPDATE outbox SET leased_until = $1
+			WHERE id IN (SELECT id FROM outbox
+			             WHERE status = 'pending' AND next_attempt <= $2 AND leased_until <= $2
+			             ORDER BY next_attempt, id LIMIT $3
+			             FOR UPDATE SKIP LOCKED)
+			RETURNING `+messageCols+`
+		)
+		SELECT `+messageCols+` FROM claimed ORDER BY next_attempt, id`, leaseUntil, now, limit))
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	return ms, nil
+}
+
+// MarkMessageSent implements gatehouse.OutboxStore.
+func (db *DB) MarkMessageSent(ctx context.Context, id int64, now time.Time) error {
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, leased_until = '-infinity'
+		WHERE id = $2`, now, id))
+	if err != nil {
+		return fmt.Errorf("mark message %d sent: %w", id, err)
+	}
+	return nil
+}
+
+// MarkMessageFailed implements gatehouse.OutboxStore.
+func (db *DB) MarkMessageFailed(ctx context.Context, id int64, errMsg string, next time.Time, giveUp bool) error {
+	status := gatehouse.MessagePending
+	if giveUp {
+		status = gatehouse.MessageFailed
+	}
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, next_attempt = $3, leased_until = '-infinity'
+		WHERE id = $4`,
+		status, errMsg, next, id))
+	if err != nil {
+		return fmt.Errorf("mark message %d failed: %w", id, err)
+	}
+	return nil
+}
+
+// ListMessages implements gatehouse.OutboxStore.
+func (db *DB) ListMessages(ctx context.Context, limit int) ([]gatehouse.Message, error) {
+	if limit <= 0 {
+		return nil, nil // PostgreSQL refuses a negative LIMIT; "at most 0" is none
+	}
+	ms, err := scanMessages(db.pool.Query(ctx, `SELECT `+messageCols+` FROM outbox ORDER BY id DESC LIMIT $1`, limit))
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	return ms, nil
+}
