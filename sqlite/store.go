@@ -183,7 +183,7 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 		       u.id, u.workspace_id, u.email, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at,
 		       w.id, w.slug, w.name, w.plan, w.signup_enabled, w.remember_me_enabled, w.created_at, w.updated_at
 		FROM sessions s
-		JOIN users u ON u.id = s.user_id
+		JOIN users u ON u.id = s.user_id AND u.workspace_id = s.workspace_id
 		JOIN workspaces w ON w.id = s.workspace_id
 		WHERE s.token_hash = ? AND s.workspace_id = ?`, tokenHash, workspaceID,
 	).Scan(&s.ID, &s.WorkspaceID, &s.UserID, &s.TokenHash, &s.Remember, &sCreated, &sSeen, &sExp,
@@ -243,9 +243,9 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 // CreateToken implements gatehouse.TokenStore.
 func (db *DB) CreateToken(ctx context.Context, workspaceID int64, t *gatehouse.Token) error {
 	err := db.write.QueryRowContext(ctx, `
-		INSERT INTO tokens (workspace_id, user_id, kind, token_hash, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		workspaceID, t.UserID, t.Kind, t.Hash, unix(t.CreatedAt), unix(t.ExpiresAt),
+		INSERT INTO tokens (workspace_id, user_id, kind, token_hash, payload, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		workspaceID, t.UserID, t.Kind, t.Hash, t.Payload, unix(t.CreatedAt), unix(t.ExpiresAt),
 	).Scan(&t.ID)
 	if err != nil {
 		return fmt.Errorf("create %s token: %w", t.Kind, translate(err))
@@ -257,14 +257,14 @@ func (db *DB) CreateToken(ctx context.Context, workspaceID int64, t *gatehouse.T
 func scanToken(row interface{ Scan(...any) error }, t *gatehouse.Token) error {
 	var created, expires int64
 	var used sql.NullInt64
-	if err := row.Scan(&t.ID, &t.WorkspaceID, &t.UserID, &t.Kind, &t.Hash, &created, &expires, &used); err != nil {
+	if err := row.Scan(&t.ID, &t.WorkspaceID, &t.UserID, &t.Kind, &t.Hash, &t.Payload, &created, &expires, &used); err != nil {
 		return err
 	}
 	t.CreatedAt, t.ExpiresAt, t.UsedAt = fromUnix(created), fromUnix(expires), fromNullUnix(used)
 	return nil
 }
 
-const tokenCols = `id, workspace_id, user_id, kind, token_hash, created_at, expires_at, used_at`
+const tokenCols = `id, workspace_id, user_id, kind, token_hash, payload, created_at, expires_at, used_at`
 
 // FindToken implements gatehouse.TokenStore.
 func (db *DB) FindToken(ctx context.Context, workspaceID int64, kind gatehouse.TokenKind, hash []byte, now time.Time) (*gatehouse.Token, error) {

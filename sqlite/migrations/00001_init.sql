@@ -45,6 +45,7 @@ CREATE TABLE tokens (
     user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     kind         TEXT    NOT NULL,
     token_hash   BLOB    NOT NULL UNIQUE,
+    payload      TEXT    NOT NULL DEFAULT '',
     created_at   INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL,
     used_at      INTEGER
