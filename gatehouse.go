@@ -153,6 +153,9 @@ type TokenKind string
 const (
 	TokenInvite        TokenKind = "invite"
 	TokenPasswordReset TokenKind = "password_reset"
+	// TokenSignup confirms a self sign-up: the link proves the mailbox before
+	// the account can be used.
+	TokenSignup TokenKind = "signup"
 )
 
 // Token is a single-use link token (invitation or password reset). Only the
@@ -163,9 +166,12 @@ type Token struct {
 	UserID      int64
 	Kind        TokenKind
 	Hash        []byte // SHA-256 of the token, 32 bytes
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	UsedAt      *time.Time
+	// Payload is what the token carries to its use, such as the password
+	// hash chosen at sign-up (set on the account only once the link is used).
+	Payload   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
 }
 
 // Throttle is a failure counter under a key (an account or a client IP).

@@ -244,7 +244,7 @@ func testTokens(t *testing.T, s gatehouse.Store) {
 	ctx := context.Background()
 	w := MustCreateWorkspace(t, s, "acme")
 	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
-	tok := &gatehouse.Token{UserID: u.ID, Kind: gatehouse.TokenPasswordReset, Hash: hash("reset"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	tok := &gatehouse.Token{UserID: u.ID, Kind: gatehouse.TokenPasswordReset, Hash: hash("reset"), Payload: "carried", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	must(t, "create", s.CreateToken(ctx, w.ID, tok))
 	if tok.ID == 0 {
 		t.Fatal("CreateToken did not set ID")
@@ -252,7 +252,7 @@ func testTokens(t *testing.T, s gatehouse.Store) {
 
 	found, err := s.FindToken(ctx, w.ID, gatehouse.TokenPasswordReset, hash("reset"), t0)
 	must(t, "find", err)
-	if found.UserID != u.ID || found.UsedAt != nil || !found.ExpiresAt.Equal(tok.ExpiresAt) {
+	if found.UserID != u.ID || found.UsedAt != nil || !found.ExpiresAt.Equal(tok.ExpiresAt) || found.Payload != "carried" {
 		t.Fatalf("found %+v", found)
 	}
 	_, err = s.FindToken(ctx, w.ID, gatehouse.TokenInvite, hash("reset"), t0)
@@ -264,7 +264,7 @@ func testTokens(t *testing.T, s gatehouse.Store) {
 
 	used, err := s.ConsumeToken(ctx, w.ID, gatehouse.TokenPasswordReset, hash("reset"), t0.Add(time.Minute))
 	must(t, "consume", err)
-	if used.UserID != u.ID || used.UsedAt == nil || !used.UsedAt.Equal(t0.Add(time.Minute)) {
+	if used.UserID != u.ID || used.UsedAt == nil || !used.UsedAt.Equal(t0.Add(time.Minute)) || used.Payload != "carried" {
 		t.Fatalf("consumed %+v", used)
 	}
 	_, err = s.ConsumeToken(ctx, w.ID, gatehouse.TokenPasswordReset, hash("reset"), t0.Add(2*time.Minute))
