@@ -1,0 +1,279 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	netmail "net/mail"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// Defaults of the Outbox fields left zero.
+const (
+	DefaultPollInterval = time.Second
+	DefaultLease        = 2 * time.Minute
+	DefaultMaxAttempts  = 10
+	DefaultBatch        = 20
+	DefaultSendTimeout  = 30 * time.Second
+)
+
+// Backoff bounds: the n-th failed attempt waits firstRetry·2^(n-1), at most
+// maxRetry. With the default 10 attempts a message is retried for about 1½
+// hours before it is given up on.
+const (
+	firstRetry = 5 * time.Second
+	maxRetry   = time.Hour
+)
+
+// maxErrorLen caps the error text kept with a message; SMTP servers can
+// answer with whole paragraphs.
+const maxErrorLen = 1000
+
+// Outbox queues messages in the store and delivers them through Sender.
+// Because every message lives in the store until it is sent or given up on,
+// nothing is lost on a restart: a message claimed by a process that crashed
+// becomes due again when its lease runs out, and several processes on one
+// database share the work without sending a message twice while its lease
+// holds.
+//
+// Zero fields take the defaults; Store and Sender are required. An Outbox
+// must not be copied after first use.
+type Outbox struct {
+	Store        gatehouse.OutboxStore
+	Sender       Sender
+	Logger       *slog.Logger     // nil means slog.Default()
+	Now          func() time.Time // nil means time.Now
+	PollInterval time.Duration    // between rounds when not poked; default 1s
+	Lease        time.Duration    // how long a claimed message is ours; default 2m
+	MaxAttempts  int              // attempts before giving up; default 10
+	Batch        int              // messages claimed per round; default 20
+	// SendTimeout bounds one delivery; default 30s, and never more than half
+	// the Lease, so that a slow send cannot outlast its lease.
+	SendTimeout time.Duration
+
+	pokeOnce sync.Once
+	poke     chan struct{}
+}
+
+func (o *Outbox) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Outbox) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+func positive[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (o *Outbox) lease() time.Duration { return positive(o.Lease, DefaultLease) }
+
+func (o *Outbox) sendTimeout() time.Duration {
+	return min(positive(o.SendTimeout, DefaultSendTimeout), o.lease()/2)
+}
+
+// pokes returns the channel that wakes Run; made lazily so that the zero
+// Outbox works.
+func (o *Outbox) pokes() chan struct{} {
+	o.pokeOnce.Do(func() { o.poke = make(chan struct{}, 1) })
+	return o.poke
+}
+
+// Enqueue stores an e-mail to to for workspaceID, due now, and wakes the
+// worker so it goes out right away. Once Enqueue returns nil the message is
+// durable. A recipient that is not an e-mail address is refused here with
+// gatehouse.ErrInvalid, so the user sees the problem at once rather than the
+// message failing later.
+func (o *Outbox) Enqueue(ctx context.Context, workspaceID int64, to, subject, body string) error {
+	to = strings.TrimSpace(to)
+	if _, err := netmail.ParseAddress(to); err != nil {
+		return fmt.Errorf("%w: enqueue message: recipient %q is not an e-mail address", gatehouse.ErrInvalid, to)
+	}
+	now := o.now()
+	m := &gatehouse.Message{
+		WorkspaceID: workspaceID,
+		Channel:     "email",
+		To:          to,
+		Subject:     subject,
+		Body:        body,
+		Status:      gatehouse.MessagePending,
+		CreatedAt:   now,
+		NextAttempt: now,
+	}
+	if err := o.Store.EnqueueMessage(ctx, workspaceID, m); err != nil {
+		return fmt.Errorf("enqueue message to %s: %w", to, err)
+	}
+	// Non-blocking: one pending poke is enough to make Run look again, and
+	// Enqueue must never wait for the worker.
+	select {
+	case o.pokes() <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run delivers messages until ctx is done, then returns nil. It claims a
+// batch, sends it, and waits PollInterval or until Enqueue pokes it. A round
+// that fails (the store is down, say) is logged and tried again next round.
+func (o *Outbox) Run(ctx context.Context) error {
+	if o.Store == nil || o.Sender == nil {
+		return errors.New("outbox: Store and Sender are required")
+	}
+	batch := positive(o.Batch, DefaultBatch)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		claimed, _, _, err := o.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			o.logger().ErrorContext(ctx, "outbox: delivery round failed", "error", err)
+		}
+		wait := positive(o.PollInterval, DefaultPollInterval)
+		if err == nil && claimed == batch {
+			wait = 0 // a full batch: more may be due already
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.pokes():
+		case <-timer.C:
+		}
+	}
+}
+
+// RunOnce claims the messages due now (up to Batch) and tries to deliver
+// each, recording the outcome in the store. It reports how many were sent and
+// how many failed (whether rescheduled or given up on). It stops at the first
+// store error, leaving the rest of the batch leased; they are retried once
+// the lease runs out.
+func (o *Outbox) RunOnce(ctx context.Context) (sent, failed int, err error) {
+	_, sent, failed, err = o.runOnce(ctx)
+	return sent, failed, err
+}
+
+func (o *Outbox) runOnce(ctx context.Context) (claimed, sent, failed int, err error) {
+	now := o.now()
+	leaseUntil := now.Add(o.lease())
+	msgs, err := o.Store.ClaimMessages(ctx, now, leaseUntil, positive(o.Batch, DefaultBatch))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("outbox: %w", err)
+	}
+	timeout := o.sendTimeout()
+	for _, m := range msgs {
+		if err := ctx.Err(); err != nil {
+			return len(msgs), sent, failed, err
+		}
+		// Stop while the lease still covers a whole send: past it another
+		// process may claim the same message and both would deliver it. The
+		// rest of the batch goes out when its lease runs out.
+		if leaseUntil.Sub(o.now()) < timeout {
+			o.logger().WarnContext(ctx, "outbox: lease running out, leaving the rest of the batch for later",
+				"left", len(msgs)-sent-failed)
+			break
+		}
+		ok, err := o.deliver(ctx, m, timeout)
+		if err != nil {
+			return len(msgs), sent, failed, err
+		}
+		if ok {
+			sent++
+		} else {
+			failed++
+		}
+	}
+	return len(msgs), sent, failed, nil
+}
+
+// deliver sends m and records the outcome. It reports whether m was sent; the
+// error is for the store failing (or ctx ending), not for the delivery.
+func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.Duration) (bool, error) {
+	sendCtx, cancel := context.WithTimeout(ctx, timeout)
+	sendErr := o.Sender.Send(sendCtx, m)
+	cancel()
+
+	if sendErr != nil && ctx.Err() != nil {
+		// We are shutting down and interrupted the send ourselves; that says
+		// nothing about the message, so count no attempt. It stays leased
+		// and is tried again when the lease runs out.
+		return false, ctx.Err()
+	}
+	// Record the outcome even when ctx ends now: after a delivery, losing the
+	// record would mean sending the message a second time.
+	storeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := o.now()
+
+	if sendErr == nil {
+		if err := o.Store.MarkMessageSent(storeCtx, m.ID, now); err != nil {
+			return false, fmt.Errorf("outbox: message %d was delivered but not recorded: %w", m.ID, err)
+		}
+		return true, nil
+	}
+
+	attempt := m.Attempts + 1
+	maxAttempts := positive(o.MaxAttempts, DefaultMaxAttempts)
+	giveUp := IsPermanent(sendErr) || attempt >= maxAttempts
+	next := now
+	if !giveUp {
+		next = now.Add(backoff(attempt))
+	}
+	// One line per failure: a warning while it will be retried, an error
+	// when it will not, since then someone has to act.
+	attrs := []any{"id", m.ID, "workspace_id", m.WorkspaceID, "to", m.To, "attempt", attempt, "error", sendErr}
+	if giveUp {
+		o.logger().ErrorContext(ctx, "outbox: delivery failed, giving up on message",
+			append(attrs, "permanent", IsPermanent(sendErr), "max_attempts", maxAttempts)...)
+	} else {
+		o.logger().WarnContext(ctx, "outbox: delivery failed, will retry",
+			append(attrs, "next_attempt", next)...)
+	}
+	if err := o.Store.MarkMessageFailed(storeCtx, m.ID, truncate(sendErr.Error(), maxErrorLen), next, giveUp); err != nil {
+		return false, fmt.Errorf("outbox: record failed delivery of message %d: %w", m.ID, err)
+	}
+	return false, nil
+}
+
+// backoff returns how long to wait after the attempt-th failed attempt:
+// 5s, 10s, 20s, … doubling up to one hour. It has no jitter, so tests with a
+// fixed clock can predict it; leases already keep several processes from
+// retrying the same message together.
+func backoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := firstRetry
+	for i := 1; i < attempt && d < maxRetry; i++ {
+		d *= 2
+	}
+	return min(d, maxRetry)
+}
+
+// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
