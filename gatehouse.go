@@ -277,8 +277,9 @@ type TokenStore interface {
 // processes sharing one database.
 type ThrottleStore interface {
 	// AddFailure atomically adds one failure under key at now and returns the
-	// counter after the addition.
-	AddFailure(ctx context.Context, workspaceID int64, key string, now time.Time) (Throttle, error)
+	// counter after the addition. A counter whose last failure came before
+	// forgetBefore is stale: it restarts at one.
+	AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (Throttle, error)
 	// FindThrottle returns the counter under key; a key never seen is the zero
 	// Throttle and no error.
 	FindThrottle(ctx context.Context, workspaceID int64, key string) (Throttle, error)

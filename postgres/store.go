@@ -317,13 +317,14 @@ func scanThrottle(row pgx.Row, t *gatehouse.Throttle) error {
 
 // AddFailure implements gatehouse.ThrottleStore with one upsert, so
 // concurrent failures, from any process, are all counted.
-func (db *DB) AddFailure(ctx context.Context, workspaceID int64, key string, now time.Time) (gatehouse.Throttle, error) {
+func (db *DB) AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (gatehouse.Throttle, error) {
 	var t gatehouse.Throttle
 	row := db.pool.QueryRow(ctx, `
 		INSERT INTO throttles (workspace_id, key, failures, last_failure_at) VALUES ($1, $2, 1, $3)
 		ON CONFLICT (workspace_id, key) DO UPDATE
-		SET failures = throttles.failures + 1, last_failure_at = EXCLUDED.last_failure_at
-		RETURNING failures, last_failure_at`, workspaceID, key, now)
+		SET failures = CASE WHEN throttles.last_failure_at < $4 THEN 1 ELSE throttles.failures + 1 END,
+		    last_failure_at = EXCLUDED.last_failure_at
+		RETURNING failures, last_failure_at`, workspaceID, key, now, forgetBefore)
 	if err := scanThrottle(row, &t); err != nil {
 		return gatehouse.Throttle{}, fmt.Errorf("add failure %q: %w", key, err)
 	}

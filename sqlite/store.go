@@ -303,13 +303,15 @@ func (db *DB) DeleteUserTokens(ctx context.Context, workspaceID, userID int64, k
 
 // AddFailure implements gatehouse.ThrottleStore with one upsert, so
 // concurrent failures are all counted.
-func (db *DB) AddFailure(ctx context.Context, workspaceID int64, key string, now time.Time) (gatehouse.Throttle, error) {
+func (db *DB) AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (gatehouse.Throttle, error) {
 	var t gatehouse.Throttle
 	var last int64
 	err := db.write.QueryRowContext(ctx, `
 		INSERT INTO throttles (workspace_id, key, failures, last_failure_at) VALUES (?, ?, 1, ?)
-		ON CONFLICT (workspace_id, key) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at
-		RETURNING failures, last_failure_at`, workspaceID, key, unix(now)).Scan(&t.Failures, &last)
+		ON CONFLICT (workspace_id, key) DO UPDATE SET
+			failures = CASE WHEN last_failure_at < ? THEN 1 ELSE failures + 1 END,
+			last_failure_at = excluded.last_failure_at
+		RETURNING failures, last_failure_at`, workspaceID, key, unix(now), unix(forgetBefore)).Scan(&t.Failures, &last)
 	if err != nil {
 		return t, fmt.Errorf("add failure %q: %w", key, err)
 	}

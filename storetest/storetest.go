@@ -331,13 +331,13 @@ func testThrottles(t *testing.T, s gatehouse.Store) {
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() {
-			if _, err := s.AddFailure(ctx, w.ID, "acct:ann", t0); err != nil {
+			if _, err := s.AddFailure(ctx, w.ID, "acct:ann", t0, t0.Add(-time.Hour)); err != nil {
 				t.Errorf("add failure: %v", err)
 			}
 		})
 	}
 	wg.Wait()
-	th, err = s.AddFailure(ctx, w.ID, "acct:ann", t0.Add(time.Minute))
+	th, err = s.AddFailure(ctx, w.ID, "acct:ann", t0.Add(time.Minute), t0.Add(-time.Hour))
 	must(t, "add", err)
 	if th.Failures != 11 || !th.LastFailureAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("after 11 failures = %+v", th)
@@ -347,6 +347,14 @@ func testThrottles(t *testing.T, s gatehouse.Store) {
 	if got != th {
 		t.Fatalf("find = %+v, want %+v", got, th)
 	}
+	// A failure after a long quiet spell starts the count again.
+	th, err = s.AddFailure(ctx, w.ID, "acct:ann", t0.Add(3*time.Hour), t0.Add(2*time.Hour))
+	must(t, "add after quiet spell", err)
+	if th.Failures != 1 || !th.LastFailureAt.Equal(t0.Add(3*time.Hour)) {
+		t.Fatalf("after a quiet spell = %+v, want 1 failure", th)
+	}
+	_, err = s.AddFailure(ctx, w.ID, "acct:ann", t0.Add(3*time.Hour+time.Second), t0.Add(2*time.Hour))
+	must(t, "add", err)
 	must(t, "reset", s.ResetThrottle(ctx, w.ID, "acct:ann"))
 	got, err = s.FindThrottle(ctx, w.ID, "acct:ann")
 	must(t, "find after reset", err)
@@ -497,7 +505,7 @@ func testTenancy(t *testing.T, s gatehouse.Store) {
 	_, err = s.ConsumeToken(ctx, a.ID, gatehouse.TokenInvite, hash("a-inv"), t0)
 	must(t, "token survives", err)
 
-	_, err = s.AddFailure(ctx, a.ID, "ip:1.2.3.4", t0)
+	_, err = s.AddFailure(ctx, a.ID, "ip:1.2.3.4", t0, t0.Add(-time.Hour))
 	must(t, "failure", err)
 	th, err := s.FindThrottle(ctx, b.ID, "ip:1.2.3.4")
 	must(t, "throttle across", err)
