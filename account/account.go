@@ -1,0 +1,280 @@
+// Package account is the sign-in domain of Gatehouse: passwords and their
+// throttling, sessions, invitations, self sign-up and password reset. It knows
+// nothing of HTTP or SQL. Every way into an account ends in Service.SignIn,
+// the one function that creates a signed-in session.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/password"
+)
+
+// Session lifetimes (SPEC §6).
+const (
+	IdleTimeout         = 60 * time.Minute
+	AbsoluteTimeout     = 12 * time.Hour
+	RememberIdleTimeout = 7 * 24 * time.Hour
+	RememberTimeout     = 30 * 24 * time.Hour
+	// touchEvery bounds the writes the session check makes: LastSeenAt is
+	// refreshed at most once a minute, so idle expiry is exact to a minute.
+	touchEvery = time.Minute
+)
+
+// Link lifetimes.
+const (
+	InviteTTL = 7 * 24 * time.Hour
+	ResetTTL  = time.Hour
+	SignupTTL = 24 * time.Hour
+)
+
+// Errors the web layer turns into friendly sentences.
+var (
+	// ErrBadCredentials covers a wrong password, an unknown e-mail and a
+	// disabled account alike, so no answer tells a stranger which it was.
+	ErrBadCredentials = errors.New("that e-mail and password do not match")
+	// ErrLinkInvalid covers expired, used and unknown links.
+	ErrLinkInvalid = errors.New("that link has expired or was already used")
+	// ErrSignupClosed reports that the workspace does not allow sign-up.
+	ErrSignupClosed = errors.New("this workspace does not allow sign-up")
+	// ErrAlreadyMember reports an invitation for someone who has an account.
+	ErrAlreadyMember = errors.New("that person already has an account")
+	// ErrBadEmail reports an e-mail address that does not parse.
+	ErrBadEmail = errors.New("enter a valid e-mail address")
+	// ErrSignupPassword reports a sign-up confirmation with another password
+	// than the one chosen at sign-up.
+	ErrSignupPassword = errors.New("that is not the password you chose when signing up")
+	// ErrNoSession reports a missing, expired or revoked session.
+	ErrNoSession = errors.New("not signed in")
+)
+
+// ThrottledError reports that sign-in is paused for this account or address.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return "too many failed attempts: try again in " + e.Wait()
+}
+
+// Wait is the pause in words, rounded up to whole seconds ("1 second", "15 minutes").
+func (e *ThrottledError) Wait() string {
+	secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+	switch {
+	case secs <= 1:
+		return "1 second"
+	case secs < 120:
+		return fmt.Sprintf("%d seconds", secs)
+	}
+	return fmt.Sprintf("%d minutes", (secs+59)/60)
+}
+
+// Mailer queues an e-mail for durable delivery.
+type Mailer interface {
+	Enqueue(ctx context.Context, workspaceID int64, to, subject, body string) error
+}
+
+// Service carries out sign-in and account flows. Every field must be set but
+// Logger.
+type Service struct {
+	Store  gatehouse.Store
+	Hasher *password.Hasher
+	Mailer Mailer
+	// WorkspaceURL returns the public base URL of a workspace, for links in
+	// e-mails ("http://acme.localhost:8080").
+	WorkspaceURL func(slug string) string
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// NormalizeEmail trims and lowercases an address and checks its shape.
+func NormalizeEmail(raw string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(raw))
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || len(e) > 254 {
+		return "", ErrBadEmail
+	}
+	return e, nil
+}
+
+// newToken returns a random 256-bit token for a cookie or link and its SHA-256.
+func newToken() (token string, hash []byte) {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand panics on an unusable source)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, HashToken(token)
+}
+
+// HashToken returns the SHA-256 under which a token is stored. A plain hash
+// suffices: tokens carry 256 random bits, so there is nothing to brute-force.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// Credentials is what a sign-in form carries.
+type Credentials struct {
+	Email    string
+	Password string
+	IP       string
+}
+
+// Authenticate checks a password. Wrong password, unknown e-mail and disabled
+// account cost one password hash each and all return ErrBadCredentials.
+// Failures are counted in the store per account and per client IP, and a
+// growing pause is enforced across instances (*ThrottledError).
+func (s *Service) Authenticate(ctx context.Context, ws *gatehouse.Workspace, c Credentials) (*gatehouse.User, error) {
+	now := s.Now()
+	email := strings.ToLower(strings.TrimSpace(c.Email))
+	keys := []throttleKey{{"acct:" + email, accountPolicy}, {"ip:" + c.IP, ipPolicy}}
+	for _, k := range keys {
+		th, err := s.Store.FindThrottle(ctx, ws.ID, k.key)
+		if err != nil {
+			return nil, err
+		}
+		if wait := k.policy.wait(th, now); wait > 0 {
+			return nil, &ThrottledError{RetryAfter: wait}
+		}
+	}
+
+	u, err := s.Store.FindUserByEmail(ctx, ws.ID, email)
+	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, err
+	}
+	ok, rehash := false, false
+	if u != nil && u.PasswordHash != "" {
+		ok, rehash, err = s.Hasher.Verify(ctx, c.Password, u.PasswordHash)
+		if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+			return nil, err
+		}
+	} else {
+		// Unknown e-mail or invitation not yet accepted: do the same work.
+		s.Hasher.VerifyDummy(ctx, c.Password)
+	}
+	if !ok || u.Disabled {
+		for _, k := range keys {
+			if _, err := s.Store.AddFailure(ctx, ws.ID, k.key, now, now.Add(-forgetAfter)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, ErrBadCredentials
+	}
+	if err := s.Store.ResetThrottle(ctx, ws.ID, keys[0].key); err != nil {
+		return nil, err
+	}
+	if rehash {
+		// Parameters changed since this hash was made: upgrade it now that we
+		// hold the plain password. A failure here must not block the sign-in.
+		if h, err := s.Hasher.Hash(ctx, c.Password); err == nil {
+			u.PasswordHash, u.UpdatedAt = h, now
+			if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
+				s.logger().Warn("upgrade password hash", "user", u.ID, "err", err)
+			}
+		}
+	}
+	return u, nil
+}
+
+// SignInOptions describe the browser a session is made for.
+type SignInOptions struct {
+	Remember  bool
+	UserAgent string
+	IP        string
+	// Replaces is the token of the browser's current session, if any: it is
+	// deleted so the session id is rotated at every sign-in.
+	Replaces string
+}
+
+// SignedIn is a new session and the token for its cookie.
+type SignedIn struct {
+	Token   string
+	Session *gatehouse.Session
+}
+
+// SignIn is the one place a signed-in session is made. Password sign-in,
+// invitation acceptance, sign-up confirmation and password reset all end
+// here, so the second-factor gate sits at this single point.
+func (s *Service) SignIn(ctx context.Context, ws *gatehouse.Workspace, u *gatehouse.User, o SignInOptions) (*SignedIn, error) {
+	if u.WorkspaceID != ws.ID || !u.Active() {
+		return nil, ErrBadCredentials
+	}
+	now := s.Now()
+	remember := o.Remember && ws.RememberMeEnabled
+	idle, absolute := IdleTimeout, AbsoluteTimeout
+	if remember {
+		idle, absolute = RememberIdleTimeout, RememberTimeout
+	}
+	token, hash := newToken()
+	sess := &gatehouse.Session{
+		UserID: u.ID, TokenHash: hash, Remember: remember,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(absolute), IdleTimeout: idle,
+		UserAgent: truncate(o.UserAgent, 256), IP: o.IP,
+	}
+	if o.Replaces != "" {
+		if err := s.Store.DeleteSession(ctx, ws.ID, HashToken(o.Replaces)); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Store.CreateSession(ctx, ws.ID, sess); err != nil {
+		return nil, err
+	}
+	s.logger().Info("signed in", "workspace", ws.Slug, "user", u.ID, "remember", remember)
+	return &SignedIn{Token: token, Session: sess}, nil
+}
+
+// Visit returns the signed-in session for a cookie token, with its user and
+// workspace, in one store read. Missing, expired and disabled all give
+// ErrNoSession.
+func (s *Service) Visit(ctx context.Context, workspaceID int64, token string) (*gatehouse.Visit, error) {
+	if token == "" || len(token) > 64 {
+		return nil, ErrNoSession
+	}
+	v, err := s.Store.FindVisit(ctx, workspaceID, HashToken(token))
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	if v.Session.Expired(now) || !v.User.Active() {
+		return nil, ErrNoSession
+	}
+	if now.Sub(v.Session.LastSeenAt) >= touchEvery {
+		if err := s.Store.TouchSession(ctx, workspaceID, v.Session.ID, now); err != nil {
+			return nil, err
+		}
+		v.Session.LastSeenAt = now
+	}
+	return v, nil
+}
+
+// SignOut ends the session with the token.
+func (s *Service) SignOut(ctx context.Context, workspaceID int64, token string) error {
+	if token == "" {
+		return nil
+	}
+	return s.Store.DeleteSession(ctx, workspaceID, HashToken(token))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

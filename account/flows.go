@@ -1,0 +1,303 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/password"
+)
+
+// CheckPassword applies the password rules of SPEC §6 for the workspace.
+func CheckPassword(ws *gatehouse.Workspace, plain string) error {
+	return password.Check(plain, ws.Name, ws.Slug)
+}
+
+// NewUser describes an account created by the operator or the owner.
+type NewUser struct {
+	Email    string
+	Name     string
+	Role     gatehouse.Role
+	Password string // empty: send an invitation instead
+}
+
+// CreateUser creates an account. With a password it can sign in at once;
+// without one, an invitation link is e-mailed and returned.
+func (s *Service) CreateUser(ctx context.Context, ws *gatehouse.Workspace, nu NewUser) (*gatehouse.User, string, error) {
+	email, err := NormalizeEmail(nu.Email)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := gatehouse.ParseRole(string(nu.Role)); err != nil {
+		return nil, "", err
+	}
+	now := s.Now()
+	u := &gatehouse.User{Email: email, Name: strings.TrimSpace(nu.Name), Role: nu.Role, CreatedAt: now, UpdatedAt: now}
+	if nu.Password != "" {
+		if err := CheckPassword(ws, nu.Password); err != nil {
+			return nil, "", err
+		}
+		if u.PasswordHash, err = s.Hasher.Hash(ctx, nu.Password); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := s.Store.CreateUser(ctx, ws.ID, u); err != nil {
+		if errors.Is(err, gatehouse.ErrConflict) {
+			return nil, "", ErrAlreadyMember
+		}
+		return nil, "", err
+	}
+	if nu.Password != "" {
+		return u, "", nil
+	}
+	link, err := s.sendInvite(ctx, ws, u)
+	return u, link, err
+}
+
+// Invite creates an account for email with the role, waiting for its owner
+// to accept the e-mailed link (valid 7 days, single use). Inviting again
+// someone who has not accepted yet sends a new link and voids the old one.
+func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, email string, role gatehouse.Role) (*gatehouse.User, string, error) {
+	if role == gatehouse.RoleOwner {
+		return nil, "", fmt.Errorf("%w: a workspace has one owner", gatehouse.ErrInvalid)
+	}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, "", err
+	}
+	u, err := s.Store.FindUserByEmail(ctx, ws.ID, email)
+	switch {
+	case errors.Is(err, gatehouse.ErrNotFound):
+		return s.CreateUser(ctx, ws, NewUser{Email: email, Role: role})
+	case err != nil:
+		return nil, "", err
+	case u.PasswordHash != "":
+		return nil, "", ErrAlreadyMember
+	}
+	u.Role, u.UpdatedAt = role, s.Now()
+	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
+		return nil, "", err
+	}
+	link, err := s.sendInvite(ctx, ws, u)
+	return u, link, err
+}
+
+func (s *Service) sendInvite(ctx context.Context, ws *gatehouse.Workspace, u *gatehouse.User) (string, error) {
+	token, err := s.issueToken(ctx, ws, u, gatehouse.TokenInvite, "")
+	if err != nil {
+		return "", err
+	}
+	link := s.WorkspaceURL(ws.Slug) + "/invite/" + token
+	body := fmt.Sprintf("You have been invited to %s.\n\nSet your name and password here (the link works once, for 7 days):\n%s\n", ws.Name, link)
+	if err := s.Mailer.Enqueue(ctx, ws.ID, u.Email, "You're invited to "+ws.Name, body); err != nil {
+		return "", err
+	}
+	return link, nil
+}
+
+// issueToken voids the user's older links of the kind and makes a new one.
+func (s *Service) issueToken(ctx context.Context, ws *gatehouse.Workspace, u *gatehouse.User, kind gatehouse.TokenKind, payload string) (string, error) {
+	ttl := map[gatehouse.TokenKind]time.Duration{
+		gatehouse.TokenInvite: InviteTTL, gatehouse.TokenPasswordReset: ResetTTL, gatehouse.TokenSignup: SignupTTL,
+	}[kind]
+	if err := s.Store.DeleteUserTokens(ctx, ws.ID, u.ID, kind); err != nil {
+		return "", err
+	}
+	now := s.Now()
+	token, hash := newToken()
+	t := &gatehouse.Token{UserID: u.ID, Kind: kind, Hash: hash, Payload: payload, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.Store.CreateToken(ctx, ws.ID, t); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// LinkUser returns the user a valid, unused link of the kind belongs to,
+// without using it up (for showing the form).
+func (s *Service) LinkUser(ctx context.Context, ws *gatehouse.Workspace, kind gatehouse.TokenKind, token string) (*gatehouse.User, error) {
+	t, err := s.Store.FindToken(ctx, ws.ID, kind, HashToken(token), s.Now())
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ErrLinkInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.FindUserByID(ctx, ws.ID, t.UserID)
+}
+
+// useLink runs check on the valid, unused link first (so bad input never
+// burns it), then spends the link with one conditional update: of two
+// simultaneous uses exactly one gets past this point.
+func (s *Service) useLink(ctx context.Context, ws *gatehouse.Workspace, kind gatehouse.TokenKind, token string, check func(*gatehouse.Token) error) (*gatehouse.User, error) {
+	t, err := s.Store.FindToken(ctx, ws.ID, kind, HashToken(token), s.Now())
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ErrLinkInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := check(t); err != nil {
+		return nil, err
+	}
+	t, err = s.Store.ConsumeToken(ctx, ws.ID, kind, HashToken(token), s.Now())
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ErrLinkInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.FindUserByID(ctx, ws.ID, t.UserID)
+}
+
+// newPasswordCheck checks a new password and hashes it into *hash.
+func (s *Service) newPasswordCheck(ctx context.Context, ws *gatehouse.Workspace, plain string, hash *string) func(*gatehouse.Token) error {
+	return func(*gatehouse.Token) error {
+		if err := CheckPassword(ws, plain); err != nil {
+			return err
+		}
+		var err error
+		*hash, err = s.Hasher.Hash(ctx, plain)
+		return err
+	}
+}
+
+// AcceptInvite sets the invited user's name and password. The caller then
+// signs them in through SignIn.
+func (s *Service) AcceptInvite(ctx context.Context, ws *gatehouse.Workspace, token, name, newPassword string) (*gatehouse.User, error) {
+	var hash string
+	u, err := s.useLink(ctx, ws, gatehouse.TokenInvite, token, s.newPasswordCheck(ctx, ws, newPassword, &hash))
+	if err != nil {
+		return nil, err
+	}
+	u.Name, u.PasswordHash, u.UpdatedAt = strings.TrimSpace(name), hash, s.Now()
+	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// RequestReset e-mails a password-reset link (valid 1 hour, single use) when
+// the e-mail belongs to an active account, and otherwise does nothing; the
+// caller shows the same answer either way.
+func (s *Service) RequestReset(ctx context.Context, ws *gatehouse.Workspace, email string) error {
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, err := s.Store.FindUserByEmail(ctx, ws.ID, email)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.Disabled || u.PasswordHash == "" {
+		return nil
+	}
+	token, err := s.issueToken(ctx, ws, u, gatehouse.TokenPasswordReset, "")
+	if err != nil {
+		return err
+	}
+	link := s.WorkspaceURL(ws.Slug) + "/password/reset/" + token
+	body := fmt.Sprintf("Someone asked to reset your password for %s.\n\nChoose a new one here (the link works once, for 1 hour):\n%s\n\nIf it was not you, ignore this e-mail: your password stays as it is.\n", ws.Name, link)
+	return s.Mailer.Enqueue(ctx, ws.ID, u.Email, "Reset your "+ws.Name+" password", body)
+}
+
+// ResetPassword sets a new password through a reset link and ends all the
+// user's sessions. The caller then signs them in through SignIn.
+func (s *Service) ResetPassword(ctx context.Context, ws *gatehouse.Workspace, token, newPassword string) (*gatehouse.User, error) {
+	var hash string
+	u, err := s.useLink(ctx, ws, gatehouse.TokenPasswordReset, token, s.newPasswordCheck(ctx, ws, newPassword, &hash))
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordHash, u.UpdatedAt = hash, s.Now()
+	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.DeleteUserSessions(ctx, ws.ID, u.ID, nil); err != nil {
+		return nil, err
+	}
+	// The reset proved the mailbox and the password: the old throttle is moot.
+	if err := s.Store.ResetThrottle(ctx, ws.ID, "acct:"+u.Email); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SignUp starts a self sign-up. Whether or not the e-mail already has an
+// account, the visitor is told to check their inbox, so the answer never
+// reveals who is a member: a new address gets a confirmation link (valid 24
+// hours) and an existing member gets a note pointing to sign-in and reset.
+// The chosen password's hash rides in the link and is set on the account only
+// when the link is used, which proves the mailbox.
+func (s *Service) SignUp(ctx context.Context, ws *gatehouse.Workspace, name, email, plain string) error {
+	if !ws.SignupEnabled {
+		return ErrSignupClosed
+	}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	if err := CheckPassword(ws, plain); err != nil {
+		return err
+	}
+	hash, err := s.Hasher.Hash(ctx, plain)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	u, err := s.Store.FindUserByEmail(ctx, ws.ID, email)
+	switch {
+	case errors.Is(err, gatehouse.ErrNotFound):
+		u = &gatehouse.User{Email: email, Name: strings.TrimSpace(name), Role: gatehouse.RoleClient, CreatedAt: now, UpdatedAt: now}
+		if err := s.Store.CreateUser(ctx, ws.ID, u); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case u.PasswordHash != "":
+		body := fmt.Sprintf("Someone tried to sign up to %s with this address, which already has an account.\n\nSign in at %s/login, or reset your password at %s/password/forgot.\nIf it was not you, you can ignore this e-mail.\n",
+			ws.Name, s.WorkspaceURL(ws.Slug), s.WorkspaceURL(ws.Slug))
+		return s.Mailer.Enqueue(ctx, ws.ID, email, "Your "+ws.Name+" account", body)
+	}
+	token, err := s.issueToken(ctx, ws, u, gatehouse.TokenSignup, hash)
+	if err != nil {
+		return err
+	}
+	link := s.WorkspaceURL(ws.Slug) + "/signup/confirm/" + token
+	body := fmt.Sprintf("Welcome to %s.\n\nConfirm your e-mail address to finish signing up (the link works once, for 24 hours):\n%s\n", ws.Name, link)
+	return s.Mailer.Enqueue(ctx, ws.ID, email, "Confirm your "+ws.Name+" account", body)
+}
+
+// ConfirmSignUp spends a sign-up link and sets the password chosen at
+// sign-up. The visitor must type that password again: the link alone only
+// proves the mailbox, and whoever signed up last chose the password it
+// carries, so without this check a stranger's sign-up could hand them an
+// account its owner then confirms. The caller signs the user in through SignIn.
+func (s *Service) ConfirmSignUp(ctx context.Context, ws *gatehouse.Workspace, token, plain string) (*gatehouse.User, error) {
+	var hash string
+	u, err := s.useLink(ctx, ws, gatehouse.TokenSignup, token, func(t *gatehouse.Token) error {
+		ok, _, err := s.Hasher.Verify(ctx, plain, t.Payload)
+		if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+			return err
+		}
+		if !ok {
+			return ErrSignupPassword
+		}
+		hash = t.Payload
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if u.PasswordHash != "" {
+		// The account was activated another way meanwhile; keep its password.
+		return u, nil
+	}
+	u.PasswordHash, u.UpdatedAt = hash, s.Now()
+	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
