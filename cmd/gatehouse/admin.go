@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/mail"
+)
+
+func (m Main) migrate(ctx context.Context, args []string) error {
+	var c config
+	fs := m.flagSet("migrate", "[flags]", &c)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintln(m.Stdout, "database is up to date")
+	return nil
+}
+
+// adminApp opens the store for a one-shot command. Mail it queues is sent by
+// the running server's outbox, which reads the same store.
+func (m Main) adminApp(ctx context.Context, c config) (*app, error) {
+	return m.newApp(ctx, c, mail.DevSender{Logger: m.logger()}, m.logger())
+}
+
+func (m Main) workspaceCreate(ctx context.Context, args []string) error {
+	var c config
+	fs := m.flagSet("workspace create", "--slug S --name N --plan P --owner-email E [--owner-password X]", &c)
+	slug := fs.String("slug", "", "workspace slug: its host is {slug}.{base host}")
+	name := fs.String("name", "", "display name")
+	plan := fs.String("plan", "", "starter, pro or unlimited")
+	ownerEmail := fs.String("owner-email", "", "the owner's e-mail")
+	ownerPassword := fs.String("owner-password", "", "the owner's password; without it an invitation link is printed")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "slug", "name", "plan", "owner-email"); err != nil {
+		return err
+	}
+	p, err := gatehouse.ParsePlan(*plan)
+	if err != nil {
+		return err
+	}
+	if err := gatehouse.ValidateSlug(*slug); err != nil {
+		return err
+	}
+	if _, err := account.NormalizeEmail(*ownerEmail); err != nil {
+		return fmt.Errorf("--owner-email: %w", err)
+	}
+	a, err := m.adminApp(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	now := time.Now().UTC()
+	ws := &gatehouse.Workspace{Slug: *slug, Name: strings.TrimSpace(*name), Plan: p, RememberMeEnabled: true, CreatedAt: now, UpdatedAt: now}
+	if *ownerPassword != "" {
+		// Check the password before anything is written, so a refused
+		// password leaves no half-made workspace behind.
+		if err := account.CheckPassword(ws, *ownerPassword); err != nil {
+			return fmt.Errorf("--owner-password: %w", err)
+		}
+	}
+	if err := a.store.CreateWorkspace(ctx, ws); err != nil {
+		if errors.Is(err, gatehouse.ErrConflict) {
+			return fmt.Errorf("workspace %q already exists", ws.Slug)
+		}
+		return err
+	}
+	_, link, err := a.accounts.CreateUser(ctx, ws, account.NewUser{Email: *ownerEmail, Role: gatehouse.RoleOwner, Password: *ownerPassword})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "created workspace %q (plan %s) at %s\n", ws.Slug, ws.Plan, a.accounts.WorkspaceURL(ws.Slug))
+	if link != "" {
+		fmt.Fprintf(m.Stdout, "owner invitation (valid 7 days): %s\n", link)
+	}
+	return nil
+}
+
+func (m Main) workspaceSetPlan(ctx context.Context, args []string) error {
+	var c config
+	fs := m.flagSet("workspace set-plan", "--workspace S --plan P", &c)
+	slug := fs.String("workspace", "", "workspace slug")
+	plan := fs.String("plan", "", "starter, pro or unlimited")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "workspace", "plan"); err != nil {
+		return err
+	}
+	p, err := gatehouse.ParsePlan(*plan)
+	if err != nil {
+		return err
+	}
+	return m.updateWorkspace(ctx, c, *slug, func(w *gatehouse.Workspace) { w.Plan = p })
+}
+
+func (m Main) workspaceSetOptions(ctx context.Context, args []string) error {
+	var c config
+	fs := m.flagSet("workspace set-options", "--workspace S [--signup on|off] [--remember-me on|off]", &c)
+	slug := fs.String("workspace", "", "workspace slug")
+	signup := fs.String("signup", "", "on: visitors may create client accounts at /signup")
+	remember := fs.String("remember-me", "", "on: offer \"remember me\" (30-day sessions) at sign-in")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "workspace"); err != nil {
+		return err
+	}
+	onOff := func(flag, v string) (*bool, error) {
+		switch v {
+		case "":
+			return nil, nil
+		case "on":
+			t := true
+			return &t, nil
+		case "off":
+			f := false
+			return &f, nil
+		}
+		return nil, fmt.Errorf("--%s takes on or off, not %q", flag, v)
+	}
+	su, err := onOff("signup", *signup)
+	if err != nil {
+		return err
+	}
+	rm, err := onOff("remember-me", *remember)
+	if err != nil {
+		return err
+	}
+	return m.updateWorkspace(ctx, c, *slug, func(w *gatehouse.Workspace) {
+		if su != nil {
+			w.SignupEnabled = *su
+		}
+		if rm != nil {
+			w.RememberMeEnabled = *rm
+		}
+	})
+}
+
+func (m Main) updateWorkspace(ctx context.Context, c config, slug string, change func(*gatehouse.Workspace)) error {
+	s, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	w, err := findWorkspace(ctx, s, slug)
+	if err != nil {
+		return err
+	}
+	change(w)
+	w.UpdatedAt = time.Now().UTC()
+	if err := s.UpdateWorkspace(ctx, w); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "workspace %q: plan %s, sign-up %s, remember-me %s\n", w.Slug, w.Plan, onOffText(w.SignupEnabled), onOffText(w.RememberMeEnabled))
+	return nil
+}
+
+func onOffText(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func (m Main) userCreate(ctx context.Context, args []string) error {
+	var c config
+	fs := m.flagSet("user create", "--workspace S --email E --role R [--password X] [--name N]", &c)
+	slug := fs.String("workspace", "", "workspace slug")
+	email := fs.String("email", "", "the user's e-mail")
+	role := fs.String("role", "", "admin, member or client (the owner is made by workspace create)")
+	pw := fs.String("password", "", "the user's password; without it an invitation link is printed")
+	name := fs.String("name", "", "display name")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "workspace", "email", "role"); err != nil {
+		return err
+	}
+	r, err := gatehouse.ParseRole(*role)
+	if err != nil {
+		return err
+	}
+	if r == gatehouse.RoleOwner {
+		// SPEC §1: one owner per workspace, made with the workspace.
+		return fmt.Errorf("%w: --role owner: a workspace has exactly one owner, made by workspace create", gatehouse.ErrInvalid)
+	}
+	a, err := m.adminApp(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	ws, err := findWorkspace(ctx, a.store, *slug)
+	if err != nil {
+		return err
+	}
+	u, link, err := a.accounts.CreateUser(ctx, ws, account.NewUser{Email: *email, Name: *name, Role: r, Password: *pw})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "created %s %s in workspace %q\n", u.Role, u.Email, ws.Slug)
+	if link != "" {
+		fmt.Fprintf(m.Stdout, "invitation (valid 7 days): %s\n", link)
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/account"
+)
+
+// signedIn lets only signed-in users through; others go to the login page
+// and come back to the page they asked for.
+func (s *Server) signedIn(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if reqOf(r).visit == nil {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// staffOnly is signedIn plus a 403 for clients: they never reach the dashboard.
+func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
+	return s.signedIn(func(w http.ResponseWriter, r *http.Request) {
+		if !reqOf(r).visit.User.Role.IsStaff() {
+			s.renderError(w, r, http.StatusForbidden, "The dashboard is for staff. Your pages are in the portal.")
+			return
+		}
+		h(w, r)
+	})
+}
+
+// apiSignedIn answers JSON and never redirects (SPEC §9).
+func (s *Server) apiSignedIn(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if reqOf(r).visit == nil {
+			writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthenticated"})
+			return
+		}
+		h(w, r)
+	})
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// meResponse is the JSON of GET /api/v1/me.
+type meResponse struct {
+	User      meUser      `json:"user"`
+	Role      string      `json:"role"`
+	Workspace meWorkspace `json:"workspace"`
+	TwoFactor meTwoFactor `json:"two_factor"`
+}
+
+type meUser struct {
+	ID    int64  `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+type meWorkspace struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+	Plan string `json:"plan"`
+}
+
+type meTwoFactor struct {
+	Enabled  bool     `json:"enabled"`
+	Verified bool     `json:"verified"`
+	Methods  []string `json:"methods"`
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	v := reqOf(r).visit
+	writeJSON(w, http.StatusOK, meResponse{
+		User:      meUser{ID: v.User.ID, Email: v.User.Email, Name: v.User.Name},
+		Role:      string(v.User.Role),
+		Workspace: meWorkspace{Slug: v.Workspace.Slug, Name: v.Workspace.Name, Plan: string(v.Workspace.Plan)},
+		TwoFactor: meTwoFactor{Methods: []string{}},
+	})
+}
+
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, apiError{Error: "not_found"})
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
+}
+
+func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "dashboard", s.page(r, "Dashboard"))
+}
+
+func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "portal", s.page(r, "Your portal"))
+}
+
+type usersPage struct {
+	page
+	Users     []gatehouse.User
+	CanManage bool
+	Roles     []gatehouse.Role
+	Error     string
+	Email     string
+}
+
+func (s *Server) usersPage(r *http.Request) (usersPage, error) {
+	rq := reqOf(r)
+	users, err := s.store.ListUsers(r.Context(), rq.ws.ID)
+	return usersPage{
+		page: s.page(r, "Users"), Users: users, CanManage: rq.visit.User.Role.CanManageUsers(),
+		Roles: []gatehouse.Role{gatehouse.RoleClient, gatehouse.RoleMember, gatehouse.RoleAdmin},
+	}, err
+}
+
+func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
+	p, err := s.usersPage(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("invited") != "" {
+		p.Flash = "Invitation sent to " + r.URL.Query().Get("invited") + "."
+	}
+	s.render(w, r, http.StatusOK, "users", p)
+}
+
+func (s *Server) handleInviteUser(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	if !rq.visit.User.Role.CanManageUsers() {
+		s.renderError(w, r, http.StatusForbidden, "Only the owner and admins can invite people.")
+		return
+	}
+	if !s.parseForm(w, r) {
+		return
+	}
+	email := r.PostForm.Get("email")
+	role, err := gatehouse.ParseRole(r.PostForm.Get("role"))
+	if err == nil {
+		_, _, err = s.accounts.Invite(r.Context(), rq.ws, email, role)
+	}
+	if msg, ok := formError(err); ok {
+		p, lerr := s.usersPage(r)
+		if lerr != nil {
+			s.serverError(w, r, lerr)
+			return
+		}
+		p.Error, p.Email = msg, email
+		s.render(w, r, http.StatusUnprocessableEntity, "users", p)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	addr, _ := account.NormalizeEmail(email)
+	http.Redirect(w, r, "/dashboard/users?invited="+url.QueryEscape(addr), http.StatusSeeOther)
+}
+
+type landingPage struct {
+	page
+	DevOutbox bool
+}
+
+func (s *Server) handleLanding(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "landing", landingPage{page: s.page(r, "Gatehouse"), DevOutbox: s.devOutbox})
+}
+
+type outboxPage struct {
+	page
+	Messages []gatehouse.Message
+}
+
+// handleDevOutbox lists recent mail for local development (--demo only):
+// it shows links and codes, so it is never on in production.
+func (s *Server) handleDevOutbox(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.store.ListMessages(r.Context(), 100)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "outbox", outboxPage{page: s.page(r, "Dev outbox"), Messages: ms})
+}

@@ -1,0 +1,245 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/mail"
+	"github.com/gatehouse-dev/gatehouse/password"
+	"github.com/gatehouse-dev/gatehouse/sqlite"
+	"github.com/gatehouse-dev/gatehouse/web"
+)
+
+// clock is a fixed clock the tests move by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// env is a running Gatehouse on a real SQLite file behind a real listener.
+type env struct {
+	tb       testing.TB
+	store    *sqlite.DB
+	accounts *account.Service
+	hasher   *password.Hasher
+	clock    *clock
+	srv      *httptest.Server
+}
+
+const baseURL = "http://gatehouse.test"
+
+// goodPassword passes every rule.
+const goodPassword = "correct horse battery staple"
+
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "gatehouse.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	// Cheap argon2id parameters keep the suite fast; the real ones are
+	// measured by the password package's benchmark.
+	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
+	outbox := &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, Now: clk.Now, Logger: discard()}
+	accounts := &account.Service{
+		Store: db, Hasher: hasher, Mailer: outbox, Now: clk.Now, Logger: discard(),
+		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" },
+	}
+	srv, err := web.NewServer(web.Options{Store: db, Accounts: accounts, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	tb.Cleanup(ts.Close)
+	return &env{tb: tb, store: db, accounts: accounts, hasher: hasher, clock: clk, srv: ts}
+}
+
+// workspace creates a workspace with an owner and a client, both with
+// goodPassword.
+func (e *env) workspace(slug string) *gatehouse.Workspace {
+	e.tb.Helper()
+	now := e.clock.Now()
+	ws := &gatehouse.Workspace{Slug: slug, Name: "WS " + slug, Plan: gatehouse.PlanPro, RememberMeEnabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := e.store.CreateWorkspace(context.Background(), ws); err != nil {
+		e.tb.Fatal(err)
+	}
+	e.user(ws, "owner@example.com", gatehouse.RoleOwner)
+	e.user(ws, "client@example.com", gatehouse.RoleClient)
+	return ws
+}
+
+func (e *env) user(ws *gatehouse.Workspace, email string, role gatehouse.Role) *gatehouse.User {
+	e.tb.Helper()
+	u, _, err := e.accounts.CreateUser(context.Background(), ws, account.NewUser{Email: email, Name: "Name " + string(role), Role: role, Password: goodPassword})
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	return u
+}
+
+// browser is a client with its own cookie jar that does not follow
+// redirects, so tests see every 303.
+type browser struct {
+	tb     testing.TB
+	env    *env
+	client *http.Client
+}
+
+func (e *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	addr := e.srv.Listener.Addr().String()
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr) // every host name is this server
+	}}
+	e.tb.Cleanup(tr.CloseIdleConnections)
+	return &browser{tb: e.tb, env: e, client: &http.Client{
+		Jar: jar, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is a read answer.
+type response struct {
+	*http.Response
+	body string
+}
+
+func (r response) location() string { return r.Header.Get("Location") }
+
+func (b *browser) do(req *http.Request) response {
+	b.tb.Helper()
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	return response{res, string(body)}
+}
+
+func (b *browser) get(rawURL string) response {
+	b.tb.Helper()
+	req, err := http.NewRequest("GET", rawURL, nil)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	return b.do(req)
+}
+
+func (b *browser) post(rawURL string, form url.Values) response {
+	b.tb.Helper()
+	req, err := http.NewRequest("POST", rawURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// login signs in and fails the test unless it lands on want.
+func (b *browser) login(slug, email, pw, want string) response {
+	b.tb.Helper()
+	res := b.post(wsURL(slug, "/login"), url.Values{"email": {email}, "password": {pw}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != want {
+		b.tb.Fatalf("login %s: status %d location %q, want 303 %q\n%s", email, res.StatusCode, res.location(), want, res.body)
+	}
+	return res
+}
+
+// cookie returns the session cookie the browser holds for the workspace.
+func (b *browser) cookie(slug string) string {
+	u, _ := url.Parse(wsURL(slug, "/"))
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == "gatehouse_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func wsURL(slug, path string) string { return "http://" + slug + ".gatehouse.test" + path }
+
+var linkRE = regexp.MustCompile(`http://[a-z0-9-]+\.gatehouse\.test(/[A-Za-z0-9_/\-]+)`)
+
+// lastLink returns the path of the link in the newest mail to the address.
+func (e *env) lastLink(to string) string {
+	e.tb.Helper()
+	ms, err := e.store.ListMessages(context.Background(), 100)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.To == to {
+			if l := linkRE.FindStringSubmatch(m.Body); l != nil {
+				return l[1]
+			}
+		}
+	}
+	e.tb.Fatalf("no mail with a link to %s", to)
+	return ""
+}
+
+func (e *env) mailCount(to string) int {
+	e.tb.Helper()
+	ms, err := e.store.ListMessages(context.Background(), 1000)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	n := 0
+	for _, m := range ms {
+		if m.To == to {
+			n++
+		}
+	}
+	return n
+}
+
+func wantStatus(tb testing.TB, what string, res response, status int) {
+	tb.Helper()
+	if res.StatusCode != status {
+		tb.Fatalf("%s: status %d, want %d\n%s", what, res.StatusCode, status, res.body)
+	}
+}
+
+func wantBody(tb testing.TB, what string, res response, substr string) {
+	tb.Helper()
+	if !strings.Contains(res.body, substr) {
+		tb.Fatalf("%s: body lacks %q:\n%s", what, substr, res.body)
+	}
+}

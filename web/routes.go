@@ -1,0 +1,64 @@
+package web
+
+import (
+	"net/http"
+)
+
+// routes wires every route. The order of the middleware matters: the access
+// log and panic guard wrap everything; static files need no tenant; forms are
+// refused cross-origin before any handler runs.
+func (s *Server) routes() http.Handler {
+	base := http.NewServeMux()
+	base.HandleFunc("GET /{$}", s.handleLanding)
+	base.HandleFunc("GET /healthz", handleHealth)
+	if s.devOutbox {
+		base.HandleFunc("GET /_dev/outbox", s.handleDevOutbox)
+	}
+	base.HandleFunc("/", s.handleNotFound)
+
+	ws := http.NewServeMux()
+	ws.HandleFunc("GET /{$}", s.handleHome)
+	ws.HandleFunc("GET /healthz", handleHealth)
+
+	ws.HandleFunc("GET /login", s.handleLoginPage)
+	ws.HandleFunc("POST /login", s.handleLogin)
+	ws.HandleFunc("POST /logout", s.handleLogout)
+	ws.HandleFunc("GET /signup", s.handleSignupPage)
+	ws.HandleFunc("POST /signup", s.handleSignup)
+	ws.HandleFunc("GET /signup/confirm/{token}", s.handleSignupConfirmPage)
+	ws.HandleFunc("POST /signup/confirm/{token}", s.handleSignupConfirm)
+	ws.HandleFunc("GET /invite/{token}", s.handleInvitePage)
+	ws.HandleFunc("POST /invite/{token}", s.handleInvite)
+	ws.HandleFunc("GET /password/forgot", s.handleForgotPage)
+	ws.HandleFunc("POST /password/forgot", s.handleForgot)
+	ws.HandleFunc("GET /password/reset/{token}", s.handleResetPage)
+	ws.HandleFunc("POST /password/reset/{token}", s.handleReset)
+
+	ws.Handle("GET /dashboard", s.staffOnly(s.handleDashboard))
+	ws.Handle("GET /dashboard/users", s.staffOnly(s.handleUsers))
+	ws.Handle("POST /dashboard/users/invite", s.staffOnly(s.handleInviteUser))
+	ws.Handle("GET /portal", s.signedIn(s.handlePortal))
+
+	ws.Handle("GET /api/v1/me", s.apiSignedIn(s.handleMe))
+	ws.Handle("/api/", s.apiSignedIn(s.handleAPINotFound))
+	ws.HandleFunc("/", s.handleNotFound)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused.")
+	}))
+
+	app := s.tenant(base, ws)
+	app = cop.Handler(app)
+	app = limitBody(app)
+
+	root := http.NewServeMux()
+	root.Handle("GET /static/", staticHandler())
+	root.Handle("/", app)
+	return s.logRecover(securityHeaders(root))
+}
+
+func handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok"))
+}

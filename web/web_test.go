@@ -1,0 +1,450 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/account"
+)
+
+func TestLoginLogout(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	b := e.browser()
+
+	res := b.get(wsURL("acme", "/login"))
+	wantStatus(t, "login page", res, http.StatusOK)
+	wantBody(t, "login page", res, `name="remember_me"`)
+
+	res = b.post(wsURL("acme", "/login"), url.Values{"email": {"owner@example.com"}, "password": {"wrong password!"}})
+	wantStatus(t, "wrong password", res, http.StatusUnauthorized)
+	wantBody(t, "wrong password", res, "That e-mail and password do not match")
+
+	res = b.login("acme", " Owner@Example.com ", goodPassword, "/dashboard")
+	var session *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "gatehouse_session" {
+			session = c
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Domain != "" || session.Secure ||
+		session.MaxAge != 0 || len(session.Value) != 43 {
+		t.Fatalf("session cookie = %+v, want host-only HttpOnly SameSite=Lax browser-session cookie with a 256-bit token", session)
+	}
+
+	wantStatus(t, "dashboard", b.get(wsURL("acme", "/dashboard")), http.StatusOK)
+	res = b.get(wsURL("acme", "/api/v1/me"))
+	wantStatus(t, "me", res, http.StatusOK)
+	var me struct {
+		User      struct{ Email string }
+		Role      string
+		Workspace struct{ Slug, Plan string }
+	}
+	if err := json.Unmarshal([]byte(res.body), &me); err != nil {
+		t.Fatal(err)
+	}
+	if me.User.Email != "owner@example.com" || me.Role != "owner" || me.Workspace.Slug != "acme" || me.Workspace.Plan != "pro" {
+		t.Fatalf("me = %+v", me)
+	}
+
+	res = b.post(wsURL("acme", "/logout"), nil)
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/login" {
+		t.Fatalf("logout: %d %q", res.StatusCode, res.location())
+	}
+	res = b.get(wsURL("acme", "/dashboard/users?x=1"))
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/login?next=%2Fdashboard%2Fusers%3Fx%3D1" {
+		t.Fatalf("dashboard after logout: %d %q", res.StatusCode, res.location())
+	}
+	res = b.get(wsURL("acme", "/api/v1/me"))
+	wantStatus(t, "me after logout", res, http.StatusUnauthorized)
+	if strings.TrimSpace(res.body) != `{"error":"unauthenticated"}` {
+		t.Fatalf("me after logout = %s", res.body)
+	}
+}
+
+// TestSessionRotation: every sign-in gets a new session id and the old one
+// stops working, so a planted cookie is useless.
+func TestSessionRotation(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	b := e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	first := b.cookie("acme")
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	second := b.cookie("acme")
+	if first == "" || first == second {
+		t.Fatalf("session id not rotated: %q then %q", first, second)
+	}
+	if _, err := e.accounts.Visit(context.Background(), 1, first); err != account.ErrNoSession {
+		t.Fatalf("old session still valid: %v", err)
+	}
+}
+
+func TestRememberMe(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	b := e.browser()
+	res := b.post(wsURL("acme", "/login"), url.Values{"email": {"owner@example.com"}, "password": {goodPassword}, "remember_me": {"on"}})
+	wantStatus(t, "login", res, http.StatusSeeOther)
+	for _, c := range res.Cookies() {
+		if c.Name == "gatehouse_session" {
+			if c.MaxAge < 29*24*3600 || c.MaxAge > 30*24*3600 {
+				t.Fatalf("remember-me cookie Max-Age %d, want about 30 days", c.MaxAge)
+			}
+			return
+		}
+	}
+	t.Fatal("no session cookie")
+}
+
+func TestRolesAndRedirects(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	client := e.browser()
+	client.login("acme", "client@example.com", goodPassword, "/portal")
+	wantStatus(t, "client portal", client.get(wsURL("acme", "/portal")), http.StatusOK)
+	wantStatus(t, "client on dashboard", client.get(wsURL("acme", "/dashboard")), http.StatusForbidden)
+	wantStatus(t, "client invites", client.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"x@example.com"}, "role": {"admin"}}), http.StatusForbidden)
+
+	tests := []struct {
+		name, next, want string
+	}{
+		{"local page", "/dashboard/users", "/dashboard/users"},
+		{"scheme-relative", "//evil.example/x", "/dashboard"},
+		{"absolute", "http://evil.example/", "/dashboard"},
+		{"backslash", "/\\evil.example", "/dashboard"},
+		{"relative", "evil", "/dashboard"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := e.browser()
+			res := b.post(wsURL("acme", "/login"), url.Values{"email": {"owner@example.com"}, "password": {goodPassword}, "next": {tt.next}})
+			if res.location() != tt.want {
+				t.Fatalf("next %q: went to %q, want %q", tt.next, res.location(), tt.want)
+			}
+		})
+	}
+	// A client is never sent on to the dashboard, whatever next says.
+	b := e.browser()
+	res := b.post(wsURL("acme", "/login"), url.Values{"email": {"client@example.com"}, "password": {goodPassword}, "next": {"/dashboard"}})
+	if res.location() != "/portal" {
+		t.Fatalf("client with next=/dashboard went to %q", res.location())
+	}
+}
+
+func TestTenancy(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.workspace("beta")
+	b := e.browser()
+
+	wantStatus(t, "unknown workspace", b.get(wsURL("nope", "/login")), http.StatusNotFound)
+	wantStatus(t, "foreign host", b.get("http://other.example/login"), http.StatusNotFound)
+	res := b.get(baseURL + "/")
+	wantStatus(t, "landing", res, http.StatusOK)
+	wantBody(t, "landing", res, "Gatehouse")
+	wantStatus(t, "health", b.get(wsURL("acme", "/healthz")), http.StatusOK)
+
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	// The cookie is host-only: the jar does not send it to beta, and even
+	// when a client does, beta does not know the session.
+	if res := b.get(wsURL("beta", "/dashboard")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("acme's session opened beta's dashboard: %d", res.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", wsURL("beta", "/api/v1/me"), nil)
+	req.AddCookie(&http.Cookie{Name: "gatehouse_session", Value: b.cookie("acme")})
+	wantStatus(t, "acme token on beta", e.browser().do(req), http.StatusUnauthorized)
+	// The same e-mail in beta is a separate account with its own password.
+	b.login("beta", "owner@example.com", goodPassword, "/dashboard")
+	if b.cookie("acme") == b.cookie("beta") {
+		t.Fatal("two workspaces share a session")
+	}
+}
+
+// TestUnknownEmailLooksLikeWrongPassword: same status, same page, and the
+// same work (one password hash each), so neither words nor timing tell a
+// stranger who has an account.
+func TestUnknownEmailLooksLikeWrongPassword(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	try := func(email string) (response, int64) {
+		before := e.hasher.Computations()
+		res := e.browser().post(wsURL("acme", "/login"), url.Values{"email": {email}, "password": {"not the password"}})
+		return res, e.hasher.Computations() - before
+	}
+	known, knownHashes := try("owner@example.com")
+	unknown, unknownHashes := try("nobody@example.com")
+	if known.StatusCode != unknown.StatusCode {
+		t.Fatalf("status %d for a wrong password, %d for an unknown e-mail", known.StatusCode, unknown.StatusCode)
+	}
+	if strings.ReplaceAll(known.body, "owner@example.com", "X") != strings.ReplaceAll(unknown.body, "nobody@example.com", "X") {
+		t.Fatalf("pages differ:\n%s\n----\n%s", known.body, unknown.body)
+	}
+	if knownHashes != 1 || unknownHashes != 1 {
+		t.Fatalf("password hashes: %d for a wrong password, %d for an unknown e-mail; want 1 each", knownHashes, unknownHashes)
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	b := e.browser()
+	for range 5 {
+		wantStatus(t, "failure", b.post(wsURL("acme", "/login"), url.Values{"email": {"owner@example.com"}, "password": {"nope nope"}}), http.StatusUnauthorized)
+	}
+	res := b.post(wsURL("acme", "/login"), url.Values{"email": {"owner@example.com"}, "password": {goodPassword}})
+	wantStatus(t, "right password while throttled", res, http.StatusTooManyRequests)
+	wantBody(t, "throttled", res, "Too many failed attempts")
+	if res.Header.Get("Retry-After") != "1" {
+		t.Fatalf("Retry-After %q, want 1", res.Header.Get("Retry-After"))
+	}
+	e.clock.Advance(time.Second)
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+}
+
+func TestInvitation(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	owner := e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	res := owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"New@Example.com"}, "role": {"member"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("invite: %d\n%s", res.StatusCode, res.body)
+	}
+	res = owner.get(wsURL("acme", res.location()))
+	wantBody(t, "users", res, "Invitation sent to new@example.com")
+	wantBody(t, "users", res, "invited")
+	wantStatus(t, "invite an owner", owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"x@example.com"}, "role": {"owner"}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "invite a member again", owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"client@example.com"}, "role": {"member"}}), http.StatusUnprocessableEntity)
+
+	link := e.lastLink("new@example.com")
+	b := e.browser()
+	// An invited user cannot sign in before accepting.
+	wantStatus(t, "login before accepting", b.post(wsURL("acme", "/login"), url.Values{"email": {"new@example.com"}, "password": {""}}), http.StatusUnauthorized)
+	res = b.get(wsURL("acme", link))
+	wantStatus(t, "invite page", res, http.StatusOK)
+	wantBody(t, "invite page", res, "new@example.com")
+	// A refused password keeps the link usable.
+	res = b.post(wsURL("acme", link), url.Values{"name": {"Nia"}, "password": {"password1"}})
+	wantStatus(t, "common password", res, http.StatusUnprocessableEntity)
+	wantBody(t, "common password", res, "too common")
+	res = b.post(wsURL("acme", link), url.Values{"name": {"Nia"}, "password": {goodPassword}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/dashboard" {
+		t.Fatalf("accept: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	wantStatus(t, "dashboard after accepting", b.get(wsURL("acme", "/dashboard")), http.StatusOK)
+	wantStatus(t, "link used twice", e.browser().post(wsURL("acme", link), url.Values{"name": {"X"}, "password": {goodPassword}}), http.StatusNotFound)
+	wantStatus(t, "used link page", e.browser().get(wsURL("acme", link)), http.StatusNotFound)
+}
+
+// TestLinkRaces: two (here eight) simultaneous uses of one invitation or
+// reset link: exactly one signs in.
+func TestLinkRaces(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	ctx := context.Background()
+	if _, _, err := e.accounts.Invite(ctx, ws, "racer@example.com", gatehouse.RoleClient); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.accounts.RequestReset(ctx, ws, "client@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range []string{e.lastLink("racer@example.com"), e.lastLink("client@example.com")} {
+		t.Run(strings.Split(link, "/")[1], func(t *testing.T) {
+			const n = 8
+			statuses := make([]int, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				b := e.browser()
+				wg.Go(func() {
+					<-start
+					statuses[i] = b.post(wsURL("acme", link), url.Values{"name": {"R"}, "password": {goodPassword}}).StatusCode
+				})
+			}
+			close(start)
+			wg.Wait()
+			wins := 0
+			for _, s := range statuses {
+				switch s {
+				case http.StatusSeeOther:
+					wins++
+				case http.StatusNotFound:
+				default:
+					t.Fatalf("unexpected status %d", s)
+				}
+			}
+			if wins != 1 {
+				t.Fatalf("%d of %d simultaneous uses succeeded, want exactly 1 (%v)", wins, n, statuses)
+			}
+		})
+	}
+}
+
+func TestPasswordReset(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	other := e.browser()
+	other.login("acme", "client@example.com", goodPassword, "/portal")
+
+	b := e.browser()
+	wantStatus(t, "forgot page", b.get(wsURL("acme", "/password/forgot")), http.StatusOK)
+	known := b.post(wsURL("acme", "/password/forgot"), url.Values{"email": {"client@example.com"}})
+	unknown := b.post(wsURL("acme", "/password/forgot"), url.Values{"email": {"nobody@example.com"}})
+	if known.StatusCode != http.StatusOK || known.body != unknown.body {
+		t.Fatalf("forgot answers differ for known and unknown e-mails:\n%s\n----\n%s", known.body, unknown.body)
+	}
+	if e.mailCount("nobody@example.com") != 0 {
+		t.Fatal("mail sent to an unknown address")
+	}
+	link := e.lastLink("client@example.com")
+	wantBody(t, "reset page", b.get(wsURL("acme", link)), "client@example.com")
+	wantStatus(t, "short password", b.post(wsURL("acme", link), url.Values{"password": {"short"}}), http.StatusUnprocessableEntity)
+	res := b.post(wsURL("acme", link), url.Values{"password": {"a brand new passphrase"}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/portal" {
+		t.Fatalf("reset: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	// The reset ended the other browser's session.
+	if res := other.get(wsURL("acme", "/portal")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("old session survived the reset: %d", res.StatusCode)
+	}
+	wantStatus(t, "old password", e.browser().post(wsURL("acme", "/login"), url.Values{"email": {"client@example.com"}, "password": {goodPassword}}), http.StatusUnauthorized)
+	e.browser().login("acme", "client@example.com", "a brand new passphrase", "/portal")
+
+	// A reset link lasts one hour.
+	if err := e.accounts.RequestReset(context.Background(), mustWS(t, e, "acme"), "client@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	link = e.lastLink("client@example.com")
+	e.clock.Advance(time.Hour)
+	wantStatus(t, "expired link", e.browser().get(wsURL("acme", link)), http.StatusNotFound)
+}
+
+func mustWS(tb testing.TB, e *env, slug string) *gatehouse.Workspace {
+	tb.Helper()
+	ws, err := e.store.FindWorkspaceBySlug(context.Background(), slug)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ws
+}
+
+func TestSignup(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	b := e.browser()
+	wantStatus(t, "signup off", b.get(wsURL("acme", "/signup")), http.StatusNotFound)
+	wantStatus(t, "signup post off", b.post(wsURL("acme", "/signup"), url.Values{"name": {"S"}, "email": {"s@example.com"}, "password": {goodPassword}}), http.StatusNotFound)
+
+	ws.SignupEnabled = true
+	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "signup page", b.get(wsURL("acme", "/signup")), http.StatusOK)
+	wantStatus(t, "bad e-mail", b.post(wsURL("acme", "/signup"), url.Values{"name": {"S"}, "email": {"not-an-email"}, "password": {goodPassword}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "workspace name as password", b.post(wsURL("acme", "/signup"), url.Values{"name": {"S"}, "email": {"s@example.com"}, "password": {"WS-Acme-2026!!"}}), http.StatusUnprocessableEntity)
+
+	fresh := b.post(wsURL("acme", "/signup"), url.Values{"name": {"Sam"}, "email": {"sam@example.com"}, "password": {goodPassword}})
+	member := b.post(wsURL("acme", "/signup"), url.Values{"name": {"Sam"}, "email": {"client@example.com"}, "password": {goodPassword}})
+	wantStatus(t, "signup", fresh, http.StatusOK)
+	if strings.ReplaceAll(fresh.body, "sam@example.com", "X") != strings.ReplaceAll(member.body, "client@example.com", "X") {
+		t.Fatalf("sign-up tells members apart:\n%s\n----\n%s", fresh.body, member.body)
+	}
+	// Not usable before the mailbox is proven.
+	wantStatus(t, "login before confirming", b.post(wsURL("acme", "/login"), url.Values{"email": {"sam@example.com"}, "password": {goodPassword}}), http.StatusUnauthorized)
+	link := e.lastLink("sam@example.com")
+	wantStatus(t, "confirm page", b.get(wsURL("acme", link)), http.StatusOK)
+	wantStatus(t, "confirm page again (GET does not spend it)", b.get(wsURL("acme", link)), http.StatusOK)
+	res := b.post(wsURL("acme", link), url.Values{"password": {"not what I chose"}})
+	wantStatus(t, "confirm with another password", res, http.StatusUnprocessableEntity)
+	wantBody(t, "confirm with another password", res, "not the password you chose")
+	res = b.post(wsURL("acme", link), url.Values{"password": {goodPassword}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/portal" {
+		t.Fatalf("confirm: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	wantStatus(t, "portal", b.get(wsURL("acme", "/portal")), http.StatusOK)
+	e.browser().login("acme", "sam@example.com", goodPassword, "/portal")
+}
+
+func TestHardening(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	b := e.browser()
+
+	res := b.get(wsURL("acme", "/login"))
+	for header, want := range map[string]string{
+		"X-Frame-Options": "DENY", "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff",
+	} {
+		if got := res.Header.Get(header); got != want {
+			t.Errorf("%s = %q, want %q", header, got, want)
+		}
+	}
+	csp := res.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP = %q", csp)
+	}
+	if strings.Contains(res.body, "<script>") || strings.Contains(res.body, "style=") {
+		t.Error("page has inline script or style")
+	}
+
+	big := url.Values{"email": {strings.Repeat("a", 2<<20)}, "password": {"x"}}
+	wantStatus(t, "oversized body", b.post(wsURL("acme", "/login"), big), http.StatusRequestEntityTooLarge)
+
+	req, _ := http.NewRequest("POST", wsURL("acme", "/login"), strings.NewReader("email=%zz&password=x"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res = b.do(req)
+	wantStatus(t, "malformed form", res, http.StatusBadRequest)
+	if strings.Contains(res.body, "goroutine") || strings.Contains(res.body, ".go:") {
+		t.Fatal("error page leaks internals")
+	}
+
+	req, _ = http.NewRequest("POST", wsURL("acme", "/login"), strings.NewReader("email=owner%40example.com&password=x"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	wantStatus(t, "cross-origin post", b.do(req), http.StatusForbidden)
+	req, _ = http.NewRequest("POST", wsURL("acme", "/logout"), nil)
+	req.Header.Set("Origin", "http://evil.example")
+	wantStatus(t, "cross-origin logout", b.do(req), http.StatusForbidden)
+
+	for _, bad := range []string{"garbage", strings.Repeat("x", 5000), "%%%"} {
+		req, _ = http.NewRequest("GET", wsURL("acme", "/login"), nil)
+		req.AddCookie(&http.Cookie{Name: "gatehouse_session", Value: bad})
+		wantStatus(t, "bad cookie "+bad[:3], b.do(req), http.StatusOK)
+	}
+	wantStatus(t, "unknown page", b.get(wsURL("acme", "/nope")), http.StatusNotFound)
+	res = b.get(wsURL("acme", "/api/v1/nope"))
+	wantStatus(t, "unknown api without session", res, http.StatusUnauthorized)
+
+	// Static files are fingerprinted and cacheable.
+	res = b.get(wsURL("acme", "/login"))
+	i := strings.Index(res.body, "/static/style.")
+	if i < 0 {
+		t.Fatal("no stylesheet link")
+	}
+	css := res.body[i : i+strings.Index(res.body[i:], `"`)]
+	res = b.get(wsURL("acme", css))
+	wantStatus(t, "stylesheet", res, http.StatusOK)
+	if !strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("stylesheet Cache-Control %q", res.Header.Get("Cache-Control"))
+	}
+	wantStatus(t, "unfingerprinted static", b.get(wsURL("acme", "/static/style.css")), http.StatusNotFound)
+}
+
+func TestDevOutbox(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	if err := e.accounts.RequestReset(context.Background(), ws, "client@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	res := e.browser().get(baseURL + "/_dev/outbox")
+	wantStatus(t, "outbox", res, http.StatusOK)
+	wantBody(t, "outbox", res, "Reset your WS acme password")
+	wantStatus(t, "outbox on a workspace host", e.browser().get(wsURL("acme", "/_dev/outbox")), http.StatusNotFound)
+}
