@@ -1,17 +1,21 @@
-package account
+package gatehouse
 
 import (
 	"math"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-dev/gatehouse"
 )
 
-func TestThrottlePolicyDelay(t *testing.T) {
+// The policies of package account, copied so their numbers are pinned here.
+var (
+	accountPolicy = Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour}
+	ipPolicy      = Backoff{Free: 20, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour}
+)
+
+func TestBackoffDelay(t *testing.T) {
 	tests := []struct {
 		name     string
-		policy   throttlePolicy
+		policy   Backoff
 		failures int
 		want     time.Duration
 	}{
@@ -31,23 +35,23 @@ func TestThrottlePolicyDelay(t *testing.T) {
 		{name: "ip: 20 pauses the 21st attempt", policy: ipPolicy, failures: 20, want: time.Second},
 		{name: "ip: 21", policy: ipPolicy, failures: 21, want: 2 * time.Second},
 		{name: "ip: 30", policy: ipPolicy, failures: 30, want: 15 * time.Minute},
-		{name: "no free failures, none yet", policy: throttlePolicy{Free: 0, Base: time.Second, Max: time.Minute}, failures: 0, want: 0},
-		{name: "cap not a power of two of base", policy: throttlePolicy{Free: 1, Base: 3 * time.Second, Max: 10 * time.Second}, failures: 3, want: 10 * time.Second},
+		{name: "no free failures, none yet", policy: Backoff{Free: 0, Base: time.Second, Max: time.Minute}, failures: 0, want: 0},
+		{name: "cap not a power of two of base", policy: Backoff{Free: 1, Base: 3 * time.Second, Max: 10 * time.Second}, failures: 3, want: 10 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.policy.delay(tt.failures); got != tt.want {
+			if got := tt.policy.Delay(tt.failures); got != tt.want {
 				t.Errorf("delay(%d) = %v, want %v", tt.failures, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestThrottlePolicyDelayGrows(t *testing.T) {
-	for _, p := range []throttlePolicy{accountPolicy, ipPolicy} {
+func TestBackoffDelayGrows(t *testing.T) {
+	for _, p := range []Backoff{accountPolicy, ipPolicy} {
 		prev := time.Duration(0)
 		for n := 0; n <= p.Free+40; n++ {
-			d := p.delay(n)
+			d := p.Delay(n)
 			if d < prev || d > p.Max {
 				t.Fatalf("%+v: delay(%d) = %v after %v, want non-decreasing and at most %v", p, n, d, prev, p.Max)
 			}
@@ -59,7 +63,7 @@ func TestThrottlePolicyDelayGrows(t *testing.T) {
 	}
 }
 
-func TestThrottlePolicyWait(t *testing.T) {
+func TestBackoffWait(t *testing.T) {
 	last := time.Date(2025, time.March, 4, 9, 30, 0, 0, time.UTC)
 	tests := []struct {
 		name     string
@@ -78,10 +82,25 @@ func TestThrottlePolicyWait(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			th := gatehouse.Throttle{Failures: tt.failures, LastFailureAt: last}
-			if got := accountPolicy.wait(th, tt.now); got != tt.want {
+			th := Throttle{Failures: tt.failures, LastFailureAt: last}
+			if got := accountPolicy.Wait(th, tt.now); got != tt.want {
 				t.Errorf("wait(%d failures, %v after the last) = %v, want %v", tt.failures, tt.now.Sub(last), got, tt.want)
 			}
 		})
+	}
+}
+
+func TestBackoffLock(t *testing.T) {
+	b := Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute, LockAt: 100, LockFor: 24 * time.Hour, Forget: 24 * time.Hour}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if d := b.Delay(99); d != 15*time.Minute {
+		t.Fatalf("Delay(99) = %v", d)
+	}
+	th := Throttle{Failures: 100, LastFailureAt: t0}
+	if !b.Locked(th, t0.Add(23*time.Hour)) || b.Wait(th, t0.Add(23*time.Hour)) != time.Hour {
+		t.Fatal("100 failures must lock for 24 h")
+	}
+	if b.Locked(th, t0.Add(24*time.Hour)) {
+		t.Fatal("the lock must end after 24 h")
 	}
 }

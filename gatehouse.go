@@ -70,6 +70,80 @@ func (r Role) IsStaff() bool { return r != RoleClient }
 // CanManageUsers reports whether the role may invite, disable and reset users.
 func (r Role) CanManageUsers() bool { return r == RoleOwner || r == RoleAdmin }
 
+// MFAMode is a workspace's two-factor enforcement mode (SPEC §3).
+type MFAMode string
+
+// The modes.
+const (
+	MFADisabled MFAMode = "disabled"
+	MFAOptional MFAMode = "optional"
+	MFARequired MFAMode = "required"
+)
+
+// ParseMFAMode returns the mode named s.
+func ParseMFAMode(s string) (MFAMode, error) {
+	switch m := MFAMode(s); m {
+	case MFADisabled, MFAOptional, MFARequired:
+		return m, nil
+	}
+	return "", fmt.Errorf("%w: mode %q (want disabled, optional or required)", ErrInvalid, s)
+}
+
+// Method is a second-factor method a user can enroll.
+type Method string
+
+// The methods, strongest first.
+const (
+	MethodTOTP  Method = "totp"
+	MethodSMS   Method = "sms"
+	MethodEmail Method = "email"
+)
+
+// Methods lists every method, strongest first.
+var Methods = []Method{MethodTOTP, MethodSMS, MethodEmail}
+
+// ParseMethod returns the method named s.
+func ParseMethod(s string) (Method, error) {
+	switch m := Method(s); m {
+	case MethodTOTP, MethodSMS, MethodEmail:
+		return m, nil
+	}
+	return "", fmt.Errorf("%w: method %q (want totp, sms or email)", ErrInvalid, s)
+}
+
+// MFASettings are a workspace's two-factor settings, chosen by its owner.
+type MFASettings struct {
+	Mode MFAMode
+	// Methods are the allowed methods, strongest first; never empty.
+	Methods []Method
+	// TrustedDeviceDays is the trusted-device lifetime, 1-90; 0 hides
+	// "Remember this device".
+	TrustedDeviceDays int
+	// GraceDays lets unenrolled users skip enrollment in required mode for
+	// this many days after ModeChangedAt or their creation, whichever is later.
+	GraceDays int
+	// ModeChangedAt is when Mode last changed.
+	ModeChangedAt time.Time
+}
+
+// DefaultMFASettings are the settings of a new workspace.
+func DefaultMFASettings(now time.Time) MFASettings {
+	return MFASettings{Mode: MFADisabled, Methods: []Method{MethodTOTP, MethodEmail}, TrustedDeviceDays: 30, ModeChangedAt: now}
+}
+
+// Allows reports whether m is among the allowed methods.
+func (s MFASettings) Allows(m Method) bool {
+	for _, a := range s.Methods {
+		if a == m {
+			return true
+		}
+	}
+	return false
+}
+
+// HasMFA reports whether the plan includes two-factor features.
+func (p Plan) HasMFA() bool { return p == PlanPro || p == PlanUnlimited }
+
 // Workspace is one tenant: a business with its own portal, users and settings.
 type Workspace struct {
 	ID   int64
@@ -80,6 +154,7 @@ type Workspace struct {
 	SignupEnabled bool
 	// RememberMeEnabled offers "remember me" on the login form.
 	RememberMeEnabled bool
+	MFA               MFASettings
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
@@ -111,8 +186,11 @@ type User struct {
 	// not yet accepted their invitation.
 	PasswordHash string
 	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// EmailVerified reports that the user proved the mailbox: by an
+	// invitation, sign-up or reset link, or by an e-mail code.
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Active reports whether the user can sign in at all.
@@ -131,6 +209,22 @@ type Session struct {
 	IdleTimeout time.Duration // the session ends when LastSeenAt+IdleTimeout has passed
 	UserAgent   string
 	IP          string
+
+	// MFAVerifiedAt is when the session passed a second factor; nil until
+	// then. A session whose user must pass one and has not is pending.
+	MFAVerifiedAt *time.Time
+	// ReauthAt is when the user last proved themselves in this session (the
+	// password at sign-in, a second factor, or a re-verification); sensitive
+	// changes need it within the last 10 minutes.
+	ReauthAt time.Time
+	// MFAFailures counts wrong codes in this pending login, over every method.
+	MFAFailures int
+	// AfterReset marks a login that came through a password reset: the
+	// mailbox is proven already, so an e-mail code is refused as the second
+	// factor when the user has another method.
+	AfterReset bool
+	// Next is the page first asked for, to land on after verification.
+	Next string
 }
 
 // Expired reports whether the session is past its absolute or idle expiry at now.
@@ -144,6 +238,9 @@ type Visit struct {
 	Session   Session
 	User      User
 	Workspace Workspace
+	// Methods are the user's active second-factor methods (allowed or not),
+	// strongest first.
+	Methods []Method
 }
 
 // TokenKind names what a single-use emailed token is for.
@@ -206,6 +303,26 @@ type Message struct {
 	SentAt      *time.Time
 }
 
+// AuditEvent is one security event (SPEC §8).
+type AuditEvent struct {
+	ID          int64
+	WorkspaceID int64
+	At          time.Time
+	ActorID     int64  // the user who acted; 0 for the system or a stranger
+	TargetID    int64  // the user acted upon; 0 when none
+	Type        string // e.g. "signin.ok", "mfa.challenge.failed"
+	IP          string
+	Detail      string // a short human-readable note, never a secret
+}
+
+// AuditStore keeps the audit log.
+type AuditStore interface {
+	// AddAuditEvent inserts e into workspaceID, setting e.ID.
+	AddAuditEvent(ctx context.Context, workspaceID int64, e *AuditEvent) error
+	// ListAuditEvents returns the workspace's events, newest first, at most limit.
+	ListAuditEvents(ctx context.Context, workspaceID int64, limit int) ([]AuditEvent, error)
+}
+
 // WorkspaceStore keeps workspaces.
 type WorkspaceStore interface {
 	// CreateWorkspace inserts w, setting w.ID. A taken slug is ErrConflict.
@@ -214,8 +331,8 @@ type WorkspaceStore interface {
 	FindWorkspaceByID(ctx context.Context, id int64) (*Workspace, error)
 	// FindWorkspaceBySlug returns the workspace or ErrNotFound.
 	FindWorkspaceBySlug(ctx context.Context, slug string) (*Workspace, error)
-	// UpdateWorkspace saves Name, Plan, SignupEnabled, RememberMeEnabled and
-	// UpdatedAt of w (found by w.ID); ErrNotFound when there is none.
+	// UpdateWorkspace saves Name, Plan, SignupEnabled, RememberMeEnabled, MFA
+	// and UpdatedAt of w (found by w.ID); ErrNotFound when there is none.
 	UpdateWorkspace(ctx context.Context, w *Workspace) error
 	// CountWorkspaces reports how many workspaces exist (for --demo seeding).
 	CountWorkspaces(ctx context.Context) (int, error)
@@ -232,7 +349,7 @@ type UserStore interface {
 	FindUserByEmail(ctx context.Context, workspaceID int64, email string) (*User, error)
 	// ListUsers returns the workspace's users ordered by ID.
 	ListUsers(ctx context.Context, workspaceID int64) ([]User, error)
-	// UpdateUser saves Name, Role, PasswordHash, Disabled and UpdatedAt of u
+	// UpdateUser saves Name, Role, PasswordHash, Disabled, EmailVerified and UpdatedAt of u
 	// (found by u.ID in workspaceID); ErrNotFound when there is none.
 	UpdateUser(ctx context.Context, workspaceID int64, u *User) error
 }
@@ -241,8 +358,13 @@ type UserStore interface {
 type SessionStore interface {
 	// CreateSession inserts s into workspaceID, setting s.ID.
 	CreateSession(ctx context.Context, workspaceID int64, s *Session) error
+	// UpdateSession saves MFAVerifiedAt, ReauthAt and Next of the session.
+	UpdateSession(ctx context.Context, workspaceID int64, s *Session) error
+	// AddSessionFailure atomically counts one wrong code in the session and
+	// returns the new count; ErrNotFound when the session is gone.
+	AddSessionFailure(ctx context.Context, workspaceID, sessionID int64) (int, error)
 	// FindVisit returns the session with the token hash in workspaceID, joined
-	// with its user and workspace, in one indexed read. It returns ErrNotFound
+	// with its user, workspace and the user's active methods, in one read. It returns ErrNotFound
 	// when there is none; it does not judge expiry (see Session.Expired).
 	FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*Visit, error)
 	// TouchSession sets the session's LastSeenAt to now.
@@ -314,6 +436,7 @@ type Store interface {
 	TokenStore
 	ThrottleStore
 	OutboxStore
+	AuditStore
 	// Migrate brings the schema up to date.
 	Migrate(ctx context.Context) error
 	// Close releases the database.

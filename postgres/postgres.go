@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,18 +23,22 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
 // DB is a Gatehouse store on a PostgreSQL database. It implements
-// gatehouse.Store.
+// gatehouse.Store and mfa.Store.
 type DB struct {
 	pool *pgxpool.Pool
 }
 
-var _ gatehouse.Store = (*DB)(nil)
+var (
+	_ gatehouse.Store = (*DB)(nil)
+	_ mfa.Store       = (*DB)(nil)
+)
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
 // key=value connection string) and checks that it answers. Call Migrate
@@ -102,14 +108,71 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-// pgUniqueViolation is the SQLSTATE of a unique constraint violation.
-const pgUniqueViolation = "23505"
+// defaultMFA gives a workspace created without any MFA settings the defaults.
+func defaultMFA(w *gatehouse.Workspace) {
+	m := w.MFA
+	if m.Mode == "" && len(m.Methods) == 0 && m.TrustedDeviceDays == 0 && m.GraceDays == 0 && m.ModeChangedAt.IsZero() {
+		w.MFA = gatehouse.DefaultMFASettings(w.CreatedAt)
+	}
+}
+
+// joinMethods stores a method list as text, in the given order.
+func joinMethods(ms []gatehouse.Method) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ",")
+}
+
+// splitMethods reverses joinMethods; "" is no methods.
+func splitMethods(s string) []gatehouse.Method {
+	if s == "" {
+		return nil
+	}
+	var ms []gatehouse.Method
+	for m := range strings.SplitSeq(s, ",") {
+		ms = append(ms, gatehouse.Method(m))
+	}
+	return ms
+}
+
+// strongestFirst returns the methods of ms in the order of gatehouse.Methods.
+func strongestFirst(ms []gatehouse.Method) []gatehouse.Method {
+	var out []gatehouse.Method
+	for _, m := range gatehouse.Methods {
+		if slices.Contains(ms, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// qualify prefixes every column of a comma-separated list with alias.
+func qualify(alias, cols string) string {
+	var out []string
+	for c := range strings.SplitSeq(cols, ",") {
+		out = append(out, alias+"."+strings.TrimSpace(c))
+	}
+	return strings.Join(out, ", ")
+}
+
+// SQLSTATEs of constraint violations.
+const (
+	pgUniqueViolation = "23505"
+	pgCheckViolation  = "23514"
+)
 
 // translate maps driver errors onto the domain's sentinels.
 func translate(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == pgUniqueViolation {
-		return fmt.Errorf("%w: %v", gatehouse.ErrConflict, err)
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case pgUniqueViolation:
+			return fmt.Errorf("%w: %v", gatehouse.ErrConflict, err)
+		case pgCheckViolation:
+			return fmt.Errorf("%w: %v", gatehouse.ErrInvalid, err)
+		}
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return gatehouse.ErrNotFound

@@ -3,10 +3,12 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -173,7 +175,8 @@ func TestMigrate(t *testing.T) {
 		}
 		defer conn.Close(ctx)
 		if _, err := conn.Exec(ctx, `
-			DROP TABLE outbox, throttles, tokens, sessions, users, workspaces;
+			DROP TABLE audit_events, codes, send_clocks, recovery_codes, factors,
+				outbox, throttles, tokens, sessions, users, workspaces;
 			DELETE FROM goose_db_version WHERE version_id > 0`); err != nil {
 			t.Fatal(err)
 		}
@@ -268,5 +271,62 @@ func TestClaimMessagesConcurrently(t *testing.T) {
 
 func TestStore(t *testing.T) {
 	databaseURL(t)
-	storetest.Run(t, func(tb testing.TB) gatehouse.Store { return mustOpen(tb) })
+	storetest.Run(t, func(tb testing.TB) storetest.Store { return mustOpen(tb) })
+}
+
+// TestMigrateUpgrade brings a database holding rows from before two-factor
+// authentication up to date: the old rows read back with the defaults, and
+// the two-factor migration rolls back and forth cleanly.
+func TestMigrateUpgrade(t *testing.T) {
+	ctx := context.Background()
+	old := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	db := open(t, newSchema(t))
+	if err := db.MigrateTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	token := sha256.Sum256([]byte("old session"))
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO workspaces (slug, name, plan, created_at, updated_at) VALUES ('old', 'Old', 'pro', $1, $1)`, []any{old}},
+		{`INSERT INTO users (workspace_id, email, role, created_at, updated_at) VALUES (1, 'ann@example.com', 'owner', $1, $1)`, []any{old}},
+		{`INSERT INTO sessions (workspace_id, user_id, token_hash, created_at, last_seen_at, expires_at, idle_seconds)
+			VALUES (1, 1, $1, $2, $2, $2, 3600)`, []any{token[:], old}},
+	} {
+		if err := db.Exec(ctx, q.query, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.FindVisit(ctx, 1, token[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v.Workspace.MFA
+	if m.Mode != gatehouse.MFADisabled || !slices.Equal(m.Methods, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}) ||
+		m.TrustedDeviceDays != 30 || m.GraceDays != 0 || !m.ModeChangedAt.IsZero() {
+		t.Errorf("old workspace's MFA settings = %+v", m)
+	}
+	if v.User.EmailVerified {
+		t.Error("old user's e-mail reads as verified")
+	}
+	if s := v.Session; s.MFAVerifiedAt != nil || !s.ReauthAt.IsZero() || s.MFAFailures != 0 || s.AfterReset || s.Next != "" {
+		t.Errorf("old session = %+v", s)
+	}
+	if len(v.Methods) != 0 {
+		t.Errorf("old user's methods = %v", v.Methods)
+	}
+
+	if err := db.MigrateTo(ctx, 1); err != nil {
+		t.Fatalf("roll back two-factor: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	if err := db.MigrateTo(ctx, 0); err != nil {
+		t.Fatalf("roll back everything: %v", err)
+	}
 }

@@ -12,22 +12,47 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 )
 
-const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled, created_at, updated_at`
+const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled,
+	mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at, created_at, updated_at`
+
+// workspaceRow scans workspaceCols into w.
+type workspaceRow struct {
+	w       *gatehouse.Workspace
+	methods string
+}
+
+func (r *workspaceRow) dest() []any {
+	w := r.w
+	return []any{&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled,
+		&w.MFA.Mode, &r.methods, &w.MFA.TrustedDeviceDays, &w.MFA.GraceDays, &w.MFA.ModeChangedAt, &w.CreatedAt, &w.UpdatedAt}
+}
+
+func (r *workspaceRow) finish() {
+	w := r.w
+	w.MFA.Methods = splitMethods(r.methods)
+	w.MFA.ModeChangedAt, w.CreatedAt, w.UpdatedAt = w.MFA.ModeChangedAt.UTC(), w.CreatedAt.UTC(), w.UpdatedAt.UTC()
+}
 
 func scanWorkspace(row pgx.Row, w *gatehouse.Workspace) error {
-	if err := row.Scan(&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled, &w.CreatedAt, &w.UpdatedAt); err != nil {
+	r := workspaceRow{w: w}
+	if err := row.Scan(r.dest()...); err != nil {
 		return err
 	}
-	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
+	r.finish()
 	return nil
 }
 
-// CreateWorkspace implements gatehouse.WorkspaceStore.
+// CreateWorkspace implements gatehouse.WorkspaceStore. A workspace whose
+// MFA settings are all zero gets gatehouse.DefaultMFASettings(w.CreatedAt).
 func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
+	defaultMFA(w)
 	err := db.pool.QueryRow(ctx, `
-		INSERT INTO workspaces (slug, name, plan, signup_enabled, remember_me_enabled, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		w.Slug, w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled, w.CreatedAt, w.UpdatedAt,
+		INSERT INTO workspaces (slug, name, plan, signup_enabled, remember_me_enabled,
+			mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		w.Slug, w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled,
+		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, w.MFA.ModeChangedAt,
+		w.CreatedAt, w.UpdatedAt,
 	).Scan(&w.ID)
 	if err != nil {
 		return fmt.Errorf("create workspace %q: %w", w.Slug, translate(err))
@@ -58,9 +83,12 @@ func (db *DB) FindWorkspaceBySlug(ctx context.Context, slug string) (*gatehouse.
 // UpdateWorkspace implements gatehouse.WorkspaceStore.
 func (db *DB) UpdateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
 	err := mustAffect(db.pool.Exec(ctx, `
-		UPDATE workspaces SET name = $1, plan = $2, signup_enabled = $3, remember_me_enabled = $4, updated_at = $5
-		WHERE id = $6`,
-		w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled, w.UpdatedAt, w.ID))
+		UPDATE workspaces SET name = $1, plan = $2, signup_enabled = $3, remember_me_enabled = $4,
+			mfa_mode = $5, mfa_methods = $6, trusted_device_days = $7, grace_days = $8, mode_changed_at = $9, updated_at = $10
+		WHERE id = $11`,
+		w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled,
+		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, w.MFA.ModeChangedAt,
+		w.UpdatedAt, w.ID))
 	if err != nil {
 		return fmt.Errorf("update workspace %d: %w", w.ID, err)
 	}
@@ -76,22 +104,33 @@ func (db *DB) CountWorkspaces(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-const userCols = `id, workspace_id, email, name, role, password_hash, disabled, created_at, updated_at`
+const userCols = `id, workspace_id, email, name, role, password_hash, disabled, email_verified, created_at, updated_at`
+
+// userRow scans userCols into u.
+type userRow struct{ u *gatehouse.User }
+
+func (r userRow) dest() []any {
+	u := r.u
+	return []any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt}
+}
+
+func (r userRow) finish() { r.u.CreatedAt, r.u.UpdatedAt = r.u.CreatedAt.UTC(), r.u.UpdatedAt.UTC() }
 
 func scanUser(row pgx.Row, u *gatehouse.User) error {
-	if err := row.Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	r := userRow{u: u}
+	if err := row.Scan(r.dest()...); err != nil {
 		return err
 	}
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	r.finish()
 	return nil
 }
 
 // CreateUser implements gatehouse.UserStore.
 func (db *DB) CreateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
 	err := db.pool.QueryRow(ctx, `
-		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, u.Disabled, u.CreatedAt, u.UpdatedAt,
+		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, email_verified, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, u.Disabled, u.EmailVerified, u.CreatedAt, u.UpdatedAt,
 	).Scan(&u.ID)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Email, translate(err))
@@ -144,9 +183,9 @@ func (db *DB) ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.Use
 // UpdateUser implements gatehouse.UserStore.
 func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
 	err := mustAffect(db.pool.Exec(ctx, `
-		UPDATE users SET name = $1, role = $2, password_hash = $3, disabled = $4, updated_at = $5
-		WHERE workspace_id = $6 AND id = $7`,
-		u.Name, u.Role, u.PasswordHash, u.Disabled, u.UpdatedAt, workspaceID, u.ID))
+		UPDATE users SET name = $1, role = $2, password_hash = $3, disabled = $4, email_verified = $5, updated_at = $6
+		WHERE workspace_id = $7 AND id = $8`,
+		u.Name, u.Role, u.PasswordHash, u.Disabled, u.EmailVerified, u.UpdatedAt, workspaceID, u.ID))
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", u.ID, err)
 	}
@@ -156,10 +195,12 @@ func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.Us
 // CreateSession implements gatehouse.SessionStore.
 func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
 	err := db.pool.QueryRow(ctx, `
-		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds, user_agent, ip)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
+			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		workspaceID, s.UserID, s.TokenHash, s.Remember, s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
 		int64(s.IdleTimeout/time.Second), s.UserAgent, s.IP,
+		s.MFAVerifiedAt, s.ReauthAt, s.MFAFailures, s.AfterReset, s.Next,
 	).Scan(&s.ID)
 	if err != nil {
 		return fmt.Errorf("create session: %w", translate(err))
@@ -168,38 +209,84 @@ func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse
 	return nil
 }
 
+// UpdateSession implements gatehouse.SessionStore.
+func (db *DB) UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE sessions SET mfa_verified_at = $1, reauth_at = $2, next_path = $3 WHERE workspace_id = $4 AND id = $5`,
+		s.MFAVerifiedAt, s.ReauthAt, s.Next, workspaceID, s.ID))
+	if err != nil {
+		return fmt.Errorf("update session %d: %w", s.ID, err)
+	}
+	return nil
+}
+
+// AddSessionFailure implements gatehouse.SessionStore with one update, so
+// wrong codes sent at once, to any instance, are all counted.
+func (db *DB) AddSessionFailure(ctx context.Context, workspaceID, sessionID int64) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `
+		UPDATE sessions SET mfa_failures = mfa_failures + 1 WHERE workspace_id = $1 AND id = $2 RETURNING mfa_failures`,
+		workspaceID, sessionID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count failure in session %d: %w", sessionID, translate(err))
+	}
+	return n, nil
+}
+
 // FindVisit implements gatehouse.SessionStore: one read by the unique token
-// hash index, with the user and workspace joined in. It is the query behind
-// every signed-in request.
+// hash index, with the user and workspace joined in and the user's active
+// methods gathered by a subquery. It is the query behind every signed-in
+// request.
 func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
 	var (
-		v     gatehouse.Visit
-		s     = &v.Session
-		u     = &v.User
-		w     = &v.Workspace
-		sIdle int64
+		v       gatehouse.Visit
+		sr      = sessionRow{s: &v.Session}
+		ur      = userRow{u: &v.User}
+		wr      = workspaceRow{w: &v.Workspace}
+		methods *string
 	)
+	dest := append(append(append(sr.dest(), ur.dest()...), wr.dest()...), &methods)
 	err := db.pool.QueryRow(ctx, `
-		SELECT s.id, s.workspace_id, s.user_id, s.token_hash, s.remember, s.created_at, s.last_seen_at, s.expires_at,
-		       s.idle_seconds, s.user_agent, s.ip,
-		       u.id, u.workspace_id, u.email, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at,
-		       w.id, w.slug, w.name, w.plan, w.signup_enabled, w.remember_me_enabled, w.created_at, w.updated_at
+		SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`, `+qualify("w", workspaceCols)+`,
+		       (SELECT string_agg(f.method, ',') FROM factors f
+		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
 		FROM sessions s
 		JOIN users u ON u.id = s.user_id AND u.workspace_id = s.workspace_id
 		JOIN workspaces w ON w.id = s.workspace_id
 		WHERE s.token_hash = $1 AND s.workspace_id = $2`, tokenHash, workspaceID,
-	).Scan(&s.ID, &s.WorkspaceID, &s.UserID, &s.TokenHash, &s.Remember, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt,
-		&sIdle, &s.UserAgent, &s.IP,
-		&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt,
-		&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled, &w.CreatedAt, &w.UpdatedAt)
+	).Scan(dest...)
 	if err != nil {
 		return nil, fmt.Errorf("find session: %w", translate(err))
 	}
-	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = s.CreatedAt.UTC(), s.LastSeenAt.UTC(), s.ExpiresAt.UTC()
-	s.IdleTimeout = time.Duration(sIdle) * time.Second
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
+	sr.finish()
+	ur.finish()
+	wr.finish()
+	if methods != nil {
+		v.Methods = strongestFirst(splitMethods(*methods))
+	}
 	return &v, nil
+}
+
+const sessionCols = `id, workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
+	user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path`
+
+// sessionRow scans sessionCols into s.
+type sessionRow struct {
+	s    *gatehouse.Session
+	idle int64
+}
+
+func (r *sessionRow) dest() []any {
+	s := r.s
+	return []any{&s.ID, &s.WorkspaceID, &s.UserID, &s.TokenHash, &s.Remember, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &r.idle,
+		&s.UserAgent, &s.IP, &s.MFAVerifiedAt, &s.ReauthAt, &s.MFAFailures, &s.AfterReset, &s.Next}
+}
+
+func (r *sessionRow) finish() {
+	s := r.s
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = s.CreatedAt.UTC(), s.LastSeenAt.UTC(), s.ExpiresAt.UTC()
+	s.IdleTimeout = time.Duration(r.idle) * time.Second
+	s.MFAVerifiedAt, s.ReauthAt = utc(s.MFAVerifiedAt), s.ReauthAt.UTC()
 }
 
 // TouchSession implements gatehouse.SessionStore.
@@ -454,4 +541,45 @@ func (db *DB) ListMessages(ctx context.Context, limit int) ([]gatehouse.Message,
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return ms, nil
+}
+
+// AddAuditEvent implements gatehouse.AuditStore.
+func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error {
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		workspaceID, e.At, e.ActorID, e.TargetID, e.Type, e.IP, e.Detail,
+	).Scan(&e.ID)
+	if err != nil {
+		return fmt.Errorf("add audit event %q: %w", e.Type, translate(err))
+	}
+	e.WorkspaceID = workspaceID
+	return nil
+}
+
+// ListAuditEvents implements gatehouse.AuditStore.
+func (db *DB) ListAuditEvents(ctx context.Context, workspaceID int64, limit int) ([]gatehouse.AuditEvent, error) {
+	if limit <= 0 {
+		return nil, nil // PostgreSQL refuses a negative LIMIT; "at most 0" is none
+	}
+	rows, err := db.pool.Query(ctx, `
+		SELECT id, workspace_id, at, actor_id, target_id, type, ip, detail FROM audit_events
+		WHERE workspace_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, workspaceID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	var es []gatehouse.AuditEvent
+	for rows.Next() {
+		var e gatehouse.AuditEvent
+		if err := rows.Scan(&e.ID, &e.WorkspaceID, &e.At, &e.ActorID, &e.TargetID, &e.Type, &e.IP, &e.Detail); err != nil {
+			return nil, fmt.Errorf("list audit events: %w", err)
+		}
+		e.At = e.At.UTC()
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return es, nil
 }

@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -19,18 +21,23 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is a Gatehouse store on one SQLite file. It implements gatehouse.Store.
+// DB is a Gatehouse store on one SQLite file. It implements gatehouse.Store
+// and mfa.Store.
 type DB struct {
 	write *sql.DB // exactly one connection: SQLite allows one writer at a time
 	read  *sql.DB
 }
 
-var _ gatehouse.Store = (*DB)(nil)
+var (
+	_ gatehouse.Store = (*DB)(nil)
+	_ mfa.Store       = (*DB)(nil)
+)
 
 // Open opens (creating if needed) the SQLite database at path. Call Migrate
 // before use.
@@ -102,6 +109,80 @@ func fromNullUnix(n sql.NullInt64) *time.Time {
 	return &t
 }
 
+// unixOrNever stores a time that may never have been set (the zero time) as
+// 0, which the migrations also give rows that predate the column. The zero
+// time has no Unix nanoseconds of its own: it lies before 1678.
+func unixOrNever(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixOrNever reverses unixOrNever.
+func fromUnixOrNever(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return fromUnix(n)
+}
+
+func nullUnix(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: unix(*t), Valid: true}
+}
+
+// defaultMFA gives a workspace created without any MFA settings the defaults.
+func defaultMFA(w *gatehouse.Workspace) {
+	m := w.MFA
+	if m.Mode == "" && len(m.Methods) == 0 && m.TrustedDeviceDays == 0 && m.GraceDays == 0 && m.ModeChangedAt.IsZero() {
+		w.MFA = gatehouse.DefaultMFASettings(w.CreatedAt)
+	}
+}
+
+// joinMethods stores a method list as text, in the given order.
+func joinMethods(ms []gatehouse.Method) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ",")
+}
+
+// splitMethods reverses joinMethods; "" is no methods.
+func splitMethods(s string) []gatehouse.Method {
+	if s == "" {
+		return nil
+	}
+	var ms []gatehouse.Method
+	for m := range strings.SplitSeq(s, ",") {
+		ms = append(ms, gatehouse.Method(m))
+	}
+	return ms
+}
+
+// strongestFirst returns the methods of ms in the order of gatehouse.Methods.
+func strongestFirst(ms []gatehouse.Method) []gatehouse.Method {
+	var out []gatehouse.Method
+	for _, m := range gatehouse.Methods {
+		if slices.Contains(ms, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// qualify prefixes every column of a comma-separated list with alias.
+func qualify(alias, cols string) string {
+	var out []string
+	for c := range strings.SplitSeq(cols, ",") {
+		out = append(out, alias+"."+strings.TrimSpace(c))
+	}
+	return strings.Join(out, ", ")
+}
+
 // translate maps driver errors onto the domain's sentinels.
 func translate(err error) error {
 	var se *sqlite.Error
@@ -109,6 +190,8 @@ func translate(err error) error {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", gatehouse.ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK:
+			return fmt.Errorf("%w: %v", gatehouse.ErrInvalid, err)
 		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -130,6 +213,20 @@ func mustAffect(res sql.Result, err error) error {
 		return gatehouse.ErrNotFound
 	}
 	return nil
+}
+
+// inTx runs fn in a transaction on the writer. The writer's transactions are
+// IMMEDIATE (see Open), so fn holds the write lock from its first statement.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 func b2i(b bool) int {

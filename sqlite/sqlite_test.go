@@ -2,8 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
@@ -14,24 +17,88 @@ import (
 // every pooled connection would see its own empty database).
 func MustOpen(tb testing.TB) *sqlite.DB {
 	tb.Helper()
-	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "gatehouse.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
+	db := open(tb)
 	if err := db.Migrate(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	return db
 }
 
+// open opens a SQLite database in a temp file without migrating it.
+func open(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "gatehouse.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(tb testing.TB) gatehouse.Store { return MustOpen(tb) })
+	storetest.Run(t, func(tb testing.TB) storetest.Store { return MustOpen(tb) })
 }
 
 func TestMigrateTwice(t *testing.T) {
 	db := MustOpen(t)
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatalf("second migrate: %v", err)
+	}
+}
+
+// TestMigrateUpgrade brings a database holding rows from before two-factor
+// authentication up to date: the old rows read back with the defaults, and
+// the two-factor migration rolls back and forth cleanly.
+func TestMigrateUpgrade(t *testing.T) {
+	ctx := context.Background()
+	old := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	db := open(t)
+	if err := db.MigrateTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	token := sha256.Sum256([]byte("old session"))
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO workspaces (slug, name, plan, created_at, updated_at) VALUES ('old', 'Old', 'pro', ?1, ?1)`, []any{old}},
+		{`INSERT INTO users (workspace_id, email, role, created_at, updated_at) VALUES (1, 'ann@example.com', 'owner', ?1, ?1)`, []any{old}},
+		{`INSERT INTO sessions (workspace_id, user_id, token_hash, created_at, last_seen_at, expires_at, idle_seconds)
+			VALUES (1, 1, ?1, ?2, ?2, ?2, 3600)`, []any{token[:], old}},
+	} {
+		if err := db.Exec(ctx, q.query, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.FindVisit(ctx, 1, token[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v.Workspace.MFA
+	if m.Mode != gatehouse.MFADisabled || !slices.Equal(m.Methods, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}) ||
+		m.TrustedDeviceDays != 30 || m.GraceDays != 0 || !m.ModeChangedAt.IsZero() {
+		t.Errorf("old workspace's MFA settings = %+v", m)
+	}
+	if v.User.EmailVerified {
+		t.Error("old user's e-mail reads as verified")
+	}
+	if s := v.Session; s.MFAVerifiedAt != nil || !s.ReauthAt.IsZero() || s.MFAFailures != 0 || s.AfterReset || s.Next != "" {
+		t.Errorf("old session = %+v", s)
+	}
+	if len(v.Methods) != 0 {
+		t.Errorf("old user's methods = %v", v.Methods)
+	}
+
+	if err := db.MigrateTo(ctx, 1); err != nil {
+		t.Fatalf("roll back two-factor: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	if err := db.MigrateTo(ctx, 0); err != nil {
+		t.Fatalf("roll back everything: %v", err)
 	}
 }

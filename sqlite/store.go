@@ -9,23 +9,48 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 )
 
-const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled, created_at, updated_at`
+const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled,
+	mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at, created_at, updated_at`
+
+// workspaceRow scans workspaceCols into w.
+type workspaceRow struct {
+	w                             *gatehouse.Workspace
+	methods                       string
+	modeChanged, created, updated int64
+}
+
+func (r *workspaceRow) dest() []any {
+	w := r.w
+	return []any{&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled,
+		&w.MFA.Mode, &r.methods, &w.MFA.TrustedDeviceDays, &w.MFA.GraceDays, &r.modeChanged, &r.created, &r.updated}
+}
+
+func (r *workspaceRow) finish() {
+	r.w.MFA.Methods = splitMethods(r.methods)
+	r.w.MFA.ModeChangedAt = fromUnixOrNever(r.modeChanged)
+	r.w.CreatedAt, r.w.UpdatedAt = fromUnix(r.created), fromUnix(r.updated)
+}
 
 func scanWorkspace(row interface{ Scan(...any) error }, w *gatehouse.Workspace) error {
-	var created, updated int64
-	if err := row.Scan(&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled, &created, &updated); err != nil {
+	r := workspaceRow{w: w}
+	if err := row.Scan(r.dest()...); err != nil {
 		return err
 	}
-	w.CreatedAt, w.UpdatedAt = fromUnix(created), fromUnix(updated)
+	r.finish()
 	return nil
 }
 
-// CreateWorkspace implements gatehouse.WorkspaceStore.
+// CreateWorkspace implements gatehouse.WorkspaceStore. A workspace whose
+// MFA settings are all zero gets gatehouse.DefaultMFASettings(w.CreatedAt).
 func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
+	defaultMFA(w)
 	err := db.write.QueryRowContext(ctx, `
-		INSERT INTO workspaces (slug, name, plan, signup_enabled, remember_me_enabled, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		w.Slug, w.Name, w.Plan, b2i(w.SignupEnabled), b2i(w.RememberMeEnabled), unix(w.CreatedAt), unix(w.UpdatedAt),
+		INSERT INTO workspaces (slug, name, plan, signup_enabled, remember_me_enabled,
+			mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		w.Slug, w.Name, w.Plan, b2i(w.SignupEnabled), b2i(w.RememberMeEnabled),
+		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, unixOrNever(w.MFA.ModeChangedAt),
+		unix(w.CreatedAt), unix(w.UpdatedAt),
 	).Scan(&w.ID)
 	if err != nil {
 		return fmt.Errorf("create workspace %q: %w", w.Slug, translate(err))
@@ -56,9 +81,12 @@ func (db *DB) FindWorkspaceBySlug(ctx context.Context, slug string) (*gatehouse.
 // UpdateWorkspace implements gatehouse.WorkspaceStore.
 func (db *DB) UpdateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
 	err := mustAffect(db.write.ExecContext(ctx, `
-		UPDATE workspaces SET name = ?, plan = ?, signup_enabled = ?, remember_me_enabled = ?, updated_at = ?
+		UPDATE workspaces SET name = ?, plan = ?, signup_enabled = ?, remember_me_enabled = ?,
+			mfa_mode = ?, mfa_methods = ?, trusted_device_days = ?, grace_days = ?, mode_changed_at = ?, updated_at = ?
 		WHERE id = ?`,
-		w.Name, w.Plan, b2i(w.SignupEnabled), b2i(w.RememberMeEnabled), unix(w.UpdatedAt), w.ID))
+		w.Name, w.Plan, b2i(w.SignupEnabled), b2i(w.RememberMeEnabled),
+		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, unixOrNever(w.MFA.ModeChangedAt),
+		unix(w.UpdatedAt), w.ID))
 	if err != nil {
 		return fmt.Errorf("update workspace %d: %w", w.ID, err)
 	}
@@ -74,23 +102,36 @@ func (db *DB) CountWorkspaces(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-const userCols = `id, workspace_id, email, name, role, password_hash, disabled, created_at, updated_at`
+const userCols = `id, workspace_id, email, name, role, password_hash, disabled, email_verified, created_at, updated_at`
+
+// userRow scans userCols into u.
+type userRow struct {
+	u                *gatehouse.User
+	created, updated int64
+}
+
+func (r *userRow) dest() []any {
+	u := r.u
+	return []any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.EmailVerified, &r.created, &r.updated}
+}
+
+func (r *userRow) finish() { r.u.CreatedAt, r.u.UpdatedAt = fromUnix(r.created), fromUnix(r.updated) }
 
 func scanUser(row interface{ Scan(...any) error }, u *gatehouse.User) error {
-	var created, updated int64
-	if err := row.Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &created, &updated); err != nil {
+	r := userRow{u: u}
+	if err := row.Scan(r.dest()...); err != nil {
 		return err
 	}
-	u.CreatedAt, u.UpdatedAt = fromUnix(created), fromUnix(updated)
+	r.finish()
 	return nil
 }
 
 // CreateUser implements gatehouse.UserStore.
 func (db *DB) CreateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
 	err := db.write.QueryRowContext(ctx, `
-		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, b2i(u.Disabled), unix(u.CreatedAt), unix(u.UpdatedAt),
+		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, email_verified, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, b2i(u.Disabled), b2i(u.EmailVerified), unix(u.CreatedAt), unix(u.UpdatedAt),
 	).Scan(&u.ID)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Email, translate(err))
@@ -143,9 +184,9 @@ func (db *DB) ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.Use
 // UpdateUser implements gatehouse.UserStore.
 func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
 	err := mustAffect(db.write.ExecContext(ctx, `
-		UPDATE users SET name = ?, role = ?, password_hash = ?, disabled = ?, updated_at = ?
+		UPDATE users SET name = ?, role = ?, password_hash = ?, disabled = ?, email_verified = ?, updated_at = ?
 		WHERE workspace_id = ? AND id = ?`,
-		u.Name, u.Role, u.PasswordHash, b2i(u.Disabled), unix(u.UpdatedAt), workspaceID, u.ID))
+		u.Name, u.Role, u.PasswordHash, b2i(u.Disabled), b2i(u.EmailVerified), unix(u.UpdatedAt), workspaceID, u.ID))
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", u.ID, err)
 	}
@@ -155,10 +196,12 @@ func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.Us
 // CreateSession implements gatehouse.SessionStore.
 func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
 	err := db.write.QueryRowContext(ctx, `
-		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds, user_agent, ip)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
+			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		workspaceID, s.UserID, s.TokenHash, b2i(s.Remember), unix(s.CreatedAt), unix(s.LastSeenAt), unix(s.ExpiresAt),
 		int64(s.IdleTimeout/time.Second), s.UserAgent, s.IP,
+		nullUnix(s.MFAVerifiedAt), unixOrNever(s.ReauthAt), s.MFAFailures, b2i(s.AfterReset), s.Next,
 	).Scan(&s.ID)
 	if err != nil {
 		return fmt.Errorf("create session: %w", translate(err))
@@ -167,37 +210,82 @@ func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse
 	return nil
 }
 
+// UpdateSession implements gatehouse.SessionStore.
+func (db *DB) UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
+	err := mustAffect(db.write.ExecContext(ctx, `
+		UPDATE sessions SET mfa_verified_at = ?, reauth_at = ?, next_path = ? WHERE workspace_id = ? AND id = ?`,
+		nullUnix(s.MFAVerifiedAt), unixOrNever(s.ReauthAt), s.Next, workspaceID, s.ID))
+	if err != nil {
+		return fmt.Errorf("update session %d: %w", s.ID, err)
+	}
+	return nil
+}
+
+// AddSessionFailure implements gatehouse.SessionStore with one update, so
+// wrong codes sent at once are all counted.
+func (db *DB) AddSessionFailure(ctx context.Context, workspaceID, sessionID int64) (int, error) {
+	var n int
+	err := db.write.QueryRowContext(ctx, `
+		UPDATE sessions SET mfa_failures = mfa_failures + 1 WHERE workspace_id = ? AND id = ? RETURNING mfa_failures`,
+		workspaceID, sessionID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count failure in session %d: %w", sessionID, translate(err))
+	}
+	return n, nil
+}
+
 // FindVisit implements gatehouse.SessionStore: one read by the unique token
-// hash index, with the user and workspace joined in.
+// hash index, with the user and workspace joined in and the user's active
+// methods gathered by a subquery.
 func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
 	var (
-		v                            gatehouse.Visit
-		s                            = &v.Session
-		sCreated, sSeen, sExp, sIdle int64
-		uCreated, uUpdated           int64
-		wCreated, wUpdated           int64
+		v       gatehouse.Visit
+		sr      = sessionRow{s: &v.Session}
+		ur      = userRow{u: &v.User}
+		wr      = workspaceRow{w: &v.Workspace}
+		methods sql.NullString
 	)
+	dest := append(append(append(sr.dest(), ur.dest()...), wr.dest()...), &methods)
 	err := db.read.QueryRowContext(ctx, `
-		SELECT s.id, s.workspace_id, s.user_id, s.token_hash, s.remember, s.created_at, s.last_seen_at, s.expires_at,
-		       s.idle_seconds, s.user_agent, s.ip,
-		       u.id, u.workspace_id, u.email, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at,
-		       w.id, w.slug, w.name, w.plan, w.signup_enabled, w.remember_me_enabled, w.created_at, w.updated_at
+		SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`, `+qualify("w", workspaceCols)+`,
+		       (SELECT group_concat(f.method) FROM factors f
+		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
 		FROM sessions s
 		JOIN users u ON u.id = s.user_id AND u.workspace_id = s.workspace_id
 		JOIN workspaces w ON w.id = s.workspace_id
 		WHERE s.token_hash = ? AND s.workspace_id = ?`, tokenHash, workspaceID,
-	).Scan(&s.ID, &s.WorkspaceID, &s.UserID, &s.TokenHash, &s.Remember, &sCreated, &sSeen, &sExp,
-		&sIdle, &s.UserAgent, &s.IP,
-		&v.User.ID, &v.User.WorkspaceID, &v.User.Email, &v.User.Name, &v.User.Role, &v.User.PasswordHash, &v.User.Disabled, &uCreated, &uUpdated,
-		&v.Workspace.ID, &v.Workspace.Slug, &v.Workspace.Name, &v.Workspace.Plan, &v.Workspace.SignupEnabled, &v.Workspace.RememberMeEnabled, &wCreated, &wUpdated)
+	).Scan(dest...)
 	if err != nil {
 		return nil, fmt.Errorf("find session: %w", translate(err))
 	}
-	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromUnix(sCreated), fromUnix(sSeen), fromUnix(sExp)
-	s.IdleTimeout = time.Duration(sIdle) * time.Second
-	v.User.CreatedAt, v.User.UpdatedAt = fromUnix(uCreated), fromUnix(uUpdated)
-	v.Workspace.CreatedAt, v.Workspace.UpdatedAt = fromUnix(wCreated), fromUnix(wUpdated)
+	sr.finish()
+	ur.finish()
+	wr.finish()
+	v.Methods = strongestFirst(splitMethods(methods.String))
 	return &v, nil
+}
+
+const sessionCols = `id, workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
+	user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path`
+
+// sessionRow scans sessionCols into s.
+type sessionRow struct {
+	s                                    *gatehouse.Session
+	created, seen, expires, idle, reauth int64
+	verified                             sql.NullInt64
+}
+
+func (r *sessionRow) dest() []any {
+	s := r.s
+	return []any{&s.ID, &s.WorkspaceID, &s.UserID, &s.TokenHash, &s.Remember, &r.created, &r.seen, &r.expires, &r.idle,
+		&s.UserAgent, &s.IP, &r.verified, &r.reauth, &s.MFAFailures, &s.AfterReset, &s.Next}
+}
+
+func (r *sessionRow) finish() {
+	s := r.s
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromUnix(r.created), fromUnix(r.seen), fromUnix(r.expires)
+	s.IdleTimeout = time.Duration(r.idle) * time.Second
+	s.MFAVerifiedAt, s.ReauthAt = fromNullUnix(r.verified), fromUnixOrNever(r.reauth)
 }
 
 // TouchSession implements gatehouse.SessionStore.
@@ -431,4 +519,46 @@ func (db *DB) ListMessages(ctx context.Context, limit int) ([]gatehouse.Message,
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return ms, nil
+}
+
+// AddAuditEvent implements gatehouse.AuditStore.
+func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error {
+	err := db.write.QueryRowContext(ctx, `
+		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		workspaceID, unix(e.At), e.ActorID, e.TargetID, e.Type, e.IP, e.Detail,
+	).Scan(&e.ID)
+	if err != nil {
+		return fmt.Errorf("add audit event %q: %w", e.Type, translate(err))
+	}
+	e.WorkspaceID = workspaceID
+	return nil
+}
+
+// ListAuditEvents implements gatehouse.AuditStore.
+func (db *DB) ListAuditEvents(ctx context.Context, workspaceID int64, limit int) ([]gatehouse.AuditEvent, error) {
+	if limit <= 0 {
+		return nil, nil // SQLite reads a negative LIMIT as none; "at most 0" is none
+	}
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT id, workspace_id, at, actor_id, target_id, type, ip, detail FROM audit_events
+		WHERE workspace_id = ? ORDER BY at DESC, id DESC LIMIT ?`, workspaceID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	var es []gatehouse.AuditEvent
+	for rows.Next() {
+		var e gatehouse.AuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &e.WorkspaceID, &at, &e.ActorID, &e.TargetID, &e.Type, &e.IP, &e.Detail); err != nil {
+			return nil, fmt.Errorf("list audit events: %w", err)
+		}
+		e.At = fromUnix(at)
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return es, nil
 }

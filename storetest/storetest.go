@@ -9,15 +9,25 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
+// Store is what every Gatehouse database keeps: the core store and the
+// two-factor port.
+type Store interface {
+	gatehouse.Store
+	mfa.Store
+}
+
 // Opener returns a fresh, migrated, empty store and arranges its cleanup.
-type Opener func(tb testing.TB) gatehouse.Store
+type Opener func(tb testing.TB) Store
 
 // t0 is the fixed clock of the suite: stores must keep the times they are given.
 var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -26,7 +36,7 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s gatehouse.Store)
+		fn   func(t *testing.T, s Store)
 	}{
 		{"Workspaces", testWorkspaces},
 		{"Users", testUsers},
@@ -35,6 +45,13 @@ func Run(t *testing.T, open Opener) {
 		{"TokenRace", testTokenRace},
 		{"Throttles", testThrottles},
 		{"Outbox", testOutbox},
+		{"SessionMFA", testSessionMFA},
+		{"Factors", testFactors},
+		{"TOTPReplay", testTOTPReplay},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"SendClock", testSendClock},
+		{"Codes", testCodes},
+		{"Audit", testAudit},
 		{"Tenancy", testTenancy},
 	}
 	for _, tt := range tests {
@@ -42,10 +59,19 @@ func Run(t *testing.T, open Opener) {
 	}
 }
 
-// MustCreateWorkspace creates a pro workspace with the slug.
+// MustCreateWorkspace creates a pro workspace with the slug and two-factor
+// settings that differ from every default.
 func MustCreateWorkspace(tb testing.TB, s gatehouse.Store, slug string) *gatehouse.Workspace {
 	tb.Helper()
-	w := &gatehouse.Workspace{Slug: slug, Name: "WS " + slug, Plan: gatehouse.PlanPro, RememberMeEnabled: true, CreatedAt: t0, UpdatedAt: t0}
+	w := &gatehouse.Workspace{Slug: slug, Name: "WS " + slug, Plan: gatehouse.PlanPro, RememberMeEnabled: true,
+		MFA: gatehouse.MFASettings{
+			Mode:              gatehouse.MFAOptional,
+			Methods:           []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodSMS, gatehouse.MethodEmail},
+			TrustedDeviceDays: 14,
+			GraceDays:         3,
+			ModeChangedAt:     t0,
+		},
+		CreatedAt: t0, UpdatedAt: t0}
 	if err := s.CreateWorkspace(context.Background(), w); err != nil {
 		tb.Fatalf("create workspace %s: %v", slug, err)
 	}
@@ -81,7 +107,47 @@ func must(tb testing.TB, what string, err error) {
 	}
 }
 
-func testWorkspaces(t *testing.T, s gatehouse.Store) {
+// equalWorkspace reports whether a and b are equal field by field, times
+// included exactly; a nil and an empty method list are equal.
+func equalWorkspace(a, b *gatehouse.Workspace) bool {
+	if !slices.Equal(a.MFA.Methods, b.MFA.Methods) {
+		return false
+	}
+	ac, bc := *a, *b
+	ac.MFA.Methods, bc.MFA.Methods = nil, nil
+	return reflect.DeepEqual(ac, bc)
+}
+
+// race runs fn from n goroutines at once and returns how many succeeded;
+// every other call must fail with ErrNotFound.
+func race(tb testing.TB, n int, fn func() error) int {
+	tb.Helper()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		wins  int
+		start = make(chan struct{})
+	)
+	for range n {
+		wg.Go(func() {
+			<-start
+			err := fn()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, gatehouse.ErrNotFound):
+				tb.Errorf("racing call: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return wins
+}
+
+func testWorkspaces(t *testing.T, s Store) {
 	ctx := context.Background()
 	n, err := s.CountWorkspaces(ctx)
 	must(t, "count", err)
@@ -98,12 +164,12 @@ func testWorkspaces(t *testing.T, s gatehouse.Store) {
 	}
 	got, err := s.FindWorkspaceBySlug(ctx, "acme")
 	must(t, "find by slug", err)
-	if *got != *w {
+	if !equalWorkspace(got, w) {
 		t.Fatalf("find by slug = %+v, want %+v", got, w)
 	}
 	got, err = s.FindWorkspaceByID(ctx, w.ID)
 	must(t, "find by id", err)
-	if *got != *w {
+	if !equalWorkspace(got, w) {
 		t.Fatalf("find by id = %+v, want %+v", got, w)
 	}
 	_, err = s.FindWorkspaceBySlug(ctx, "nope")
@@ -112,22 +178,46 @@ func testWorkspaces(t *testing.T, s gatehouse.Store) {
 	wantNotFound(t, "find unknown id", err)
 
 	w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled = "Acme Ltd", gatehouse.PlanStarter, true, false
+	w.MFA = gatehouse.MFASettings{
+		Mode:              gatehouse.MFARequired,
+		Methods:           []gatehouse.Method{gatehouse.MethodSMS, gatehouse.MethodEmail},
+		TrustedDeviceDays: 0,
+		GraceDays:         7,
+		ModeChangedAt:     t0.Add(time.Hour),
+	}
 	w.UpdatedAt = t0.Add(time.Hour)
 	must(t, "update", s.UpdateWorkspace(ctx, w))
 	got, err = s.FindWorkspaceByID(ctx, w.ID)
 	must(t, "find after update", err)
-	if *got != *w {
+	if !equalWorkspace(got, w) {
 		t.Fatalf("after update = %+v, want %+v", got, w)
 	}
-	wantNotFound(t, "update unknown", s.UpdateWorkspace(ctx, &gatehouse.Workspace{ID: w.ID + 1000, Plan: gatehouse.PlanPro}))
+	wantNotFound(t, "update unknown", s.UpdateWorkspace(ctx, &gatehouse.Workspace{ID: w.ID + 1000, Plan: gatehouse.PlanPro,
+		MFA: gatehouse.DefaultMFASettings(t0)}))
+	bad := *got
+	bad.MFA.Mode = "sometimes"
+	if err := s.UpdateWorkspace(ctx, &bad); !errors.Is(err, gatehouse.ErrInvalid) {
+		t.Fatalf("update with an unknown mode: got %v, want ErrInvalid", err)
+	}
+
+	// A workspace created without two-factor settings gets the defaults.
+	plain := &gatehouse.Workspace{Slug: "plain", Name: "Plain", Plan: gatehouse.PlanStarter, CreatedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(time.Minute)}
+	must(t, "create without MFA settings", s.CreateWorkspace(ctx, plain))
+	want := gatehouse.DefaultMFASettings(plain.CreatedAt)
+	got, err = s.FindWorkspaceBySlug(ctx, "plain")
+	must(t, "find plain", err)
+	if !equalWorkspace(got, plain) || got.MFA.Mode != want.Mode || !slices.Equal(got.MFA.Methods, want.Methods) ||
+		got.MFA.TrustedDeviceDays != want.TrustedDeviceDays || got.MFA.GraceDays != want.GraceDays || !got.MFA.ModeChangedAt.Equal(want.ModeChangedAt) {
+		t.Fatalf("workspace without MFA settings = %+v (set on create: %+v), want MFA %+v", got, plain, want)
+	}
 	n, err = s.CountWorkspaces(ctx)
 	must(t, "count", err)
-	if n != 1 {
-		t.Fatalf("count = %d, want 1", n)
+	if n != 2 {
+		t.Fatalf("count = %d, want 2", n)
 	}
 }
 
-func testUsers(t *testing.T, s gatehouse.Store) {
+func testUsers(t *testing.T, s Store) {
 	ctx := context.Background()
 	w := MustCreateWorkspace(t, s, "acme")
 	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
@@ -151,13 +241,25 @@ func testUsers(t *testing.T, s gatehouse.Store) {
 	_, err = s.FindUserByEmail(ctx, w.ID, "bob@example.com")
 	wantNotFound(t, "find unknown email", err)
 
+	if got.EmailVerified {
+		t.Fatal("a new user's e-mail is verified")
+	}
+
 	b := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleClient)
 	b.Name, b.Role, b.PasswordHash, b.Disabled, b.UpdatedAt = "Bob", gatehouse.RoleMember, "", true, t0.Add(time.Minute)
+	b.EmailVerified = true
 	must(t, "update", s.UpdateUser(ctx, w.ID, b))
+	c := &gatehouse.User{Email: "cat@example.com", Role: gatehouse.RoleClient, EmailVerified: true, CreatedAt: t0, UpdatedAt: t0}
+	must(t, "create verified", s.CreateUser(ctx, w.ID, c))
 	users, err := s.ListUsers(ctx, w.ID)
 	must(t, "list", err)
-	if len(users) != 2 || users[0] != *u || users[1] != *b {
-		t.Fatalf("list = %+v, want [%+v %+v]", users, *u, *b)
+	if len(users) != 3 || users[0] != *u || users[1] != *b || users[2] != *c {
+		t.Fatalf("list = %+v, want [%+v %+v %+v]", users, *u, *b, *c)
+	}
+	got, err = s.FindUserByEmail(ctx, w.ID, "cat@example.com")
+	must(t, "find verified", err)
+	if *got != *c {
+		t.Fatalf("find verified = %+v, want %+v", got, c)
 	}
 	wantNotFound(t, "update unknown", s.UpdateUser(ctx, w.ID, &gatehouse.User{ID: b.ID + 1000, Role: gatehouse.RoleClient}))
 }
@@ -169,7 +271,7 @@ func newSession(userID int64, token string, now time.Time) *gatehouse.Session {
 	}
 }
 
-func testSessions(t *testing.T, s gatehouse.Store) {
+func testSessions(t *testing.T, s Store) {
 	ctx := context.Background()
 	w := MustCreateWorkspace(t, s, "acme")
 	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
@@ -183,7 +285,7 @@ func testSessions(t *testing.T, s gatehouse.Store) {
 	}
 	v, err := s.FindVisit(ctx, w.ID, hash("one"))
 	must(t, "find visit", err)
-	if v.User != *u || v.Workspace != *w {
+	if v.User != *u || !equalWorkspace(&v.Workspace, w) {
 		t.Fatalf("visit user/workspace = %+v / %+v", v.User, v.Workspace)
 	}
 	if v.Session.ID != s1.ID || !v.Session.Remember || v.Session.IdleTimeout != time.Hour ||
@@ -240,7 +342,7 @@ func testSessions(t *testing.T, s gatehouse.Store) {
 	must(t, "unexpired kept", err)
 }
 
-func testTokens(t *testing.T, s gatehouse.Store) {
+func testTokens(t *testing.T, s Store) {
 	ctx := context.Background()
 	w := MustCreateWorkspace(t, s, "acme")
 	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
@@ -283,7 +385,7 @@ func testTokens(t *testing.T, s gatehouse.Store) {
 }
 
 // testTokenRace spends one token from many goroutines: exactly one wins.
-func testTokenRace(t *testing.T, s gatehouse.Store) {
+func testTokenRace(t *testing.T, s Store) {
 	ctx := context.Background()
 	w := MustCreateWorkspace(t, s, "acme")
 	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
@@ -319,7 +421,7 @@ func testTokenRace(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testThrottles(t *testing.T, s gatehouse.Store) {
+func testThrottles(t *testing.T, s Store) {
 	ctx := context.Background()
 	w := MustCreateWorkspace(t, s, "acme")
 	th, err := s.FindThrottle(ctx, w.ID, "acct:ann")
@@ -363,7 +465,7 @@ func testThrottles(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testOutbox(t *testing.T, s gatehouse.Store) {
+func testOutbox(t *testing.T, s Store) {
 	ctx := context.Background()
 	w := MustCreateWorkspace(t, s, "acme")
 	enqueue := func(to string, due time.Time) *gatehouse.Message {
@@ -459,8 +561,472 @@ func testOutbox(t *testing.T, s gatehouse.Store) {
 	}
 }
 
+func testSessionMFA(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+
+	// A pending login through a password reset, with failures carried over.
+	p := newSession(u.ID, "pending", t0)
+	p.ReauthAt, p.MFAFailures, p.AfterReset, p.Next = t0, 2, true, "/invoices/7"
+	must(t, "create pending", s.CreateSession(ctx, w.ID, p))
+	v, err := s.FindVisit(ctx, w.ID, hash("pending"))
+	must(t, "find pending", err)
+	if got := v.Session; got.MFAVerifiedAt != nil || !got.ReauthAt.Equal(t0) || got.MFAFailures != 2 || !got.AfterReset || got.Next != "/invoices/7" {
+		t.Fatalf("pending session = %+v, want %+v", got, p)
+	}
+	if len(v.Methods) != 0 {
+		t.Fatalf("Methods of a user without factors = %v", v.Methods)
+	}
+
+	// A session created with every MFA field zero reads back zero.
+	fresh := newSession(u.ID, "fresh", t0)
+	must(t, "create fresh", s.CreateSession(ctx, w.ID, fresh))
+	v, err = s.FindVisit(ctx, w.ID, hash("fresh"))
+	must(t, "find fresh", err)
+	if got := v.Session; got.MFAVerifiedAt != nil || !got.ReauthAt.IsZero() || got.MFAFailures != 0 || got.AfterReset || got.Next != "" {
+		t.Fatalf("fresh session = %+v, want zero MFA fields", got)
+	}
+	for want := 1; want <= 3; want++ {
+		n, err := s.AddSessionFailure(ctx, w.ID, fresh.ID)
+		must(t, "add failure", err)
+		if n != want {
+			t.Fatalf("AddSessionFailure = %d, want %d", n, want)
+		}
+	}
+	// Concurrent wrong codes are all counted.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := s.AddSessionFailure(ctx, w.ID, fresh.ID); err != nil {
+				t.Errorf("add failure: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	n, err := s.AddSessionFailure(ctx, w.ID, fresh.ID)
+	must(t, "add failure", err)
+	if n != 12 {
+		t.Fatalf("after 3 + 8 + 1 failures the count is %d", n)
+	}
+	_, err = s.AddSessionFailure(ctx, w.ID, fresh.ID+1000)
+	wantNotFound(t, "add failure to unknown session", err)
+
+	// UpdateSession saves MFAVerifiedAt, ReauthAt and Next, and nothing else:
+	// a stale failure count in the struct does not overwrite the counter.
+	verified := t0.Add(time.Minute)
+	p.MFAVerifiedAt, p.ReauthAt, p.Next = &verified, verified, ""
+	p.MFAFailures, p.AfterReset = 0, false
+	must(t, "update", s.UpdateSession(ctx, w.ID, p))
+	v, err = s.FindVisit(ctx, w.ID, hash("pending"))
+	must(t, "find after update", err)
+	if got := v.Session; got.MFAVerifiedAt == nil || !got.MFAVerifiedAt.Equal(verified) || !got.ReauthAt.Equal(verified) ||
+		got.Next != "" || got.MFAFailures != 2 || !got.AfterReset {
+		t.Fatalf("after update = %+v", got)
+	}
+	p.MFAVerifiedAt, p.Next = nil, "/settings"
+	must(t, "update back", s.UpdateSession(ctx, w.ID, p))
+	v, err = s.FindVisit(ctx, w.ID, hash("pending"))
+	must(t, "find after second update", err)
+	if got := v.Session; got.MFAVerifiedAt != nil || got.Next != "/settings" {
+		t.Fatalf("after second update = %+v", got)
+	}
+	wantNotFound(t, "update unknown", s.UpdateSession(ctx, w.ID, &gatehouse.Session{ID: p.ID + 1000}))
+}
+
+func testFactors(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+	o := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleMember)
+	must(t, "session", s.CreateSession(ctx, w.ID, newSession(u.ID, "ann", t0)))
+	methods := func() []gatehouse.Method {
+		t.Helper()
+		v, err := s.FindVisit(ctx, w.ID, hash("ann"))
+		must(t, "find visit", err)
+		return v.Methods
+	}
+
+	fs, err := s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "find none", err)
+	if len(fs) != 0 {
+		t.Fatalf("factors of a new user = %+v", fs)
+	}
+
+	totp := &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Secret: []byte("sealed-1"), CreatedAt: t0}
+	must(t, "save pending totp", s.SaveFactor(ctx, w.ID, totp))
+	if totp.ID == 0 || totp.WorkspaceID != w.ID {
+		t.Fatalf("SaveFactor set ID %d, WorkspaceID %d", totp.ID, totp.WorkspaceID)
+	}
+	// Enrolling again replaces the pending factor.
+	again := &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Secret: []byte("sealed-2"), LastStep: 5, CreatedAt: t0.Add(time.Minute)}
+	must(t, "save totp again", s.SaveFactor(ctx, w.ID, again))
+	fs, err = s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "find replaced", err)
+	if len(fs) != 1 || !reflect.DeepEqual(fs[0], *again) {
+		t.Fatalf("after a second save = %+v, want [%+v]", fs, *again)
+	}
+
+	confirmed := t0.Add(2 * time.Minute)
+	email := &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: t0, ConfirmedAt: &confirmed}
+	must(t, "save active email", s.SaveFactor(ctx, w.ID, email))
+	sms := &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodSMS, Phone: "+15551234567", CreatedAt: t0}
+	must(t, "save pending sms", s.SaveFactor(ctx, w.ID, sms))
+	must(t, "save other user's totp", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: o.ID, Method: gatehouse.MethodTOTP,
+		Secret: []byte("other"), Active: true, CreatedAt: t0, ConfirmedAt: &confirmed}))
+	wantNotFound(t, "save for unknown user", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: o.ID + 1000, Method: gatehouse.MethodEmail, CreatedAt: t0}))
+
+	fs, err = s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "find three", err)
+	if len(fs) != 3 || fs[0].Method != gatehouse.MethodTOTP || fs[1].Method != gatehouse.MethodSMS || fs[2].Method != gatehouse.MethodEmail {
+		t.Fatalf("factors = %+v, want totp, sms, email", fs)
+	}
+	if fs[1].ID != sms.ID || fs[1].UserID != u.ID || fs[1].WorkspaceID != w.ID || fs[1].Phone != "+15551234567" || fs[1].Active ||
+		len(fs[1].Secret) != 0 || fs[1].ConfirmedAt != nil || !fs[1].CreatedAt.Equal(t0) {
+		t.Fatalf("sms factor = %+v, want %+v", fs[1], *sms)
+	}
+	if !fs[2].Active || fs[2].ConfirmedAt == nil || !fs[2].ConfirmedAt.Equal(confirmed) {
+		t.Fatalf("email factor = %+v, want %+v", fs[2], *email)
+	}
+	// Only active factors count, strongest first.
+	if got := methods(); !slices.Equal(got, []gatehouse.Method{gatehouse.MethodEmail}) {
+		t.Fatalf("Visit.Methods = %v, want [email]", got)
+	}
+
+	activated := t0.Add(3 * time.Minute)
+	must(t, "activate totp", s.ActivateFactor(ctx, w.ID, u.ID, gatehouse.MethodTOTP, activated))
+	fs, err = s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "find after activate", err)
+	if !fs[0].Active || fs[0].ConfirmedAt == nil || !fs[0].ConfirmedAt.Equal(activated) || string(fs[0].Secret) != "sealed-2" || fs[0].LastStep != 5 {
+		t.Fatalf("activated totp = %+v", fs[0])
+	}
+	must(t, "activate sms", s.ActivateFactor(ctx, w.ID, u.ID, gatehouse.MethodSMS, activated))
+	if got := methods(); !slices.Equal(got, gatehouse.Methods) {
+		t.Fatalf("Visit.Methods = %v, want %v", got, gatehouse.Methods)
+	}
+	wantNotFound(t, "activate missing", s.ActivateFactor(ctx, w.ID, o.ID, gatehouse.MethodSMS, activated))
+
+	must(t, "delete sms", s.DeleteFactor(ctx, w.ID, u.ID, gatehouse.MethodSMS))
+	must(t, "delete missing", s.DeleteFactor(ctx, w.ID, u.ID, gatehouse.MethodSMS))
+	fs, err = s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "find after delete", err)
+	if len(fs) != 2 || fs[0].Method != gatehouse.MethodTOTP || fs[1].Method != gatehouse.MethodEmail {
+		t.Fatalf("after deleting sms = %+v", fs)
+	}
+	if got := methods(); !slices.Equal(got, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}) {
+		t.Fatalf("Visit.Methods = %v, want [totp email]", got)
+	}
+
+	// An admin reset removes every factor and recovery code of the user, and
+	// nobody else's.
+	must(t, "recovery codes", s.ReplaceRecoveryCodes(ctx, w.ID, u.ID, [][]byte{hash("r1"), hash("r2")}, t0))
+	must(t, "other's recovery codes", s.ReplaceRecoveryCodes(ctx, w.ID, o.ID, [][]byte{hash("r1")}, t0))
+	must(t, "delete all", s.DeleteFactors(ctx, w.ID, u.ID))
+	fs, err = s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "find after reset", err)
+	if len(fs) != 0 {
+		t.Fatalf("after reset = %+v", fs)
+	}
+	if n, err := s.CountRecoveryCodes(ctx, w.ID, u.ID); err != nil || n != 0 {
+		t.Fatalf("recovery codes after reset = %d, %v; want 0", n, err)
+	}
+	if got := methods(); len(got) != 0 {
+		t.Fatalf("Visit.Methods after reset = %v", got)
+	}
+	if fs, err := s.FindFactors(ctx, w.ID, o.ID); err != nil || len(fs) != 1 {
+		t.Fatalf("other user's factors = %+v, %v; want one", fs, err)
+	}
+	if n, err := s.CountRecoveryCodes(ctx, w.ID, o.ID); err != nil || n != 1 {
+		t.Fatalf("other user's recovery codes = %d, %v; want 1", n, err)
+	}
+}
+
+func testTOTPReplay(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+	o := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleMember)
+	must(t, "save", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Secret: []byte("s"),
+		Active: true, CreatedAt: t0}))
+	must(t, "save other's email", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: o.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: t0}))
+
+	const step = 59_000_000
+	must(t, "first step", s.UseTOTPStep(ctx, w.ID, u.ID, step))
+	wantNotFound(t, "same step again", s.UseTOTPStep(ctx, w.ID, u.ID, step))
+	wantNotFound(t, "earlier step", s.UseTOTPStep(ctx, w.ID, u.ID, step-1))
+	must(t, "next step", s.UseTOTPStep(ctx, w.ID, u.ID, step+1))
+	fs, err := s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "find", err)
+	if fs[0].LastStep != step+1 {
+		t.Fatalf("LastStep = %d, want %d", fs[0].LastStep, step+1)
+	}
+	wantNotFound(t, "user without TOTP", s.UseTOTPStep(ctx, w.ID, o.ID, step))
+
+	for round := range 5 {
+		st := int64(step + 10 + round)
+		if wins := race(t, 8, func() error { return s.UseTOTPStep(ctx, w.ID, u.ID, st) }); wins != 1 {
+			t.Fatalf("round %d: step %d accepted %d times, want once", round, st, wins)
+		}
+	}
+}
+
+func testRecoveryCodes(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+	o := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleMember)
+	macs := func(set string) [][]byte {
+		var ms [][]byte
+		for i := range 8 {
+			ms = append(ms, hash(fmt.Sprint(set, i)))
+		}
+		return ms
+	}
+	old := macs("old")
+	must(t, "replace", s.ReplaceRecoveryCodes(ctx, w.ID, u.ID, old, t0))
+	must(t, "replace other's", s.ReplaceRecoveryCodes(ctx, w.ID, o.ID, macs("other"), t0))
+	if n, err := s.CountRecoveryCodes(ctx, w.ID, u.ID); err != nil || n != 8 {
+		t.Fatalf("count = %d, %v; want 8", n, err)
+	}
+
+	must(t, "consume", s.ConsumeRecoveryCode(ctx, w.ID, u.ID, old[0], t0.Add(time.Minute)))
+	wantNotFound(t, "consume twice", s.ConsumeRecoveryCode(ctx, w.ID, u.ID, old[0], t0.Add(2*time.Minute)))
+	wantNotFound(t, "consume unknown", s.ConsumeRecoveryCode(ctx, w.ID, u.ID, hash("nope"), t0))
+	wantNotFound(t, "consume another user's", s.ConsumeRecoveryCode(ctx, w.ID, u.ID, macs("other")[0], t0))
+	for _, c := range []struct {
+		name string
+		mac  []byte
+		want bool
+	}{
+		{"used", old[0], true},
+		{"unused", old[1], false},
+		{"unknown", hash("nope"), false},
+	} {
+		used, err := s.IsRecoveryCodeUsed(ctx, w.ID, u.ID, c.mac)
+		must(t, "is used "+c.name, err)
+		if used != c.want {
+			t.Fatalf("IsRecoveryCodeUsed(%s) = %v, want %v", c.name, used, c.want)
+		}
+	}
+	if n, err := s.CountRecoveryCodes(ctx, w.ID, u.ID); err != nil || n != 7 {
+		t.Fatalf("count after a use = %d, %v; want 7", n, err)
+	}
+
+	// New codes void the old ones.
+	fresh := macs("new")
+	must(t, "replace again", s.ReplaceRecoveryCodes(ctx, w.ID, u.ID, fresh, t0.Add(time.Hour)))
+	if n, err := s.CountRecoveryCodes(ctx, w.ID, u.ID); err != nil || n != 8 {
+		t.Fatalf("count after replace = %d, %v; want 8", n, err)
+	}
+	wantNotFound(t, "consume a voided code", s.ConsumeRecoveryCode(ctx, w.ID, u.ID, old[1], t0.Add(time.Hour)))
+	if n, err := s.CountRecoveryCodes(ctx, w.ID, o.ID); err != nil || n != 8 {
+		t.Fatalf("other user's count = %d, %v; want 8", n, err)
+	}
+
+	if wins := race(t, 8, func() error { return s.ConsumeRecoveryCode(ctx, w.ID, u.ID, fresh[0], t0.Add(2*time.Hour)) }); wins != 1 {
+		t.Fatalf("one recovery code spent %d times, want once", wins)
+	}
+	if n, err := s.CountRecoveryCodes(ctx, w.ID, u.ID); err != nil || n != 7 {
+		t.Fatalf("count after the race = %d, %v; want 7", n, err)
+	}
+	wantNotFound(t, "replace for unknown user", s.ReplaceRecoveryCodes(ctx, w.ID, o.ID+1000, fresh, t0))
+}
+
+func testSendClock(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+	const (
+		gap       = time.Minute
+		window    = time.Hour
+		perWindow = 3
+	)
+	reserve := func(userID int64, ch gatehouse.Method, now time.Time) (bool, mfa.SendClock) {
+		t.Helper()
+		ok, c, err := s.ReserveSend(ctx, w.ID, userID, ch, now, now.Add(-gap), now.Add(-window), perWindow)
+		must(t, "reserve", err)
+		return ok, c
+	}
+	tests := []struct {
+		name  string
+		now   time.Time
+		want  bool
+		clock mfa.SendClock
+	}{
+		{"first send", t0, true, mfa.SendClock{LastSentAt: t0, WindowStart: t0, WindowCount: 1}},
+		{"within the gap", t0.Add(30 * time.Second), false, mfa.SendClock{LastSentAt: t0, WindowStart: t0, WindowCount: 1}},
+		{"gap passed", t0.Add(gap), true, mfa.SendClock{LastSentAt: t0.Add(gap), WindowStart: t0, WindowCount: 2}},
+		{"third in window", t0.Add(5 * gap), true, mfa.SendClock{LastSentAt: t0.Add(5 * gap), WindowStart: t0, WindowCount: 3}},
+		{"window full", t0.Add(10 * gap), false, mfa.SendClock{LastSentAt: t0.Add(5 * gap), WindowStart: t0, WindowCount: 3}},
+		{"window full, later", t0.Add(window - time.Second), false, mfa.SendClock{LastSentAt: t0.Add(5 * gap), WindowStart: t0, WindowCount: 3}},
+		{"window over", t0.Add(window), true, mfa.SendClock{LastSentAt: t0.Add(window), WindowStart: t0.Add(window), WindowCount: 1}},
+		{"new window, within the gap", t0.Add(window + time.Second), false, mfa.SendClock{LastSentAt: t0.Add(window), WindowStart: t0.Add(window), WindowCount: 1}},
+	}
+	for _, tt := range tests {
+		ok, c := reserve(u.ID, gatehouse.MethodEmail, tt.now)
+		if ok != tt.want || c != tt.clock {
+			t.Fatalf("%s: ReserveSend = %v, %+v; want %v, %+v", tt.name, ok, c, tt.want, tt.clock)
+		}
+	}
+	// Each channel and each user has a clock of its own.
+	if ok, c := reserve(u.ID, gatehouse.MethodSMS, t0.Add(window+time.Second)); !ok || c.WindowCount != 1 {
+		t.Fatalf("first SMS: %v, %+v; want granted", ok, c)
+	}
+	o := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleMember)
+	if ok, _ := reserve(o.ID, gatehouse.MethodEmail, t0.Add(window+time.Second)); !ok {
+		t.Fatal("another user's first send refused")
+	}
+
+	// Many requests at once: exactly one send goes out.
+	r := MustCreateUser(t, s, w.ID, "race@example.com", gatehouse.RoleMember)
+	for round := range 3 {
+		now := t0.Add(time.Duration(round) * gap)
+		wins := race(t, 8, func() error {
+			ok, _, err := s.ReserveSend(ctx, w.ID, r.ID, gatehouse.MethodEmail, now, now.Add(-gap), now.Add(-window), 10)
+			if err == nil && !ok {
+				return gatehouse.ErrNotFound
+			}
+			return err
+		})
+		if wins != 1 {
+			t.Fatalf("round %d: %d sends granted at once, want 1", round, wins)
+		}
+	}
+	if ok, c := reserve(r.ID, gatehouse.MethodEmail, t0.Add(2*gap+time.Second)); ok || c.WindowCount != 3 {
+		t.Fatalf("after the races: %v, %+v; want refused with 3 sends", ok, c)
+	}
+}
+
+func testCodes(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+	sess := newSession(u.ID, "pending", t0)
+	must(t, "session", s.CreateSession(ctx, w.ID, sess))
+	other := newSession(u.ID, "other", t0)
+	must(t, "other session", s.CreateSession(ctx, w.ID, other))
+
+	_, err := s.FindLatestCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail)
+	wantNotFound(t, "latest of none", err)
+
+	newCode := func(code string, at time.Time) *mfa.Code {
+		t.Helper()
+		c := &mfa.Code{UserID: u.ID, SessionID: sess.ID, Channel: gatehouse.MethodEmail, MAC: hash(code),
+			Destination: "ann@example.com", CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+		must(t, "create code", s.CreateCode(ctx, w.ID, c))
+		if c.ID == 0 || c.WorkspaceID != w.ID {
+			t.Fatalf("CreateCode set ID %d, WorkspaceID %d", c.ID, c.WorkspaceID)
+		}
+		return c
+	}
+	c1 := newCode("111111", t0)
+	c2 := newCode("222222", t0.Add(time.Minute))
+	c3 := newCode("333333", t0.Add(time.Minute)) // same time: the later ID is newer
+	latest, err := s.FindLatestCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail)
+	must(t, "latest", err)
+	if !reflect.DeepEqual(latest, c3) {
+		t.Fatalf("latest = %+v, want %+v", latest, c3)
+	}
+	_, err = s.FindLatestCode(ctx, w.ID, sess.ID, gatehouse.MethodSMS)
+	wantNotFound(t, "latest on another channel", err)
+	_, err = s.FindLatestCode(ctx, w.ID, other.ID, gatehouse.MethodEmail)
+	wantNotFound(t, "latest of another session", err)
+
+	for _, tt := range []struct {
+		name    string
+		session int64
+		channel gatehouse.Method
+		mac     []byte
+		now     time.Time
+	}{
+		{"wrong code", sess.ID, gatehouse.MethodEmail, hash("999999"), t0.Add(2 * time.Minute)},
+		{"wrong session", other.ID, gatehouse.MethodEmail, c1.MAC, t0.Add(2 * time.Minute)},
+		{"wrong channel", sess.ID, gatehouse.MethodSMS, c1.MAC, t0.Add(2 * time.Minute)},
+		{"expired", sess.ID, gatehouse.MethodEmail, c1.MAC, c1.ExpiresAt},
+	} {
+		_, err := s.ConsumeCode(ctx, w.ID, tt.session, tt.channel, tt.mac, tt.now)
+		wantNotFound(t, "consume with "+tt.name, err)
+	}
+
+	usedAt := t0.Add(2 * time.Minute)
+	used, err := s.ConsumeCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail, c2.MAC, usedAt)
+	must(t, "consume", err)
+	want := *c2
+	want.UsedAt = &usedAt
+	if !reflect.DeepEqual(*used, want) {
+		t.Fatalf("consumed %+v, want %+v", used, want)
+	}
+	_, err = s.ConsumeCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail, c2.MAC, usedAt)
+	wantNotFound(t, "consume twice", err)
+	_, err = s.ConsumeCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail, c1.MAC, usedAt)
+	must(t, "an older unused code still works", err)
+
+	// The latest code is found used or not.
+	_, err = s.ConsumeCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail, c3.MAC, usedAt)
+	must(t, "consume latest", err)
+	latest, err = s.FindLatestCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail)
+	must(t, "latest used", err)
+	if latest.ID != c3.ID || latest.UsedAt == nil || !latest.UsedAt.Equal(usedAt) {
+		t.Fatalf("latest after use = %+v", latest)
+	}
+
+	for round := range 5 {
+		c := newCode(fmt.Sprint("race", round), t0.Add(time.Hour))
+		wins := race(t, 8, func() error {
+			_, err := s.ConsumeCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail, c.MAC, t0.Add(time.Hour+time.Second))
+			return err
+		})
+		if wins != 1 {
+			t.Fatalf("round %d: one code used %d times, want once", round, wins)
+		}
+	}
+	err = s.CreateCode(ctx, w.ID, &mfa.Code{UserID: u.ID + 1000, SessionID: sess.ID, Channel: gatehouse.MethodEmail,
+		MAC: hash("x"), CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})
+	wantNotFound(t, "create for unknown user", err)
+}
+
+func testAudit(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+	es, err := s.ListAuditEvents(ctx, w.ID, 10)
+	must(t, "list none", err)
+	if len(es) != 0 {
+		t.Fatalf("new workspace's events = %+v", es)
+	}
+	add := func(at time.Time, actor, target int64, typ, ip, detail string) gatehouse.AuditEvent {
+		t.Helper()
+		e := &gatehouse.AuditEvent{At: at, ActorID: actor, TargetID: target, Type: typ, IP: ip, Detail: detail}
+		must(t, "add", s.AddAuditEvent(ctx, w.ID, e))
+		if e.ID == 0 || e.WorkspaceID != w.ID {
+			t.Fatalf("AddAuditEvent set ID %d, WorkspaceID %d", e.ID, e.WorkspaceID)
+		}
+		return *e
+	}
+	e1 := add(t0, u.ID, u.ID, "signin.ok", "192.0.2.1", "password")
+	e2 := add(t0.Add(time.Minute), 0, u.ID, "mfa.challenge.failed", "192.0.2.2", "totp")
+	e3 := add(t0.Add(time.Minute), u.ID, 0, "mfa.enrolled", "", "")  // same time: the later ID is newer
+	e0 := add(t0.Add(-time.Hour), 0, 0, "workspace.created", "", "") // added last, happened first
+
+	es, err = s.ListAuditEvents(ctx, w.ID, 10)
+	must(t, "list", err)
+	if want := []gatehouse.AuditEvent{e3, e2, e1, e0}; !reflect.DeepEqual(es, want) {
+		t.Fatalf("list = %+v, want %+v", es, want)
+	}
+	es, err = s.ListAuditEvents(ctx, w.ID, 2)
+	must(t, "list 2", err)
+	if want := []gatehouse.AuditEvent{e3, e2}; !reflect.DeepEqual(es, want) {
+		t.Fatalf("list 2 = %+v, want %+v", es, want)
+	}
+	es, err = s.ListAuditEvents(ctx, w.ID, 0)
+	must(t, "list 0", err)
+	if len(es) != 0 {
+		t.Fatalf("list 0 = %+v", es)
+	}
+}
+
 // testTenancy proves that another workspace's ID finds nothing.
-func testTenancy(t *testing.T, s gatehouse.Store) {
+func testTenancy(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := MustCreateWorkspace(t, s, "alpha")
 	b := MustCreateWorkspace(t, s, "beta")
@@ -511,5 +1077,80 @@ func testTenancy(t *testing.T, s gatehouse.Store) {
 	must(t, "throttle across", err)
 	if th.Failures != 0 {
 		t.Fatalf("throttle leaked across workspaces: %+v", th)
+	}
+
+	// Sessions' two-factor state.
+	sess := &v.Session
+	wantNotFound(t, "update session across", s.UpdateSession(ctx, b.ID, sess))
+	_, err = s.AddSessionFailure(ctx, b.ID, sess.ID)
+	wantNotFound(t, "session failure across", err)
+
+	// Factors.
+	must(t, "factor", s.SaveFactor(ctx, a.ID, &mfa.Factor{UserID: ua.ID, Method: gatehouse.MethodTOTP, Secret: []byte("s"), Active: true, CreatedAt: t0}))
+	must(t, "pending factor", s.SaveFactor(ctx, a.ID, &mfa.Factor{UserID: ua.ID, Method: gatehouse.MethodSMS, Phone: "+15551234567", CreatedAt: t0}))
+	wantNotFound(t, "save factor across", s.SaveFactor(ctx, b.ID, &mfa.Factor{UserID: ua.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: t0}))
+	fs, err := s.FindFactors(ctx, b.ID, ua.ID)
+	must(t, "find factors across", err)
+	if len(fs) != 0 {
+		t.Fatalf("factors across workspaces: %+v", fs)
+	}
+	wantNotFound(t, "activate across", s.ActivateFactor(ctx, b.ID, ua.ID, gatehouse.MethodSMS, t0))
+	wantNotFound(t, "TOTP step across", s.UseTOTPStep(ctx, b.ID, ua.ID, 59_000_000))
+	must(t, "delete factor across", s.DeleteFactor(ctx, b.ID, ua.ID, gatehouse.MethodTOTP))
+	must(t, "delete factors across", s.DeleteFactors(ctx, b.ID, ua.ID))
+	fs, err = s.FindFactors(ctx, a.ID, ua.ID)
+	must(t, "factors survive", err)
+	if len(fs) != 2 || fs[0].Active != true || fs[1].Active != false {
+		t.Fatalf("factors after changes across workspaces = %+v", fs)
+	}
+	must(t, "TOTP step", s.UseTOTPStep(ctx, a.ID, ua.ID, 59_000_000))
+
+	// Recovery codes.
+	codes := [][]byte{hash("rc1"), hash("rc2")}
+	must(t, "recovery codes", s.ReplaceRecoveryCodes(ctx, a.ID, ua.ID, codes, t0))
+	wantNotFound(t, "replace recovery codes across", s.ReplaceRecoveryCodes(ctx, b.ID, ua.ID, [][]byte{hash("rc3")}, t0))
+	if n, err := s.CountRecoveryCodes(ctx, b.ID, ua.ID); err != nil || n != 0 {
+		t.Fatalf("recovery codes across = %d, %v; want 0", n, err)
+	}
+	wantNotFound(t, "consume recovery code across", s.ConsumeRecoveryCode(ctx, b.ID, ua.ID, codes[0], t0))
+	must(t, "consume recovery code", s.ConsumeRecoveryCode(ctx, a.ID, ua.ID, codes[0], t0))
+	if used, err := s.IsRecoveryCodeUsed(ctx, b.ID, ua.ID, codes[0]); err != nil || used {
+		t.Fatalf("recovery code used across = %v, %v; want false", used, err)
+	}
+	if n, err := s.CountRecoveryCodes(ctx, a.ID, ua.ID); err != nil || n != 1 {
+		t.Fatalf("recovery codes after changes across workspaces = %d, %v; want 1", n, err)
+	}
+
+	// One-time codes.
+	code := &mfa.Code{UserID: ua.ID, SessionID: sess.ID, Channel: gatehouse.MethodSMS, MAC: hash("123456"),
+		Destination: "+15551234567", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
+	must(t, "code", s.CreateCode(ctx, a.ID, code))
+	wantNotFound(t, "create code across", s.CreateCode(ctx, b.ID, &mfa.Code{UserID: ua.ID, SessionID: sess.ID,
+		Channel: gatehouse.MethodSMS, MAC: hash("654321"), CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}))
+	_, err = s.FindLatestCode(ctx, b.ID, sess.ID, gatehouse.MethodSMS)
+	wantNotFound(t, "find code across", err)
+	_, err = s.ConsumeCode(ctx, b.ID, sess.ID, gatehouse.MethodSMS, code.MAC, t0)
+	wantNotFound(t, "consume code across", err)
+	_, err = s.ConsumeCode(ctx, a.ID, sess.ID, gatehouse.MethodSMS, code.MAC, t0)
+	must(t, "code survives", err)
+
+	// Send clocks.
+	ok, _, err := s.ReserveSend(ctx, a.ID, ua.ID, gatehouse.MethodSMS, t0, t0.Add(-time.Minute), t0.Add(-time.Hour), 3)
+	must(t, "reserve", err)
+	if !ok {
+		t.Fatal("first send refused")
+	}
+	ok, c, err := s.ReserveSend(ctx, b.ID, ua.ID, gatehouse.MethodSMS, t0, t0.Add(-time.Minute), t0.Add(-time.Hour), 3)
+	must(t, "reserve across", err)
+	if !ok || c.WindowCount != 1 {
+		t.Fatalf("send in another workspace = %v, %+v; want a clock of its own", ok, c)
+	}
+
+	// Audit events.
+	must(t, "audit", s.AddAuditEvent(ctx, a.ID, &gatehouse.AuditEvent{At: t0, ActorID: ua.ID, Type: "signin.ok"}))
+	es, err := s.ListAuditEvents(ctx, b.ID, 10)
+	must(t, "audit across", err)
+	if len(es) != 0 {
+		t.Fatalf("audit events across workspaces: %+v", es)
 	}
 }

@@ -1,0 +1,98 @@
+package mfa
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// Factor is one second-factor method of a user. A user has at most one per
+// method; it is pending until confirmed with a code, then active.
+type Factor struct {
+	ID          int64
+	WorkspaceID int64
+	UserID      int64
+	Method      gatehouse.Method
+	// Secret is the TOTP seed sealed with AES-256-GCM (see package secret),
+	// bound to the workspace and user; nil for other methods.
+	Secret []byte
+	Phone  string // E.164, for SMS
+	Active bool
+	// LastStep is the last TOTP time step accepted: a step is never
+	// accepted twice.
+	LastStep    int64
+	CreatedAt   time.Time
+	ConfirmedAt *time.Time
+}
+
+// Code is a one-time code sent by e-mail or SMS. Only its MAC is stored.
+type Code struct {
+	ID          int64
+	WorkspaceID int64
+	UserID      int64
+	SessionID   int64 // the login attempt (session) that asked for it
+	Channel     gatehouse.Method
+	MAC         []byte // HMAC-SHA256 of the code under the server key
+	Destination string // the address or phone it went to
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      *time.Time
+}
+
+// SendClock paces codes per user and channel, in the store so that the
+// pace holds across instances.
+type SendClock struct {
+	LastSentAt  time.Time
+	WindowStart time.Time
+	WindowCount int
+}
+
+// Store is what the 2FA domain keeps. Every method is scoped by workspace.
+type Store interface {
+	// FindFactors returns the user's factors, active or pending, strongest first.
+	FindFactors(ctx context.Context, workspaceID, userID int64) ([]Factor, error)
+	// SaveFactor inserts f, or replaces the user's factor of the same method,
+	// setting f.ID.
+	SaveFactor(ctx context.Context, workspaceID int64, f *Factor) error
+	// ActivateFactor marks the user's factor of the method active, confirmed
+	// at now; ErrNotFound when there is none.
+	ActivateFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, now time.Time) error
+	// DeleteFactor removes the user's factor of the method, if any.
+	DeleteFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method) error
+	// DeleteFactors removes all the user's factors and recovery codes (admin reset).
+	DeleteFactors(ctx context.Context, workspaceID, userID int64) error
+	// UseTOTPStep records step as used on the user's TOTP factor with one
+	// conditional update, only if it is later than the last used step:
+	// ErrNotFound when it is not (a replay) or there is no TOTP factor.
+	UseTOTPStep(ctx context.Context, workspaceID, userID, step int64) error
+
+	// ReplaceRecoveryCodes voids the user's recovery codes and stores the
+	// new MACs, in one transaction.
+	ReplaceRecoveryCodes(ctx context.Context, workspaceID, userID int64, macs [][]byte, now time.Time) error
+	// ConsumeRecoveryCode marks the user's unused code with that MAC used at
+	// now with one conditional update. Of simultaneous uses exactly one
+	// succeeds; used and unknown codes are ErrNotFound.
+	ConsumeRecoveryCode(ctx context.Context, workspaceID, userID int64, mac []byte, now time.Time) error
+	// IsRecoveryCodeUsed reports whether the user has a used code with that
+	// MAC (for the message "That recovery code was already used").
+	IsRecoveryCodeUsed(ctx context.Context, workspaceID, userID int64, mac []byte) (bool, error)
+	// CountRecoveryCodes returns how many unused codes the user has.
+	CountRecoveryCodes(ctx context.Context, workspaceID, userID int64) (int, error)
+
+	// ReserveSend takes one send from the user's clock for the channel with
+	// one atomic upsert, only when the last send is at or before gapFloor and
+	// the window allows it: a window starting at or before windowFloor starts
+	// afresh at now, otherwise it must hold fewer than max sends. It reports
+	// whether the send was granted and returns the clock after the call.
+	ReserveSend(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, now, gapFloor, windowFloor time.Time, max int) (bool, SendClock, error)
+	// CreateCode inserts c, setting c.ID.
+	CreateCode(ctx context.Context, workspaceID int64, c *Code) error
+	// ConsumeCode marks the session's unused, unexpired code of the channel
+	// with that MAC used at now, with one conditional update, and returns
+	// it; ErrNotFound otherwise.
+	ConsumeCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method, mac []byte, now time.Time) (*Code, error)
+	// FindLatestCode returns the session's newest code of the channel, used
+	// or not; ErrNotFound when there is none.
+	FindLatestCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method) (*Code, error)
+}

@@ -1,0 +1,268 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
+)
+
+const factorCols = `id, workspace_id, user_id, method, secret, phone, active, last_step, created_at, confirmed_at`
+
+// byStrength orders factors strongest first, as gatehouse.Methods does.
+const byStrength = `CASE method WHEN 'totp' THEN 0 WHEN 'sms' THEN 1 ELSE 2 END`
+
+func scanFactor(row pgx.Row, f *mfa.Factor) error {
+	if err := row.Scan(&f.ID, &f.WorkspaceID, &f.UserID, &f.Method, &f.Secret, &f.Phone, &f.Active, &f.LastStep,
+		&f.CreatedAt, &f.ConfirmedAt); err != nil {
+		return err
+	}
+	f.CreatedAt, f.ConfirmedAt = f.CreatedAt.UTC(), utc(f.ConfirmedAt)
+	return nil
+}
+
+// FindFactors implements mfa.Store.
+func (db *DB) FindFactors(ctx context.Context, workspaceID, userID int64) ([]mfa.Factor, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+factorCols+` FROM factors
+		WHERE workspace_id = $1 AND user_id = $2 ORDER BY `+byStrength, workspaceID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("find factors of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var fs []mfa.Factor
+	for rows.Next() {
+		var f mfa.Factor
+		if err := scanFactor(rows, &f); err != nil {
+			return nil, fmt.Errorf("find factors of user %d: %w", userID, err)
+		}
+		fs = append(fs, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find factors of user %d: %w", userID, err)
+	}
+	return fs, nil
+}
+
+// SaveFactor implements mfa.Store with one upsert on the user's method. The
+// row comes from the user's own row in the workspace, so a user of another
+// workspace is ErrNotFound.
+func (db *DB) SaveFactor(ctx context.Context, workspaceID int64, f *mfa.Factor) error {
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO factors (workspace_id, user_id, method, secret, phone, active, last_step, created_at, confirmed_at)
+		SELECT workspace_id, id, $1::text, $2::bytea, $3::text, $4::boolean, $5::bigint, $6::timestamptz, $7::timestamptz
+		FROM users WHERE workspace_id = $8 AND id = $9
+		ON CONFLICT (workspace_id, user_id, method) DO UPDATE SET
+			secret = excluded.secret, phone = excluded.phone, active = excluded.active, last_step = excluded.last_step,
+			created_at = excluded.created_at, confirmed_at = excluded.confirmed_at
+		RETURNING id`,
+		f.Method, f.Secret, f.Phone, f.Active, f.LastStep, f.CreatedAt, f.ConfirmedAt, workspaceID, f.UserID,
+	).Scan(&f.ID)
+	if err != nil {
+		return fmt.Errorf("save %s factor of user %d: %w", f.Method, f.UserID, translate(err))
+	}
+	f.WorkspaceID = workspaceID
+	return nil
+}
+
+// ActivateFactor implements mfa.Store.
+func (db *DB) ActivateFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, now time.Time) error {
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE factors SET active = true, confirmed_at = $1 WHERE workspace_id = $2 AND user_id = $3 AND method = $4`,
+		now, workspaceID, userID, m))
+	if err != nil {
+		return fmt.Errorf("activate %s factor of user %d: %w", m, userID, err)
+	}
+	return nil
+}
+
+// DeleteFactor implements mfa.Store.
+func (db *DB) DeleteFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2 AND method = $3`,
+		workspaceID, userID, m); err != nil {
+		return fmt.Errorf("delete %s factor of user %d: %w", m, userID, err)
+	}
+	return nil
+}
+
+// DeleteFactors implements mfa.Store: factors and recovery codes go together
+// or not at all.
+func (db *DB) DeleteFactors(ctx context.Context, workspaceID, userID int64) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete factors of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// UseTOTPStep implements mfa.Store: the conditional update is what refuses
+// a replayed code, even from two instances at once (the second waits for
+// the first's row lock, then finds the step no longer later).
+func (db *DB) UseTOTPStep(ctx context.Context, workspaceID, userID, step int64) error {
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE factors SET last_step = $1 WHERE workspace_id = $2 AND user_id = $3 AND method = 'totp' AND last_step < $1`,
+		step, workspaceID, userID))
+	if err != nil {
+		return fmt.Errorf("use TOTP step of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// ReplaceRecoveryCodes implements mfa.Store. It locks the user's row first,
+// so two replacements at once take turns instead of leaving both sets; a
+// user not in the workspace is ErrNotFound.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, workspaceID, userID int64, macs [][]byte, now time.Time) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2 FOR NO KEY UPDATE`,
+			workspaceID, userID).Scan(&one); err != nil {
+			return translate(err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO recovery_codes (workspace_id, user_id, code_mac, created_at)
+			SELECT $1, $2, mac, $3 FROM unnest($4::bytea[]) AS mac`, workspaceID, userID, now, macs)
+		return translate(err)
+	})
+	if err != nil {
+		return fmt.Errorf("replace recovery codes of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// ConsumeRecoveryCode implements mfa.Store with one conditional update.
+func (db *DB) ConsumeRecoveryCode(ctx context.Context, workspaceID, userID int64, mac []byte, now time.Time) error {
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE recovery_codes SET used_at = $1
+		WHERE workspace_id = $2 AND user_id = $3 AND code_mac = $4 AND used_at IS NULL`,
+		now, workspaceID, userID, mac))
+	if err != nil {
+		return fmt.Errorf("use recovery code of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// IsRecoveryCodeUsed implements mfa.Store.
+func (db *DB) IsRecoveryCodeUsed(ctx context.Context, workspaceID, userID int64, mac []byte) (bool, error) {
+	var used bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM recovery_codes
+		WHERE workspace_id = $1 AND user_id = $2 AND code_mac = $3 AND used_at IS NOT NULL)`,
+		workspaceID, userID, mac).Scan(&used)
+	if err != nil {
+		return false, fmt.Errorf("check recovery code of user %d: %w", userID, err)
+	}
+	return used, nil
+}
+
+// CountRecoveryCodes implements mfa.Store.
+func (db *DB) CountRecoveryCodes(ctx context.Context, workspaceID, userID int64) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM recovery_codes
+		WHERE workspace_id = $1 AND user_id = $2 AND used_at IS NULL`, workspaceID, userID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count recovery codes of user %d: %w", userID, err)
+	}
+	return n, nil
+}
+
+// ReserveSend implements mfa.Store with one upsert whose WHERE decides the
+// grant: a new clock is always granted; an existing one only when the gap
+// has passed and the window has room or has run out. Concurrent calls
+// queue on the clock's row lock and each judges the row the previous one
+// left, so at most one of them wins a gap. A refused upsert returns no row.
+func (db *DB) ReserveSend(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, now, gapFloor, windowFloor time.Time, max int) (bool, mfa.SendClock, error) {
+	var c mfa.SendClock
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO send_clocks (workspace_id, user_id, channel, last_sent_at, window_start, window_count)
+		VALUES ($1, $2, $3, $4, $4, 1)
+		ON CONFLICT (workspace_id, user_id, channel) DO UPDATE SET
+			last_sent_at = excluded.last_sent_at,
+			window_start = CASE WHEN send_clocks.window_start <= $6 THEN excluded.window_start ELSE send_clocks.window_start END,
+			window_count = CASE WHEN send_clocks.window_start <= $6 THEN 1 ELSE send_clocks.window_count + 1 END
+		WHERE send_clocks.last_sent_at <= $5 AND (send_clocks.window_start <= $6 OR send_clocks.window_count < $7)
+		RETURNING last_sent_at, window_start, window_count`,
+		workspaceID, userID, channel, now, gapFloor, windowFloor, max,
+	).Scan(&c.LastSentAt, &c.WindowStart, &c.WindowCount)
+	if err == nil {
+		c.LastSentAt, c.WindowStart = c.LastSentAt.UTC(), c.WindowStart.UTC()
+		return true, c, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return false, c, fmt.Errorf("reserve %s send for user %d: %w", channel, userID, err)
+	}
+	// Refused: the clock exists and was left alone.
+	err = db.pool.QueryRow(ctx, `SELECT last_sent_at, window_start, window_count FROM send_clocks
+		WHERE workspace_id = $1 AND user_id = $2 AND channel = $3`, workspaceID, userID, channel,
+	).Scan(&c.LastSentAt, &c.WindowStart, &c.WindowCount)
+	if err != nil {
+		return false, c, fmt.Errorf("reserve %s send for user %d: %w", channel, userID, translate(err))
+	}
+	c.LastSentAt, c.WindowStart = c.LastSentAt.UTC(), c.WindowStart.UTC()
+	return false, c, nil
+}
+
+const codeCols = `id, workspace_id, user_id, session_id, channel, code_mac, destination, created_at, expires_at, used_at`
+
+func scanCode(row pgx.Row, c *mfa.Code) error {
+	if err := row.Scan(&c.ID, &c.WorkspaceID, &c.UserID, &c.SessionID, &c.Channel, &c.MAC, &c.Destination,
+		&c.CreatedAt, &c.ExpiresAt, &c.UsedAt); err != nil {
+		return err
+	}
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), utc(c.UsedAt)
+	return nil
+}
+
+// CreateCode implements mfa.Store. A user not in the workspace is
+// ErrNotFound.
+func (db *DB) CreateCode(ctx context.Context, workspaceID int64, c *mfa.Code) error {
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO codes (workspace_id, user_id, session_id, channel, code_mac, destination, created_at, expires_at)
+		SELECT workspace_id, id, $1::bigint, $2::text, $3::bytea, $4::text, $5::timestamptz, $6::timestamptz
+		FROM users WHERE workspace_id = $7 AND id = $8
+		RETURNING id`,
+		c.SessionID, c.Channel, c.MAC, c.Destination, c.CreatedAt, c.ExpiresAt, workspaceID, c.UserID,
+	).Scan(&c.ID)
+	if err != nil {
+		return fmt.Errorf("create %s code for user %d: %w", c.Channel, c.UserID, translate(err))
+	}
+	c.WorkspaceID = workspaceID
+	return nil
+}
+
+// ConsumeCode implements mfa.Store with one conditional update, so a code
+// works once even when submitted to two instances at once.
+func (db *DB) ConsumeCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method, mac []byte, now time.Time) (*mfa.Code, error) {
+	var c mfa.Code
+	row := db.pool.QueryRow(ctx, `UPDATE codes SET used_at = $1
+		WHERE workspace_id = $2 AND session_id = $3 AND channel = $4 AND code_mac = $5 AND used_at IS NULL AND expires_at > $1
+		RETURNING `+codeCols,
+		now, workspaceID, sessionID, channel, mac)
+	if err := scanCode(row, &c); err != nil {
+		return nil, fmt.Errorf("use %s code of session %d: %w", channel, sessionID, translate(err))
+	}
+	return &c, nil
+}
+
+// FindLatestCode implements mfa.Store.
+func (db *DB) FindLatestCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method) (*mfa.Code, error) {
+	var c mfa.Code
+	row := db.pool.QueryRow(ctx, `SELECT `+codeCols+` FROM codes
+		WHERE workspace_id = $1 AND session_id = $2 AND channel = $3 ORDER BY created_at DESC, id DESC LIMIT 1`,
+		workspaceID, sessionID, channel)
+	if err := scanCode(row, &c); err != nil {
+		return nil, fmt.Errorf("find latest %s code of session %d: %w", channel, sessionID, translate(err))
+	}
+	return &c, nil
+}
