@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 	"github.com/gatehouse-dev/gatehouse/password"
 )
 
@@ -26,6 +27,8 @@ const (
 	AbsoluteTimeout     = 12 * time.Hour
 	RememberIdleTimeout = 7 * 24 * time.Hour
 	RememberTimeout     = 30 * 24 * time.Hour
+	// PendingTimeout bounds a login waiting for its second factor.
+	PendingTimeout = 10 * time.Minute
 	// touchEvery bounds the writes the session check makes: LastSeenAt is
 	// refreshed at most once a minute, so idle expiry is exact to a minute.
 	touchEvery = time.Minute
@@ -85,7 +88,7 @@ type Mailer interface {
 // Service carries out sign-in and account flows. Every field must be set but
 // Logger.
 type Service struct {
-	Store  gatehouse.Store
+	Store  mfa.Stores
 	Hasher *password.Hasher
 	Mailer Mailer
 	// WorkspaceURL returns the public base URL of a workspace, for links in
@@ -147,7 +150,7 @@ func (s *Service) Authenticate(ctx context.Context, ws *gatehouse.Workspace, c C
 		if err != nil {
 			return nil, err
 		}
-		if wait := k.policy.wait(th, now); wait > 0 {
+		if wait := k.policy.Wait(th, now); wait > 0 {
 			return nil, &ThrottledError{RetryAfter: wait}
 		}
 	}
@@ -167,8 +170,13 @@ func (s *Service) Authenticate(ctx context.Context, ws *gatehouse.Workspace, c C
 		s.Hasher.VerifyDummy(ctx, c.Password)
 	}
 	if !ok || u.Disabled {
+		var uid int64
+		if u != nil {
+			uid = u.ID
+		}
+		s.audit(ctx, ws.ID, uid, "signin.password.failed", c.IP, email)
 		for _, k := range keys {
-			if _, err := s.Store.AddFailure(ctx, ws.ID, k.key, now, now.Add(-forgetAfter)); err != nil {
+			if _, err := s.Store.AddFailure(ctx, ws.ID, k.key, now, now.Add(-k.policy.Forget)); err != nil {
 				return nil, err
 			}
 		}
@@ -198,43 +206,153 @@ type SignInOptions struct {
 	// Replaces is the token of the browser's current session, if any: it is
 	// deleted so the session id is rotated at every sign-in.
 	Replaces string
+	// AfterReset marks a login through a password reset.
+	AfterReset bool
+	// TrustedDevice reports a valid trusted-device cookie for this user.
+	TrustedDevice bool
+	// Next is the page first asked for.
+	Next string
 }
 
-// SignedIn is a new session and the token for its cookie.
+// SignedIn is a new session, the token for its cookie, and what the
+// second-factor gate decided: anything but mfa.SignedIn means the session is
+// pending, can reach only the verify, enrollment and logout pages, and ends
+// after 10 minutes.
 type SignedIn struct {
-	Token   string
-	Session *gatehouse.Session
+	Token    string
+	Session  *gatehouse.Session
+	Decision mfa.Decision
 }
 
-// SignIn is the one place a signed-in session is made. Password sign-in,
-// invitation acceptance, sign-up confirmation and password reset all end
-// here, so the second-factor gate sits at this single point.
+// SignIn is the one place a session is made. Password sign-in, invitation
+// acceptance, sign-up confirmation and password reset all end here, and
+// here the second-factor gate decides whether the session is signed in or
+// pending: no path creates a signed-in session on its own.
 func (s *Service) SignIn(ctx context.Context, ws *gatehouse.Workspace, u *gatehouse.User, o SignInOptions) (*SignedIn, error) {
 	if u.WorkspaceID != ws.ID || !u.Active() {
 		return nil, ErrBadCredentials
 	}
 	now := s.Now()
-	remember := o.Remember && ws.RememberMeEnabled
-	idle, absolute := IdleTimeout, AbsoluteTimeout
-	if remember {
-		idle, absolute = RememberIdleTimeout, RememberTimeout
-	}
-	token, hash := newToken()
-	sess := &gatehouse.Session{
-		UserID: u.ID, TokenHash: hash, Remember: remember,
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(absolute), IdleTimeout: idle,
-		UserAgent: truncate(o.UserAgent, 256), IP: o.IP,
-	}
-	if o.Replaces != "" {
-		if err := s.Store.DeleteSession(ctx, ws.ID, HashToken(o.Replaces)); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.Store.CreateSession(ctx, ws.ID, sess); err != nil {
+	factors, err := s.Store.FindFactors(ctx, ws.ID, u.ID)
+	if err != nil {
 		return nil, err
 	}
-	s.logger().Info("signed in", "workspace", ws.Slug, "user", u.ID, "remember", remember)
-	return &SignedIn{Token: token, Session: sess}, nil
+	var active []gatehouse.Method
+	for _, f := range factors {
+		if f.Active {
+			active = append(active, f.Method)
+		}
+	}
+	d := mfa.Decide(mfa.Input{
+		Plan: ws.Plan, Settings: ws.MFA, Methods: active, EmailVerified: u.EmailVerified, UserCreatedAt: u.CreatedAt,
+		TrustedDevice: o.TrustedDevice, AfterReset: o.AfterReset, Now: now,
+	})
+	remember := o.Remember && ws.RememberMeEnabled
+	sess := &gatehouse.Session{
+		UserID: u.ID, Remember: remember, CreatedAt: now, LastSeenAt: now,
+		UserAgent: truncate(o.UserAgent, 256), IP: o.IP, AfterReset: o.AfterReset,
+	}
+	if d.Next == mfa.SignedIn {
+		sess.ExpiresAt, sess.IdleTimeout = lifetime(remember, now)
+		if len(active) == 0 {
+			// For a user without 2FA the password just typed is the
+			// re-verification that sensitive changes ask for.
+			sess.ReauthAt = now
+		}
+		if o.TrustedDevice && len(active) > 0 {
+			sess.MFAVerifiedAt = &now
+		}
+	} else {
+		sess.ExpiresAt, sess.IdleTimeout = now.Add(PendingTimeout), PendingTimeout
+		sess.Next = o.Next
+		if d.Next != mfa.Challenge {
+			// Enrolling: the password just typed is all the user has, so it
+			// allows adding the first method.
+			sess.ReauthAt = now
+		}
+	}
+	token, err := s.replaceSession(ctx, ws.ID, o.Replaces, sess)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, ws.ID, u.ID, "signin.password.ok", o.IP, d.Next.String())
+	return &SignedIn{Token: token, Session: sess, Decision: d}, nil
+}
+
+// Promote ends a pending session's wait: it is replaced by a new session
+// (a new id, so whatever the pending cookie was worth is gone) with the full
+// lifetime, marked as having passed the gate. verified reports a second
+// factor (or a new method's confirmation code) rather than a grace skip.
+func (s *Service) Promote(ctx context.Context, v *gatehouse.Visit, userAgent, ip string) (*SignedIn, error) {
+	now := s.Now()
+	sess := &gatehouse.Session{
+		UserID: v.User.ID, Remember: v.Session.Remember, CreatedAt: now, LastSeenAt: now,
+		UserAgent: truncate(userAgent, 256), IP: ip, MFAVerifiedAt: &now, ReauthAt: now,
+	}
+	sess.ExpiresAt, sess.IdleTimeout = lifetime(sess.Remember, now)
+	token, err := s.replaceSession(ctx, v.Workspace.ID, "", sess)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.DeleteSession(ctx, v.Workspace.ID, v.Session.TokenHash); err != nil {
+		return nil, err
+	}
+	return &SignedIn{Token: token, Session: sess, Decision: mfa.Decision{Next: mfa.SignedIn}}, nil
+}
+
+// MarkVerified records a second-factor verification in a signed-in session
+// (a re-verification, or a new method confirmed): sensitive changes are
+// allowed for the next 10 minutes.
+func (s *Service) MarkVerified(ctx context.Context, v *gatehouse.Visit) error {
+	now := s.Now()
+	v.Session.MFAVerifiedAt, v.Session.ReauthAt = &now, now
+	return s.Store.UpdateSession(ctx, v.Workspace.ID, &v.Session)
+}
+
+// Reauthenticate checks the password of a user without 2FA for a sensitive
+// change and records it in the session.
+func (s *Service) Reauthenticate(ctx context.Context, v *gatehouse.Visit, plain, ip string) error {
+	if _, err := s.Authenticate(ctx, &v.Workspace, Credentials{Email: v.User.Email, Password: plain, IP: ip}); err != nil {
+		return err
+	}
+	v.Session.ReauthAt = s.Now()
+	return s.Store.UpdateSession(ctx, v.Workspace.ID, &v.Session)
+}
+
+// Recent reports whether the session re-verified within mfa.ReauthWindow.
+func (s *Service) Recent(v *gatehouse.Visit) bool {
+	return s.Now().Sub(v.Session.ReauthAt) <= mfa.ReauthWindow
+}
+
+func lifetime(remember bool, now time.Time) (expires time.Time, idle time.Duration) {
+	if remember {
+		return now.Add(RememberTimeout), RememberIdleTimeout
+	}
+	return now.Add(AbsoluteTimeout), IdleTimeout
+}
+
+// replaceSession deletes the session with token old (if any) and stores
+// sess under a new token.
+func (s *Service) replaceSession(ctx context.Context, workspaceID int64, old string, sess *gatehouse.Session) (string, error) {
+	token, hash := newToken()
+	sess.TokenHash = hash
+	if old != "" {
+		if err := s.Store.DeleteSession(ctx, workspaceID, HashToken(old)); err != nil {
+			return "", err
+		}
+	}
+	if err := s.Store.CreateSession(ctx, workspaceID, sess); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// audit records a security event; a failure is logged, not returned.
+func (s *Service) audit(ctx context.Context, workspaceID, userID int64, typ, ip, detail string) {
+	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: userID, TargetID: userID, Type: typ, IP: ip, Detail: detail}
+	if err := s.Store.AddAuditEvent(ctx, workspaceID, e); err != nil {
+		s.logger().Error("audit", "type", typ, "err", err)
+	}
 }
 
 // Visit returns the signed-in session for a cookie token, with its user and

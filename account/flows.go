@@ -172,7 +172,8 @@ func (s *Service) AcceptInvite(ctx context.Context, ws *gatehouse.Workspace, tok
 	if err != nil {
 		return nil, err
 	}
-	u.Name, u.PasswordHash, u.UpdatedAt = strings.TrimSpace(name), hash, s.Now()
+	// The link came by e-mail: the mailbox is proven.
+	u.Name, u.PasswordHash, u.EmailVerified, u.UpdatedAt = strings.TrimSpace(name), hash, true, s.Now()
 	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
 		return nil, err
 	}
@@ -211,10 +212,11 @@ func (s *Service) ResetPassword(ctx context.Context, ws *gatehouse.Workspace, to
 	if err != nil {
 		return nil, err
 	}
-	u.PasswordHash, u.UpdatedAt = hash, s.Now()
+	u.PasswordHash, u.EmailVerified, u.UpdatedAt = hash, true, s.Now()
 	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
 		return nil, err
 	}
+	s.audit(ctx, ws.ID, u.ID, "password.reset", "", "")
 	if _, err := s.Store.DeleteUserSessions(ctx, ws.ID, u.ID, nil); err != nil {
 		return nil, err
 	}
@@ -295,7 +297,7 @@ func (s *Service) ConfirmSignUp(ctx context.Context, ws *gatehouse.Workspace, to
 		// The account was activated another way meanwhile; keep its password.
 		return u, nil
 	}
-	u.PasswordHash, u.UpdatedAt = hash, s.Now()
+	u.PasswordHash, u.EmailVerified, u.UpdatedAt = hash, true, s.Now()
 	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
 		return nil, err
 	}

@@ -7,18 +7,34 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
-// signedIn lets only signed-in users through; others go to the login page
-// and come back to the page they asked for.
+// signedIn lets only fully signed-in users through: others go to the login
+// page, and pending sessions to their verify or enrollment page.
 func (s *Server) signedIn(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if reqOf(r).visit == nil {
+		rq := reqOf(r)
+		switch {
+		case rq.visit == nil:
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
+		case rq.pending:
+			http.Redirect(w, r, gateURL(rq.decision), http.StatusSeeOther)
+		default:
+			h(w, r)
 		}
-		h(w, r)
 	})
+}
+
+// gateURL is where a pending session goes next.
+func gateURL(d mfa.Decision) string {
+	switch d.Next {
+	case mfa.ProveMailbox:
+		return "/login/verify?method=email"
+	case mfa.Enroll:
+		return "/account/security"
+	}
+	return "/login/verify"
 }
 
 // staffOnly is signedIn plus a 403 for clients: they never reach the dashboard.
@@ -35,11 +51,15 @@ func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
 // apiSignedIn answers JSON and never redirects (SPEC §9).
 func (s *Server) apiSignedIn(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if reqOf(r).visit == nil {
+		rq := reqOf(r)
+		switch {
+		case rq.visit == nil:
 			writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthenticated"})
-			return
+		case rq.pending:
+			writeJSON(w, http.StatusUnauthorized, apiError{Error: "mfa_required"})
+		default:
+			h(w, r)
 		}
-		h(w, r)
 	})
 }
 
@@ -82,11 +102,15 @@ type meTwoFactor struct {
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	v := reqOf(r).visit
+	methods := make([]string, len(v.Methods))
+	for i, m := range v.Methods {
+		methods[i] = string(m)
+	}
 	writeJSON(w, http.StatusOK, meResponse{
 		User:      meUser{ID: v.User.ID, Email: v.User.Email, Name: v.User.Name},
 		Role:      string(v.User.Role),
 		Workspace: meWorkspace{Slug: v.Workspace.Slug, Name: v.Workspace.Name, Plan: string(v.Workspace.Plan)},
-		TwoFactor: meTwoFactor{Methods: []string{}},
+		TwoFactor: meTwoFactor{Enabled: len(methods) > 0, Verified: v.Session.MFAVerifiedAt != nil, Methods: methods},
 	})
 }
 

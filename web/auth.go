@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 	"github.com/gatehouse-dev/gatehouse/password"
 )
 
@@ -35,7 +36,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, in *account.SignedIn) {
 		Name: s.cookieName(), Value: in.Token, Path: "/",
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	}
-	if in.Session.Remember {
+	if in.Session.Remember && in.Decision.Next == mfa.SignedIn {
 		// Only a remembered session outlives the browser.
 		c.Expires = in.Session.ExpiresAt
 		c.MaxAge = int(time.Until(in.Session.ExpiresAt).Seconds())
@@ -87,12 +88,12 @@ func homeFor(u *gatehouse.User) string {
 
 // finishSignIn is where every way in (password, invitation, sign-up, reset)
 // ends: it asks the account service for the session, rotating any old one,
-// sets the cookie and sends the user on.
-func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, u *gatehouse.User, remember bool, next string) {
+// sets the cookie and sends the user on: to their page when the gate let
+// them through, else to the verify or enrollment page.
+func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, u *gatehouse.User, o account.SignInOptions) {
 	rq := reqOf(r)
-	in, err := s.accounts.SignIn(r.Context(), rq.ws, u, account.SignInOptions{
-		Remember: remember, UserAgent: r.UserAgent(), IP: clientIP(r), Replaces: rq.token,
-	})
+	o.UserAgent, o.IP, o.Replaces, o.Next = r.UserAgent(), clientIP(r), rq.token, safeNext(o.Next)
+	in, err := s.accounts.SignIn(r.Context(), rq.ws, u, o)
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.renderError(w, r, http.StatusForbidden, "This account cannot sign in. Ask your workspace admin.")
 		return
@@ -102,11 +103,21 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, u *gatehou
 		return
 	}
 	s.setSessionCookie(w, in)
+	if in.Decision.Next != mfa.SignedIn {
+		http.Redirect(w, r, gateURL(in.Decision), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, landing(u, o.Next), http.StatusSeeOther)
+}
+
+// landing is where a user goes once signed in: the page first asked for,
+// when it is on this host and theirs to see, else their home.
+func landing(u *gatehouse.User, next string) string {
 	dest := safeNext(next)
 	if dest == "" || (!u.Role.IsStaff() && strings.HasPrefix(dest, "/dashboard")) {
-		dest = homeFor(u)
+		return homeFor(u)
 	}
-	http.Redirect(w, r, dest, http.StatusSeeOther)
+	return dest
 }
 
 type loginPage struct {
@@ -164,7 +175,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.finishSignIn(w, r, u, r.PostForm.Get("remember_me") == "on", next)
+	s.finishSignIn(w, r, u, account.SignInOptions{Remember: r.PostForm.Get("remember_me") == "on", Next: next})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -282,6 +293,10 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	s.afterLink(w, r, gatehouse.TokenPasswordReset, u, err, "reset", linkPage{page: s.page(r, "Choose a new password"), Action: r.URL.Path})
 }
 
+// afterReset reports whether a link kind is a password reset, whose login
+// may not use e-mail as its second factor when the user has another.
+func afterReset(kind gatehouse.TokenKind) bool { return kind == gatehouse.TokenPasswordReset }
+
 // afterLink finishes a link form: a spent or expired link gets its page, a
 // bad password re-shows the form (the link is still good), success signs in.
 func (s *Server) afterLink(w http.ResponseWriter, r *http.Request, kind gatehouse.TokenKind, u *gatehouse.User, err error, tmpl string, p linkPage) {
@@ -301,7 +316,7 @@ func (s *Server) afterLink(w http.ResponseWriter, r *http.Request, kind gatehous
 		s.serverError(w, r, err)
 		return
 	}
-	s.finishSignIn(w, r, u, false, "")
+	s.finishSignIn(w, r, u, account.SignInOptions{AfterReset: afterReset(kind)})
 }
 
 type forgotPage struct {

@@ -19,7 +19,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mail"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 	"github.com/gatehouse-dev/gatehouse/password"
+	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
 	"github.com/gatehouse-dev/gatehouse/web"
 )
@@ -47,6 +49,7 @@ type env struct {
 	tb       testing.TB
 	store    *sqlite.DB
 	accounts *account.Service
+	mfa      *mfa.Service
 	hasher   *password.Hasher
 	clock    *clock
 	srv      *httptest.Server
@@ -76,13 +79,18 @@ func newEnv(tb testing.TB) *env {
 		Store: db, Hasher: hasher, Mailer: outbox, Now: clk.Now, Logger: discard(),
 		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" },
 	}
-	srv, err := web.NewServer(web.Options{Store: db, Accounts: accounts, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
+	keys, err := secret.NewKeyring(make([]byte, secret.KeySize))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mfaSvc := &mfa.Service{Store: db, Keys: keys, Mailer: outbox, Now: clk.Now, Logger: discard()}
+	srv, err := web.NewServer(web.Options{Store: db, Accounts: accounts, MFA: mfaSvc, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &env{tb: tb, store: db, accounts: accounts, hasher: hasher, clock: clk, srv: ts}
+	return &env{tb: tb, store: db, accounts: accounts, mfa: mfaSvc, hasher: hasher, clock: clk, srv: ts}
 }
 
 // workspace creates a workspace with an owner and a client, both with
@@ -90,7 +98,8 @@ func newEnv(tb testing.TB) *env {
 func (e *env) workspace(slug string) *gatehouse.Workspace {
 	e.tb.Helper()
 	now := e.clock.Now()
-	ws := &gatehouse.Workspace{Slug: slug, Name: "WS " + slug, Plan: gatehouse.PlanPro, RememberMeEnabled: true, CreatedAt: now, UpdatedAt: now}
+	ws := &gatehouse.Workspace{Slug: slug, Name: "WS " + slug, Plan: gatehouse.PlanPro, RememberMeEnabled: true,
+		MFA: gatehouse.DefaultMFASettings(now), CreatedAt: now, UpdatedAt: now}
 	if err := e.store.CreateWorkspace(context.Background(), ws); err != nil {
 		e.tb.Fatal(err)
 	}
@@ -242,4 +251,83 @@ func wantBody(tb testing.TB, what string, res response, substr string) {
 	if !strings.Contains(res.body, substr) {
 		tb.Fatalf("%s: body lacks %q:\n%s", what, substr, res.body)
 	}
+}
+
+// setMFA changes a workspace's plan and two-factor settings in the store,
+// as the owner or the CLI would.
+func (e *env) setMFA(slug string, plan gatehouse.Plan, mode gatehouse.MFAMode, methods ...gatehouse.Method) {
+	e.tb.Helper()
+	ws, err := e.store.FindWorkspaceBySlug(context.Background(), slug)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	ws.Plan = plan
+	if ws.MFA.Mode != mode {
+		ws.MFA.Mode, ws.MFA.ModeChangedAt = mode, e.clock.Now()
+	}
+	if len(methods) > 0 {
+		ws.MFA.Methods = methods
+	}
+	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+		e.tb.Fatal(err)
+	}
+}
+
+var (
+	secretRE   = regexp.MustCompile(`data-totp-secret="([A-Z2-7]+)"`)
+	uriRE      = regexp.MustCompile(`data-otpauth-uri="(otpauth://[^"]+)"`)
+	recoveryRE = regexp.MustCompile(`class="recovery-code">([0-9a-z-]+)<`)
+	codeRE     = regexp.MustCompile(`code is (\d{6})`)
+)
+
+// enrollTOTP sets up the authenticator app for the signed-in browser and
+// returns the secret and the recovery codes shown.
+func (b *browser) enrollTOTP(slug string) (string, []string) {
+	b.tb.Helper()
+	res := b.post(wsURL(slug, "/account/security/totp/start"), nil)
+	wantStatus(b.tb, "totp start", res, http.StatusOK)
+	m := secretRE.FindStringSubmatch(res.body)
+	if m == nil || !uriRE.MatchString(res.body) {
+		b.tb.Fatalf("no data-totp-secret / data-otpauth-uri:\n%s", res.body)
+	}
+	res = b.post(wsURL(slug, "/account/security/totp/confirm"), url.Values{"code": {b.env.totpCode(m[1])}})
+	wantStatus(b.tb, "totp confirm", res, http.StatusOK)
+	var codes []string
+	for _, c := range recoveryRE.FindAllStringSubmatch(res.body, -1) {
+		codes = append(codes, c[1])
+	}
+	if len(codes) != 8 {
+		b.tb.Fatalf("%d recovery codes shown, want 8:\n%s", len(codes), res.body)
+	}
+	return m[1], codes
+}
+
+// totpCode is the app's code now. Each call moves the clock to the next
+// 30-second step first, since a step is accepted only once.
+func (e *env) totpCode(secret string) string {
+	e.tb.Helper()
+	e.clock.Advance(30 * time.Second)
+	code, err := mfa.TOTPCode(secret, e.clock.Now())
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	return code
+}
+
+// lastCode returns the newest e-mailed code to the address.
+func (e *env) lastCode(to string) string {
+	e.tb.Helper()
+	ms, err := e.store.ListMessages(context.Background(), 100)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.To == to {
+			if c := codeRE.FindStringSubmatch(m.Body); c != nil {
+				return c[1]
+			}
+		}
+	}
+	e.tb.Fatalf("no code mailed to %s", to)
+	return ""
 }

@@ -34,6 +34,21 @@ func (s *Server) routes() http.Handler {
 	ws.HandleFunc("GET /password/reset/{token}", s.handleResetPage)
 	ws.HandleFunc("POST /password/reset/{token}", s.handleReset)
 
+	ws.Handle("GET /login/verify", s.withVisit(s.handleVerifyPage))
+	ws.Handle("POST /login/verify", s.withVisit(s.handleVerify))
+	ws.Handle("POST /login/verify/resend", s.withVisit(s.handleResend))
+	ws.Handle("POST /login/verify/skip", s.withVisit(s.handleSkip))
+
+	ws.Handle("GET /account/security", s.enrolling(s.handleSecurity))
+	ws.Handle("POST /account/security/totp/start", s.sensitive(s.handleTOTPStart))
+	ws.Handle("POST /account/security/totp/confirm", s.sensitive(s.handleTOTPConfirm))
+	ws.Handle("POST /account/security/email/enable", s.sensitive(s.handleEmailEnable))
+	ws.Handle("POST /account/security/email/confirm", s.sensitive(s.handleEmailConfirm))
+	ws.Handle("POST /account/security/{method}/disable", s.sensitive(s.handleDisable))
+	ws.Handle("POST /account/security/recovery-codes/regenerate", s.sensitive(s.handleRegenerate))
+	ws.Handle("GET /account/security/reauth", s.signedIn(s.handleReauthPage))
+	ws.Handle("POST /account/security/reauth", s.signedIn(s.handleReauth))
+
 	ws.Handle("GET /dashboard", s.staffOnly(s.handleDashboard))
 	ws.Handle("GET /dashboard/users", s.staffOnly(s.handleUsers))
 	ws.Handle("POST /dashboard/users/invite", s.staffOnly(s.handleInviteUser))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 // MaxBodyBytes bounds every request body (SPEC §10).
@@ -26,6 +27,7 @@ const MaxBodyBytes = 1 << 20
 type Options struct {
 	Store    gatehouse.Store
 	Accounts *account.Service
+	MFA      *mfa.Service
 	// BaseURL is the public URL; workspaces live at {scheme}://{slug}.{host}.
 	BaseURL string
 	// DevOutbox lists queued mail at /_dev/outbox on the base host (--demo).
@@ -37,6 +39,7 @@ type Options struct {
 type Server struct {
 	store     gatehouse.Store
 	accounts  *account.Service
+	mfa       *mfa.Service
 	log       *slog.Logger
 	scheme    string // "http" or "https"
 	baseHost  string // lowercase host[:port] of BaseURL
@@ -63,7 +66,7 @@ func NewServer(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		store: o.Store, accounts: o.Accounts, log: o.Logger,
+		store: o.Store, accounts: o.Accounts, mfa: o.MFA, log: o.Logger,
 		scheme: u.Scheme, baseHost: strings.ToLower(u.Host), secure: u.Scheme == "https",
 		devOutbox: o.DevOutbox, pages: p,
 	}
@@ -89,6 +92,11 @@ type request struct {
 	ws    *gatehouse.Workspace
 	visit *gatehouse.Visit // nil when not signed in
 	token string           // the session cookie's token, even if it matched nothing
+	// decision is the second-factor gate's verdict for the visit, and
+	// pending reports that the session has not satisfied it: such a session
+	// reaches only the verify, enrollment and logout pages.
+	decision mfa.Decision
+	pending  bool
 }
 
 func reqOf(r *http.Request) *request {
@@ -152,6 +160,11 @@ func (s *Server) tenant(base, workspaces http.Handler) http.Handler {
 			switch {
 			case err == nil:
 				rq.visit, rq.ws = v, &v.Workspace
+				// The gate is decided on every request from what the one
+				// session query read, so a plan or mode change, from any
+				// instance or the CLI, applies at once.
+				rq.decision = mfa.Decide(mfa.InputFor(v, false, s.accounts.Now()))
+				rq.pending = !mfa.Satisfied(rq.decision, v.Session.MFAVerifiedAt != nil)
 			case !errors.Is(err, account.ErrNoSession):
 				s.serverError(w, r, err)
 				return

@@ -15,8 +15,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mail"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 	"github.com/gatehouse-dev/gatehouse/password"
 	"github.com/gatehouse-dev/gatehouse/postgres"
+	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
 )
 
@@ -117,9 +119,9 @@ func (m Main) logger() *slog.Logger {
 
 // openStore opens and migrates PostgreSQL when a URL is set, else SQLite in
 // the data dir.
-func openStore(ctx context.Context, c config) (gatehouse.Store, error) {
+func openStore(ctx context.Context, c config) (mfa.Stores, error) {
 	var (
-		s   gatehouse.Store
+		s   mfa.Stores
 		err error
 	)
 	if c.DatabaseURL != "" {
@@ -143,11 +145,12 @@ func openStore(ctx context.Context, c config) (gatehouse.Store, error) {
 	return s, nil
 }
 
-// app is the wired domain: store, outbox and account service.
+// app is the wired domain: store, outbox, account and 2FA services.
 type app struct {
-	store    gatehouse.Store
+	store    mfa.Stores
 	outbox   *mail.Outbox
 	accounts *account.Service
+	mfa      *mfa.Service
 }
 
 func (m Main) newApp(ctx context.Context, c config, sender mail.Sender, log *slog.Logger) (*app, error) {
@@ -164,14 +167,21 @@ func (m Main) newApp(ctx context.Context, c config, sender mail.Sender, log *slo
 	if err != nil {
 		return nil, err
 	}
+	keys, err := secret.LoadKey(m.Getenv("GATEHOUSE_SECRET_KEY"), c.DataDir)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	outbox := &mail.Outbox{Store: store, Sender: sender, Logger: log}
+	now := func() time.Time { return time.Now().UTC() }
 	return &app{
+		mfa:    &mfa.Service{Store: store, Keys: keys, Mailer: outbox, Now: now, Logger: log},
 		store:  store,
 		outbox: outbox,
 		accounts: &account.Service{
 			Store: store, Hasher: password.NewHasher(password.DefaultParams, 0), Mailer: outbox,
 			WorkspaceURL: func(slug string) string { return scheme + "://" + slug + "." + host },
-			Now:          func() time.Time { return time.Now().UTC() },
+			Now:          now,
 			Logger:       log,
 		},
 	}, nil

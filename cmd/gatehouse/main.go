@@ -52,6 +52,7 @@ func (m Main) commands() []command {
 		{"workspace create", "create a workspace and its owner", Main.workspaceCreate},
 		{"workspace set-plan", "change a workspace's plan", Main.workspaceSetPlan},
 		{"workspace set-options", "turn self sign-up and remember-me on or off", Main.workspaceSetOptions},
+		{"workspace set-mfa", "set two-step verification mode, methods, trusted days, grace", Main.workspaceSetMFA},
 		{"user create", "create a user in a workspace", Main.userCreate},
 	}
 }

@@ -50,7 +50,7 @@ func (m Main) serve(ctx context.Context, args []string) error {
 	defer a.store.Close()
 
 	srv, err := web.NewServer(web.Options{
-		Store: a.store, Accounts: a.accounts, BaseURL: c.BaseURL, DevOutbox: *demo, Logger: log,
+		Store: a.store, Accounts: a.accounts, MFA: a.mfa, BaseURL: c.BaseURL, DevOutbox: *demo, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -140,7 +140,9 @@ func (m Main) seedDemo(ctx context.Context, a *app, srv *web.Server) error {
 		return nil
 	}
 	now := time.Now().UTC()
-	ws := &gatehouse.Workspace{Slug: "demo", Name: "Demo", Plan: gatehouse.PlanPro, SignupEnabled: true, RememberMeEnabled: true, CreatedAt: now, UpdatedAt: now}
+	ws := &gatehouse.Workspace{Slug: "demo", Name: "Demo", Plan: gatehouse.PlanPro, SignupEnabled: true, RememberMeEnabled: true,
+		MFA: gatehouse.DefaultMFASettings(now), CreatedAt: now, UpdatedAt: now}
+	ws.MFA.Mode = gatehouse.MFAOptional
 	if err := a.store.CreateWorkspace(ctx, ws); err != nil {
 		return err
 	}
@@ -159,7 +161,7 @@ func (m Main) seedDemo(ctx context.Context, a *app, srv *web.Server) error {
 		}
 		logins = append(logins, login{u.email, pw})
 	}
-	fmt.Fprintf(m.Stdout, "\nDemo workspace seeded (plan pro). Sign in at %s/login\n", url)
+	fmt.Fprintf(m.Stdout, "\nDemo workspace seeded (plan pro, two-step verification optional: totp, email). Sign in at %s/login\n", url)
 	for _, l := range logins {
 		fmt.Fprintf(m.Stdout, "  %-24s password %s\n", l.email, l.password)
 	}

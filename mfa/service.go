@@ -1,0 +1,608 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/secret"
+)
+
+// Friendly errors (SPEC §5): the web layer shows their text as it is.
+var (
+	ErrMismatch        = errors.New("That code does not match.")
+	ErrExpired         = errors.New("That code has expired — send a new one.")
+	ErrReplay          = errors.New("That code was already used — wait for the next one.")
+	ErrRecoveryUsed    = errors.New("That recovery code was already used.")
+	ErrNoCode          = errors.New("Send a code first.")
+	ErrUnavailable     = errors.New("That method is not available for this sign-in.")
+	ErrTooManyFailures = errors.New("Too many wrong codes. Sign in again.")
+	ErrDailyCap        = errors.New("Too many codes were sent today. Try another way, or come back tomorrow.")
+	ErrLastMethod      = errors.New("Two-factor sign-in is required here: keep at least one method.")
+	ErrNotPending      = errors.New("Start again: set up the method first.")
+	ErrLocked          = errors.New("This account is locked after too many wrong codes. Ask an admin to reset it, or try again tomorrow.")
+)
+
+// TooSoonError reports a code asked for within a minute of the last one.
+type TooSoonError struct{ RetryAfter time.Duration }
+
+func (e *TooSoonError) Error() string {
+	return fmt.Sprintf("Codes can only be sent every minute. Try again in %d seconds.", e.Seconds())
+}
+
+// Seconds is the wait in whole seconds, rounded up.
+func (e *TooSoonError) Seconds() int { return int((e.RetryAfter + time.Second - 1) / time.Second) }
+
+// ThrottledError reports a pause after wrong codes on the account.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("Too many wrong codes. Try again in %d seconds.", int((e.RetryAfter+time.Second-1)/time.Second))
+}
+
+// MaxLoginFailures ends a pending login: wrong codes over all its methods,
+// never reset by sending a new code.
+const MaxLoginFailures = 5
+
+// accountBackoff regulates second-factor failures per account across logins
+// and instances: growing pauses, and after 100 consecutive failures a lock
+// until an admin resets it or 24 hours pass.
+var accountBackoff = gatehouse.Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute, LockAt: 100, LockFor: 24 * time.Hour, Forget: 24 * time.Hour}
+
+// ReauthWindow is how recent a verification must be for sensitive changes.
+const ReauthWindow = 10 * time.Minute
+
+// Mailer queues an e-mail for durable delivery.
+type Mailer interface {
+	Enqueue(ctx context.Context, workspaceID int64, to, subject, body string) error
+}
+
+// Stores is everything the service keeps.
+type Stores interface {
+	Store
+	gatehouse.Store
+}
+
+// Service carries out challenges and enrollment. Every field but Logger
+// must be set.
+type Service struct {
+	Store  Stores
+	Keys   *secret.Keyring
+	Mailer Mailer
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// InputFor builds the policy input for a user's visit from what the session
+// check already read: no extra store query on the hot path.
+func InputFor(v *gatehouse.Visit, trusted bool, now time.Time) Input {
+	return Input{
+		Plan: v.Workspace.Plan, Settings: v.Workspace.MFA, Methods: v.Methods,
+		EmailVerified: v.User.EmailVerified, UserCreatedAt: v.User.CreatedAt,
+		TrustedDevice: trusted, AfterReset: v.Session.AfterReset, Now: now,
+	}
+}
+
+// ChallengeState is what the verify page shows.
+type ChallengeState struct {
+	Decision     Decision
+	RecoveryLeft int
+}
+
+// ChallengeFor returns the current decision with the recovery codes left.
+func (s *Service) ChallengeFor(ctx context.Context, v *gatehouse.Visit) (*ChallengeState, error) {
+	left, err := s.Store.CountRecoveryCodes(ctx, v.Workspace.ID, v.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	in := InputFor(v, false, s.Now())
+	in.HasRecoveryCodes = left > 0
+	return &ChallengeState{Decision: Decide(in), RecoveryLeft: left}, nil
+}
+
+// codeMAC is the keyed hash a one-time code is stored under, bound to the
+// workspace, user and channel.
+func (s *Service) codeMAC(v *gatehouse.Visit, channel gatehouse.Method, code string) []byte {
+	return s.Keys.MAC("code", strconv.FormatInt(v.Workspace.ID, 10), strconv.FormatInt(v.User.ID, 10), string(channel), code)
+}
+
+func (s *Service) recoveryMAC(v *gatehouse.Visit, canonical string) []byte {
+	return s.Keys.MAC("recovery", strconv.FormatInt(v.Workspace.ID, 10), strconv.FormatInt(v.User.ID, 10), canonical)
+}
+
+func totpAAD(v *gatehouse.Visit) string {
+	return fmt.Sprintf("totp/ws:%d/user:%d", v.Workspace.ID, v.User.ID)
+}
+
+// SendCode sends a one-time code on the channel for this session: at most
+// one a minute and DailyCodeCap a day per user and channel, counted in the
+// store so the pace holds across instances.
+func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, ip string) error {
+	if channel != gatehouse.MethodEmail {
+		return ErrUnavailable
+	}
+	now := s.Now()
+	ok, clock, err := s.Store.ReserveSend(ctx, v.Workspace.ID, v.User.ID, channel, now, now.Add(-ResendGap), now.Add(-CodeWindow), DailyCodeCap)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if wait := clock.LastSentAt.Add(ResendGap).Sub(now); wait > 0 {
+			return &TooSoonError{RetryAfter: wait}
+		}
+		s.audit(ctx, v, v.User.ID, "mfa.code.refused", ip, "daily cap on "+string(channel))
+		return ErrDailyCap
+	}
+	code := NewCode()
+	c := &Code{
+		UserID: v.User.ID, SessionID: v.Session.ID, Channel: channel, MAC: s.codeMAC(v, channel, code),
+		Destination: v.User.Email, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+	}
+	if err := s.Store.CreateCode(ctx, v.Workspace.ID, c); err != nil {
+		return err
+	}
+	body := fmt.Sprintf("Your %s sign-in code is %s\n\nIt works once, for 10 minutes. If you did not try to sign in, change your password.\n", v.Workspace.Name, code)
+	return s.Mailer.Enqueue(ctx, v.Workspace.ID, v.User.Email, code+" is your "+v.Workspace.Name+" code", body)
+}
+
+// LastSend returns how long until a new code may be sent on the channel
+// (zero when one may be sent now), for the resend countdown.
+func (s *Service) LastSend(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method) (time.Duration, error) {
+	c, err := s.Store.FindLatestCode(ctx, v.Workspace.ID, v.Session.ID, channel)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return max(0, c.CreatedAt.Add(ResendGap).Sub(s.Now())), nil
+}
+
+// Verified describes a passed verification.
+type Verified struct {
+	Method       string // "totp", "sms", "email" or "recovery"
+	RecoveryLeft int    // after a recovery code
+}
+
+// Verify checks a code for the session. method is one of the decision's
+// options, "recovery", or "email" while proving the mailbox. A wrong code
+// counts against the login (MaxLoginFailures ends it: the caller deletes
+// the session on ErrTooManyFailures) and against the account.
+func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, ip string) (*Verified, error) {
+	now := s.Now()
+	key := "mfa:" + strconv.FormatInt(v.User.ID, 10)
+	th, err := s.Store.FindThrottle(ctx, v.Workspace.ID, key)
+	if err != nil {
+		return nil, err
+	}
+	if accountBackoff.Locked(th, now) {
+		return nil, ErrLocked
+	}
+	if wait := accountBackoff.Wait(th, now); wait > 0 {
+		return nil, &ThrottledError{RetryAfter: wait}
+	}
+	ch, err := s.ChallengeFor(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	if !methodOffered(ch, method) {
+		return nil, ErrUnavailable
+	}
+
+	res := &Verified{Method: method}
+	switch method {
+	case "recovery":
+		err = s.useRecoveryCode(ctx, v, code, now)
+		if err == nil {
+			res.RecoveryLeft, err = s.Store.CountRecoveryCodes(ctx, v.Workspace.ID, v.User.ID)
+			if err == nil {
+				s.notify(ctx, v, "A recovery code was used", fmt.Sprintf("A recovery code was used to sign in to %s. %d codes are left.", v.Workspace.Name, res.RecoveryLeft))
+				s.audit(ctx, v, v.User.ID, "mfa.recovery.used", ip, fmt.Sprintf("%d left", res.RecoveryLeft))
+			}
+		}
+	case string(gatehouse.MethodTOTP):
+		err = s.useTOTP(ctx, v, code, now, true)
+	default:
+		err = s.useCode(ctx, v, gatehouse.Method(method), code, now)
+	}
+	if err != nil {
+		if !isWrongCode(err) {
+			return nil, err
+		}
+		return nil, s.failed(ctx, v, key, method, ip, now, err)
+	}
+	if err := s.Store.ResetThrottle(ctx, v.Workspace.ID, key); err != nil {
+		return nil, err
+	}
+	if method == string(gatehouse.MethodEmail) && !v.User.EmailVerified {
+		if err := s.markMailbox(ctx, v, now); err != nil {
+			return nil, err
+		}
+	}
+	s.audit(ctx, v, v.User.ID, "mfa.challenge.passed", ip, method)
+	return res, nil
+}
+
+func methodOffered(ch *ChallengeState, method string) bool {
+	d := ch.Decision
+	switch {
+	case method == "recovery":
+		return ch.RecoveryLeft > 0 && d.Next == Challenge
+	case d.Next == ProveMailbox:
+		return method == string(gatehouse.MethodEmail)
+	}
+	for _, m := range d.Options {
+		if string(m) == method {
+			return true
+		}
+	}
+	return false
+}
+
+func isWrongCode(err error) bool {
+	return errors.Is(err, ErrMismatch) || errors.Is(err, ErrExpired) || errors.Is(err, ErrReplay) ||
+		errors.Is(err, ErrRecoveryUsed) || errors.Is(err, ErrNoCode)
+}
+
+// failed counts a wrong code against the login and the account.
+func (s *Service) failed(ctx context.Context, v *gatehouse.Visit, key, method, ip string, now time.Time, cause error) error {
+	s.audit(ctx, v, v.User.ID, "mfa.challenge.failed", ip, method)
+	if _, err := s.Store.AddFailure(ctx, v.Workspace.ID, key, now, now.Add(-accountBackoff.Forget)); err != nil {
+		return err
+	}
+	n, err := s.Store.AddSessionFailure(ctx, v.Workspace.ID, v.Session.ID)
+	if err != nil {
+		return err
+	}
+	if n >= MaxLoginFailures && v.Session.MFAVerifiedAt == nil {
+		return ErrTooManyFailures
+	}
+	return cause
+}
+
+func (s *Service) useTOTP(ctx context.Context, v *gatehouse.Visit, code string, now time.Time, mustBeActive bool) error {
+	code, ok := NormalizeCode(code)
+	if !ok {
+		return ErrMismatch
+	}
+	f, err := s.factor(ctx, v, gatehouse.MethodTOTP)
+	if err != nil {
+		return err
+	}
+	if f == nil || f.Active != mustBeActive {
+		return ErrUnavailable
+	}
+	seed, err := s.Keys.Open(f.Secret, totpAAD(v))
+	if err != nil {
+		return fmt.Errorf("open TOTP secret of user %d: %w", v.User.ID, err)
+	}
+	step, ok := MatchTOTP(string(seed), code, now)
+	if !ok {
+		return ErrMismatch
+	}
+	// One conditional update: a step is accepted once, even by two
+	// instances at the same moment.
+	err = s.Store.UseTOTPStep(ctx, v.Workspace.ID, v.User.ID, step)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return ErrReplay
+	}
+	return err
+}
+
+func (s *Service) useCode(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, code string, now time.Time) error {
+	code, ok := NormalizeCode(code)
+	if !ok {
+		return ErrMismatch
+	}
+	_, err := s.Store.ConsumeCode(ctx, v.Workspace.ID, v.Session.ID, channel, s.codeMAC(v, channel, code), now)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, gatehouse.ErrNotFound) {
+		return err
+	}
+	latest, err := s.Store.FindLatestCode(ctx, v.Workspace.ID, v.Session.ID, channel)
+	switch {
+	case errors.Is(err, gatehouse.ErrNotFound):
+		return ErrNoCode
+	case err != nil:
+		return err
+	case !now.Before(latest.ExpiresAt):
+		return ErrExpired
+	}
+	return ErrMismatch
+}
+
+func (s *Service) useRecoveryCode(ctx context.Context, v *gatehouse.Visit, input string, now time.Time) error {
+	canonical, ok := NormalizeRecoveryCode(input)
+	if !ok {
+		return ErrMismatch
+	}
+	mac := s.recoveryMAC(v, canonical)
+	err := s.Store.ConsumeRecoveryCode(ctx, v.Workspace.ID, v.User.ID, mac, now)
+	if !errors.Is(err, gatehouse.ErrNotFound) {
+		return err
+	}
+	used, err := s.Store.IsRecoveryCodeUsed(ctx, v.Workspace.ID, v.User.ID, mac)
+	if err != nil {
+		return err
+	}
+	if used {
+		return ErrRecoveryUsed
+	}
+	return ErrMismatch
+}
+
+func (s *Service) markMailbox(ctx context.Context, v *gatehouse.Visit, now time.Time) error {
+	u := v.User
+	u.EmailVerified, u.UpdatedAt = true, now
+	if err := s.Store.UpdateUser(ctx, v.Workspace.ID, &u); err != nil {
+		return err
+	}
+	v.User.EmailVerified = true
+	return nil
+}
+
+func (s *Service) factor(ctx context.Context, v *gatehouse.Visit, m gatehouse.Method) (*Factor, error) {
+	fs, err := s.Store.FindFactors(ctx, v.Workspace.ID, v.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range fs {
+		if fs[i].Method == m {
+			return &fs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// Factors returns the user's factors and unused recovery codes, for the
+// Security page.
+func (s *Service) Factors(ctx context.Context, v *gatehouse.Visit) ([]Factor, int, error) {
+	fs, err := s.Store.FindFactors(ctx, v.Workspace.ID, v.User.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	left, err := s.Store.CountRecoveryCodes(ctx, v.Workspace.ID, v.User.ID)
+	return fs, left, err
+}
+
+// TOTPSetup is what the enrollment page shows.
+type TOTPSetup struct {
+	Secret  string // base32
+	Grouped string // for typing by hand
+	URI     string // otpauth://, drawn as a QR code in the browser
+}
+
+// StartTOTP makes a new pending TOTP secret for the user, replacing any
+// earlier pending one. An active TOTP factor must be disabled first.
+func (s *Service) StartTOTP(ctx context.Context, v *gatehouse.Visit) (*TOTPSetup, error) {
+	if !v.Workspace.MFA.Allows(gatehouse.MethodTOTP) {
+		return nil, ErrUnavailable
+	}
+	f, err := s.factor(ctx, v, gatehouse.MethodTOTP)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil && f.Active {
+		return nil, fmt.Errorf("%w: the authenticator app is already set up", gatehouse.ErrInvalid)
+	}
+	seed, err := NewTOTPSecret()
+	if err != nil {
+		return nil, err
+	}
+	nf := &Factor{UserID: v.User.ID, Method: gatehouse.MethodTOTP, Secret: s.Keys.Seal([]byte(seed), totpAAD(v)), CreatedAt: s.Now()}
+	if err := s.Store.SaveFactor(ctx, v.Workspace.ID, nf); err != nil {
+		return nil, err
+	}
+	return s.setup(v, seed), nil
+}
+
+func (s *Service) setup(v *gatehouse.Visit, seed string) *TOTPSetup {
+	return &TOTPSetup{Secret: seed, Grouped: GroupSecret(seed), URI: TOTPURI(seed, v.Workspace.Name, v.User.Email)}
+}
+
+// PendingTOTP returns the pending TOTP setup, to show the page again after
+// a wrong code.
+func (s *Service) PendingTOTP(ctx context.Context, v *gatehouse.Visit) (*TOTPSetup, error) {
+	f, err := s.factor(ctx, v, gatehouse.MethodTOTP)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil || f.Active {
+		return nil, ErrNotPending
+	}
+	seed, err := s.Keys.Open(f.Secret, totpAAD(v))
+	if err != nil {
+		return nil, err
+	}
+	return s.setup(v, string(seed)), nil
+}
+
+// ConfirmTOTP activates the pending TOTP factor with a code from the app.
+// The first time the user activates TOTP it returns 8 new recovery codes
+// (shown once); it returns none when the user already has some.
+func (s *Service) ConfirmTOTP(ctx context.Context, v *gatehouse.Visit, code, ip string) ([]string, error) {
+	now := s.Now()
+	if err := s.useTOTP(ctx, v, code, now, false); err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return nil, ErrNotPending
+		}
+		return nil, err
+	}
+	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, v.User.ID, gatehouse.MethodTOTP, now); err != nil {
+		return nil, err
+	}
+	var codes []string
+	left, err := s.Store.CountRecoveryCodes(ctx, v.Workspace.ID, v.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if left == 0 {
+		if codes, err = s.newRecoveryCodes(ctx, v, now); err != nil {
+			return nil, err
+		}
+	}
+	return codes, s.methodChanged(ctx, v, gatehouse.MethodTOTP, true, ip)
+}
+
+// EnableEmail turns on e-mail codes. When the mailbox is proven it is one
+// click; otherwise a code is sent and ConfirmEmail finishes (needsCode).
+func (s *Service) EnableEmail(ctx context.Context, v *gatehouse.Visit, ip string) (needsCode bool, err error) {
+	if !v.Workspace.MFA.Allows(gatehouse.MethodEmail) {
+		return false, ErrUnavailable
+	}
+	if !v.User.EmailVerified {
+		return true, s.SendCode(ctx, v, gatehouse.MethodEmail, ip)
+	}
+	return false, s.activateEmail(ctx, v, ip)
+}
+
+// ConfirmEmail proves the mailbox with the code EnableEmail sent and turns
+// on e-mail codes.
+func (s *Service) ConfirmEmail(ctx context.Context, v *gatehouse.Visit, code, ip string) error {
+	now := s.Now()
+	if err := s.useCode(ctx, v, gatehouse.MethodEmail, code, now); err != nil {
+		return err
+	}
+	if err := s.markMailbox(ctx, v, now); err != nil {
+		return err
+	}
+	return s.activateEmail(ctx, v, ip)
+}
+
+func (s *Service) activateEmail(ctx context.Context, v *gatehouse.Visit, ip string) error {
+	now := s.Now()
+	f := &Factor{UserID: v.User.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: now, ConfirmedAt: &now}
+	if err := s.Store.SaveFactor(ctx, v.Workspace.ID, f); err != nil {
+		return err
+	}
+	return s.methodChanged(ctx, v, gatehouse.MethodEmail, true, ip)
+}
+
+// CanDisable reports whether the user may disable m: in required mode only
+// while another active, allowed method remains.
+func CanDisable(v *gatehouse.Visit, m gatehouse.Method) bool {
+	if v.Workspace.MFA.Mode != gatehouse.MFARequired || !v.Workspace.Plan.HasMFA() {
+		return true
+	}
+	for _, other := range Usable(v.Workspace.MFA, v.Methods, false) {
+		if other != m {
+			return true
+		}
+	}
+	return false
+}
+
+// Disable removes the user's method m. Removing the last one turns
+// two-factor sign-in off for the user (and voids the recovery codes).
+func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.Method, ip string) error {
+	if !CanDisable(v, m) {
+		return ErrLastMethod
+	}
+	if err := s.Store.DeleteFactor(ctx, v.Workspace.ID, v.User.ID, m); err != nil {
+		return err
+	}
+	remaining := 0
+	for _, am := range v.Methods {
+		if am != m {
+			remaining++
+		}
+	}
+	if remaining == 0 {
+		if err := s.Store.ReplaceRecoveryCodes(ctx, v.Workspace.ID, v.User.ID, nil, s.Now()); err != nil {
+			return err
+		}
+	}
+	return s.methodChanged(ctx, v, m, false, ip)
+}
+
+// RegenerateRecovery voids the user's recovery codes and returns 8 new ones.
+func (s *Service) RegenerateRecovery(ctx context.Context, v *gatehouse.Visit, ip string) ([]string, error) {
+	if len(v.Methods) == 0 {
+		return nil, fmt.Errorf("%w: set up a method first", gatehouse.ErrInvalid)
+	}
+	codes, err := s.newRecoveryCodes(ctx, v, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, v, v.User.ID, "mfa.recovery.regenerated", ip, "")
+	s.notify(ctx, v, "New recovery codes", "New recovery codes were made for your account at "+v.Workspace.Name+". The old ones no longer work.")
+	return codes, s.endOtherSessions(ctx, v)
+}
+
+func (s *Service) newRecoveryCodes(ctx context.Context, v *gatehouse.Visit, now time.Time) ([]string, error) {
+	codes, err := NewRecoveryCodes()
+	if err != nil {
+		return nil, err
+	}
+	macs := make([][]byte, len(codes))
+	for i, c := range codes {
+		macs[i] = s.recoveryMAC(v, c)
+		codes[i] = FormatRecoveryCode(c)
+	}
+	if err := s.Store.ReplaceRecoveryCodes(ctx, v.Workspace.ID, v.User.ID, macs, now); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// methodChanged records, announces and secures a method change: the user
+// is e-mailed and every other session of theirs ends (SPEC §6).
+func (s *Service) methodChanged(ctx context.Context, v *gatehouse.Visit, m gatehouse.Method, added bool, ip string) error {
+	verb, typ := "removed from", "mfa.method.removed"
+	if added {
+		verb, typ = "added to", "mfa.method.added"
+	}
+	s.audit(ctx, v, v.User.ID, typ, ip, string(m))
+	s.notify(ctx, v, "Two-factor method "+strings.SplitN(verb, " ", 2)[0],
+		fmt.Sprintf("%s was %s your account at %s.", MethodName(m), verb, v.Workspace.Name))
+	return s.endOtherSessions(ctx, v)
+}
+
+func (s *Service) endOtherSessions(ctx context.Context, v *gatehouse.Visit) error {
+	_, err := s.Store.DeleteUserSessions(ctx, v.Workspace.ID, v.User.ID, v.Session.TokenHash)
+	return err
+}
+
+// notify e-mails the user about a security change. A failure to queue is
+// logged, not returned: the change itself has happened.
+func (s *Service) notify(ctx context.Context, v *gatehouse.Visit, subject, line string) {
+	body := line + "\n\nIf this was not you, reset your password and tell your workspace admin.\n"
+	if err := s.Mailer.Enqueue(ctx, v.Workspace.ID, v.User.Email, subject, body); err != nil {
+		s.logger().Error("queue security e-mail", "user", v.User.ID, "err", err)
+	}
+}
+
+// audit records a security event; a failure is logged, not returned.
+func (s *Service) audit(ctx context.Context, v *gatehouse.Visit, target int64, typ, ip, detail string) {
+	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: target, Type: typ, IP: ip, Detail: detail}
+	if err := s.Store.AddAuditEvent(ctx, v.Workspace.ID, e); err != nil {
+		s.logger().Error("audit", "type", typ, "err", err)
+	}
+}
+
+// MethodName is a method's name for people.
+func MethodName(m gatehouse.Method) string {
+	switch m {
+	case gatehouse.MethodTOTP:
+		return "Authenticator app"
+	case gatehouse.MethodSMS:
+		return "Text message (SMS)"
+	case gatehouse.MethodEmail:
+		return "E-mail codes"
+	}
+	return string(m)
+}

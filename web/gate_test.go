@@ -1,0 +1,460 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// wantGate checks that a pending session reaches none of the signed-in
+// pages: dashboard and portal redirect to the gate, the API answers
+// mfa_required.
+func wantGate(t *testing.T, b *browser, slug, gate string) {
+	t.Helper()
+	for _, p := range []string{"/dashboard", "/portal", "/dashboard/users"} {
+		res := b.get(wsURL(slug, p))
+		if res.StatusCode != http.StatusSeeOther || res.location() != gate {
+			t.Fatalf("pending session on %s: %d %q, want 303 %q", p, res.StatusCode, res.location(), gate)
+		}
+	}
+	res := b.get(wsURL(slug, "/api/v1/me"))
+	wantStatus(t, "pending api", res, http.StatusUnauthorized)
+	if strings.TrimSpace(res.body) != `{"error":"mfa_required"}` {
+		t.Fatalf("pending api = %s", res.body)
+	}
+}
+
+func TestTOTPEnrollAndChallenge(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	res := b.get(wsURL("acme", "/account/security"))
+	wantStatus(t, "security page", res, http.StatusOK)
+	wantBody(t, "security page", res, "/account/security/totp/start")
+	secret, codes := b.enrollTOTP("acme")
+	if !strings.Contains(e.mailSubjects("owner@example.com"), "Two-factor method added") {
+		t.Fatal("no e-mail about the new method")
+	}
+
+	// Sign in again: the password leads to the challenge, not the dashboard.
+	b.post(wsURL("acme", "/logout"), nil)
+	res = b.post(wsURL("acme", "/login"), url.Values{"email": {"owner@example.com"}, "password": {goodPassword}, "next": {"/dashboard/users"}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/login/verify" {
+		t.Fatalf("login with TOTP: %d %q", res.StatusCode, res.location())
+	}
+	pending := b.cookie("acme")
+	wantGate(t, b, "acme", "/login/verify")
+	res = b.get(wsURL("acme", "/login/verify"))
+	wantStatus(t, "verify page", res, http.StatusOK)
+	wantBody(t, "verify page", res, "authenticator app")
+	wantBody(t, "verify page", res, "Use a recovery code")
+
+	code := e.totpCode(secret)
+	res = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"totp"}, "code": {code[:3] + " " + code[3:]}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/dashboard/users" {
+		t.Fatalf("verify: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	if b.cookie("acme") == pending || b.cookie("acme") == "" {
+		t.Fatal("the session id was not rotated at verification")
+	}
+	wantStatus(t, "dashboard after verify", b.get(wsURL("acme", "/dashboard")), http.StatusOK)
+
+	// The same code (same step) is refused the second time, even spelled
+	// differently.
+	b2 := e.browser()
+	b2.login("acme", "owner@example.com", goodPassword, "/login/verify")
+	res = b2.post(wsURL("acme", "/login/verify"), url.Values{"method": {"totp"}, "code": {code}})
+	wantStatus(t, "replayed code", res, http.StatusUnauthorized)
+	wantBody(t, "replayed code", res, "already used")
+
+	// A recovery code works once.
+	res = b2.post(wsURL("acme", "/login/verify"), url.Values{"method": {"recovery"}, "code": {strings.ToUpper(codes[0])}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("recovery code: %d\n%s", res.StatusCode, res.body)
+	}
+	b3 := e.browser()
+	b3.login("acme", "owner@example.com", goodPassword, "/login/verify")
+	res = b3.post(wsURL("acme", "/login/verify"), url.Values{"method": {"recovery"}, "code": {codes[0]}})
+	wantStatus(t, "used recovery code", res, http.StatusUnauthorized)
+	wantBody(t, "used recovery code", res, "That recovery code was already used")
+	if !strings.Contains(e.mailSubjects("owner@example.com"), "A recovery code was used") {
+		t.Fatal("no e-mail about the recovery code")
+	}
+}
+
+func (e *env) mailSubjects(to string) string {
+	e.tb.Helper()
+	ms, err := e.store.ListMessages(context.Background(), 1000)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	var subjects []string
+	for _, m := range ms {
+		if m.To == to {
+			subjects = append(subjects, m.Subject)
+		}
+	}
+	return strings.Join(subjects, "\n")
+}
+
+// enableEmail turns on e-mail codes for a signed-in browser.
+func (b *browser) enableEmail(slug, email string) {
+	b.tb.Helper()
+	res := b.post(wsURL(slug, "/account/security/email/enable"), nil)
+	if res.StatusCode == http.StatusOK { // mailbox not proven yet: confirm with a code
+		res = b.post(wsURL(slug, "/account/security/email/confirm"), url.Values{"code": {b.env.lastCode(email)}})
+	}
+	if res.StatusCode != http.StatusSeeOther {
+		b.tb.Fatalf("enable e-mail: %d\n%s", res.StatusCode, res.body)
+	}
+}
+
+func TestEmailCodes(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/portal")
+	b.enableEmail("acme", "client@example.com")
+	e.clock.Advance(61 * time.Second) // enabling sent a code: the minute is per user
+
+	b = e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/login/verify")
+	res := b.get(wsURL("acme", "/login/verify"))
+	wantStatus(t, "verify page", res, http.StatusOK)
+	wantBody(t, "verify page", res, `data-countdown-seconds="60"`)
+	code := e.lastCode("client@example.com")
+
+	// A second visit within the minute sends nothing new.
+	b.get(wsURL("acme", "/login/verify?method=email"))
+	if e.lastCode("client@example.com") != code {
+		t.Fatal("a new code was sent within the minute")
+	}
+	res = b.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}})
+	wantStatus(t, "resend within the minute", res, http.StatusTooManyRequests)
+	wantBody(t, "resend within the minute", res, "Codes can only be sent every minute")
+	if res.Header.Get("Retry-After") != "60" {
+		t.Fatalf("Retry-After = %q, want 60", res.Header.Get("Retry-After"))
+	}
+	e.clock.Advance(20 * time.Second)
+	res = b.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}})
+	wantBody(t, "seconds left", res, "40 seconds")
+
+	res = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {code}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/portal" {
+		t.Fatalf("email code: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	// The code is single use and bound to its login.
+	b2 := e.browser()
+	b2.login("acme", "client@example.com", goodPassword, "/login/verify")
+	res = b2.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {code}})
+	wantStatus(t, "code reused", res, http.StatusUnauthorized)
+
+	// Expiry: a code older than 10 minutes is refused with its own message.
+	b3 := e.browser()
+	e.clock.Advance(2 * time.Minute)
+	b3.login("acme", "client@example.com", goodPassword, "/login/verify")
+	b3.get(wsURL("acme", "/login/verify"))
+	stale := e.lastCode("client@example.com")
+	e.clock.Advance(9 * time.Minute) // the pending login itself lasts 10 minutes
+	e.clock.Advance(61 * time.Second)
+	res = b3.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {stale}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/login" {
+		t.Fatalf("a pending login older than 10 minutes must be gone: %d %q", res.StatusCode, res.location())
+	}
+}
+
+// TestFailuresEndPendingLogin: 5 wrong codes over all methods end the
+// pending login, and sending a new code does not reset the count.
+func TestFailuresEndPendingLogin(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	b.enrollTOTP("acme")
+	b.enableEmail("acme", "owner@example.com")
+	e.clock.Advance(61 * time.Second)
+
+	b = e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/login/verify")
+	wrong := func(method, code string) response {
+		return b.post(wsURL("acme", "/login/verify"), url.Values{"method": {method}, "code": {code}})
+	}
+	wantStatus(t, "wrong totp", wrong("totp", "000000"), http.StatusUnauthorized)
+	wantStatus(t, "wrong recovery", wrong("recovery", "aaaa-aaaa-aaaa-aaaa"), http.StatusUnauthorized)
+	b.get(wsURL("acme", "/login/verify?method=email")) // sends a code
+	wantStatus(t, "wrong email", wrong("email", "000000"), http.StatusUnauthorized)
+	e.clock.Advance(61 * time.Second)
+	res := b.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}})
+	wantStatus(t, "resend", res, http.StatusSeeOther)
+	res = wrong("email", "000000")
+	wantStatus(t, "fourth wrong code", res, http.StatusUnauthorized)
+	wantBody(t, "fourth wrong code", res, "That code does not match")
+	res = wrong("totp", "000000")
+	wantStatus(t, "fifth wrong code", res, http.StatusUnauthorized)
+	wantBody(t, "fifth wrong code", res, "Sign in again")
+	if res := b.get(wsURL("acme", "/login/verify")); res.location() != "/login" {
+		t.Fatalf("the pending login survived 5 failures: %d %q", res.StatusCode, res.location())
+	}
+	// The account now pauses further attempts, across logins.
+	b = e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/login/verify")
+	res = wrong("totp", "000000")
+	wantStatus(t, "account pause", res, http.StatusTooManyRequests)
+}
+
+// TestRecoveryCodeRace: 8 simultaneous uses of one recovery code: exactly
+// one signs in.
+func TestRecoveryCodeRace(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	_, codes := b.enrollTOTP("acme")
+
+	const n = 8
+	browsers := make([]*browser, n)
+	for i := range browsers {
+		browsers[i] = e.browser()
+		browsers[i].login("acme", "owner@example.com", goodPassword, "/login/verify")
+	}
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, b := range browsers {
+		wg.Go(func() {
+			<-start
+			statuses[i] = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"recovery"}, "code": {codes[3]}}).StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for _, s := range statuses {
+		if s == http.StatusSeeOther {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d of %d simultaneous uses of one recovery code signed in (%v), want 1", wins, n, statuses)
+	}
+}
+
+// TestPauseAndRestore: the starter plan and disabled mode pause every
+// challenge and keep the data; upgrading or re-enabling challenges with the
+// TOTP enrolled before, without re-enrollment.
+func TestPauseAndRestore(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	secret, _ := b.enrollTOTP("acme")
+
+	for _, pause := range []struct {
+		name string
+		plan gatehouse.Plan
+		mode gatehouse.MFAMode
+	}{
+		{"starter plan", gatehouse.PlanStarter, gatehouse.MFARequired},
+		{"disabled mode", gatehouse.PlanUnlimited, gatehouse.MFADisabled},
+	} {
+		t.Run(pause.name, func(t *testing.T) {
+			e.setMFA("acme", pause.plan, pause.mode)
+			b := e.browser()
+			b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+			res := b.get(wsURL("acme", "/account/security"))
+			if pause.plan == gatehouse.PlanStarter {
+				wantBody(t, "starter security page", res, "Available on Pro and Unlimited")
+			}
+			e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+			// The change applies to the live session at once: its next
+			// request is challenged.
+			wantGate(t, b, "acme", "/login/verify")
+			res = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"totp"}, "code": {e.totpCode(secret)}})
+			if res.StatusCode != http.StatusSeeOther || res.location() != "/dashboard" {
+				t.Fatalf("verify with the old TOTP: %d %q\n%s", res.StatusCode, res.location(), res.body)
+			}
+		})
+	}
+}
+
+// TestRequiredMode: an unenrolled user proves the mailbox, then must
+// enroll before reaching the portal.
+func TestRequiredMode(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFARequired)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/login/verify?method=email")
+	wantGate(t, b, "acme", "/login/verify?method=email")
+	wantStatus(t, "security before the mailbox proof", b.get(wsURL("acme", "/account/security")), http.StatusSeeOther)
+	res := b.get(wsURL("acme", "/login/verify?method=email"))
+	wantBody(t, "prove mailbox", res, "confirm your e-mail address")
+	res = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {e.lastCode("client@example.com")}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security" {
+		t.Fatalf("mailbox proof: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	wantGate(t, b, "acme", "/account/security")
+	res = b.get(wsURL("acme", "/account/security"))
+	wantBody(t, "enroll page", res, "Set up two-step verification")
+	if strings.Contains(res.body, "Remind me later") {
+		t.Fatal("a skip button without a grace period")
+	}
+	wantStatus(t, "skip without grace", b.post(wsURL("acme", "/login/verify/skip"), nil), http.StatusForbidden)
+
+	pending := b.cookie("acme")
+	_, codes := b.enrollTOTP("acme")
+	if len(codes) != 8 || b.cookie("acme") == pending {
+		t.Fatal("enrollment did not finish the login with a new session")
+	}
+	wantStatus(t, "portal after enrolling", b.get(wsURL("acme", "/portal")), http.StatusOK)
+
+	// The only method cannot be disabled in required mode.
+	res = b.get(wsURL("acme", "/account/security"))
+	if strings.Contains(res.body, "/account/security/totp/disable") {
+		t.Fatal("Disable offered for the only method in required mode")
+	}
+	wantStatus(t, "disable the last method", b.post(wsURL("acme", "/account/security/totp/disable"), nil), http.StatusConflict)
+}
+
+func TestGracePeriod(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFARequired, gatehouse.MethodTOTP)
+	ws, _ = e.store.FindWorkspaceBySlug(context.Background(), ws.Slug)
+	ws.MFA.GraceDays = 3
+	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/account/security")
+	res := b.get(wsURL("acme", "/account/security"))
+	wantBody(t, "grace", res, "Remind me later")
+	res = b.post(wsURL("acme", "/login/verify/skip"), nil)
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/portal" {
+		t.Fatalf("skip: %d %q", res.StatusCode, res.location())
+	}
+	wantStatus(t, "portal in grace", b.get(wsURL("acme", "/portal")), http.StatusOK)
+	// When the grace period ends, the live session must enroll.
+	e.clock.Advance(3*24*time.Hour + time.Minute)
+	b2 := e.browser()
+	b2.login("acme", "client@example.com", goodPassword, "/account/security")
+	wantStatus(t, "skip after grace", b2.post(wsURL("acme", "/login/verify/skip"), nil), http.StatusForbidden)
+}
+
+// TestEveryWayInReachesTheGate: invitation, sign-up and password reset
+// end in the gate like the password form; none signs in by itself.
+func TestEveryWayInReachesTheGate(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFARequired, gatehouse.MethodTOTP)
+	ws, _ = e.store.FindWorkspaceBySlug(context.Background(), "acme")
+	ws.SignupEnabled = true
+	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	if _, _, err := e.accounts.Invite(ctx, ws, "inv@example.com", gatehouse.RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	res := b.post(wsURL("acme", e.lastLink("inv@example.com")), url.Values{"name": {"I"}, "password": {goodPassword}})
+	if res.location() != "/account/security" {
+		t.Fatalf("invitation went to %q, want the enrollment page", res.location())
+	}
+	wantGate(t, b, "acme", "/account/security")
+
+	b = e.browser()
+	b.post(wsURL("acme", "/signup"), url.Values{"name": {"S"}, "email": {"sign@example.com"}, "password": {goodPassword}})
+	res = b.post(wsURL("acme", e.lastLink("sign@example.com")), url.Values{"password": {goodPassword}})
+	if res.location() != "/account/security" {
+		t.Fatalf("sign-up went to %q, want the enrollment page", res.location())
+	}
+	wantGate(t, b, "acme", "/account/security")
+
+	if err := e.accounts.RequestReset(ctx, ws, "client@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	b = e.browser()
+	res = b.post(wsURL("acme", e.lastLink("client@example.com")), url.Values{"password": {"a brand new passphrase"}})
+	if res.location() != "/account/security" {
+		t.Fatalf("reset went to %q, want the enrollment page", res.location())
+	}
+	wantGate(t, b, "acme", "/account/security")
+}
+
+// TestResetRefusesEmailFactor: after a password reset, which proved the
+// mailbox, an e-mail code cannot be the second factor when the user has
+// another method.
+func TestResetRefusesEmailFactor(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/portal")
+	secret, _ := b.enrollTOTP("acme")
+	b.enableEmail("acme", "client@example.com")
+
+	if err := e.accounts.RequestReset(context.Background(), ws, "client@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	b = e.browser()
+	res := b.post(wsURL("acme", e.lastLink("client@example.com")), url.Values{"password": {"a brand new passphrase"}})
+	if res.location() != "/login/verify" {
+		t.Fatalf("reset went to %q", res.location())
+	}
+	res = b.get(wsURL("acme", "/login/verify?method=email"))
+	if strings.Contains(res.body, `value="email"`) {
+		t.Fatal("e-mail offered as the second factor after a reset")
+	}
+	wantStatus(t, "email after reset", b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {"123456"}}), http.StatusUnauthorized)
+	res = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"totp"}, "code": {e.totpCode(secret)}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/portal" {
+		t.Fatalf("totp after reset: %d %q", res.StatusCode, res.location())
+	}
+}
+
+// TestSensitiveChangesNeedReverification: after 10 minutes, disabling a
+// method asks for a second factor first; a method change ends the user's
+// other sessions.
+func TestSensitiveChangesNeedReverification(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	secret, _ := b.enrollTOTP("acme")
+	other := e.browser()
+	other.login("acme", "owner@example.com", goodPassword, "/login/verify")
+	other.post(wsURL("acme", "/login/verify"), url.Values{"method": {"totp"}, "code": {e.totpCode(secret)}})
+	wantStatus(t, "other session", other.get(wsURL("acme", "/dashboard")), http.StatusOK)
+
+	e.clock.Advance(11 * time.Minute)
+	res := b.post(wsURL("acme", "/account/security/totp/disable"), nil)
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security/reauth" {
+		t.Fatalf("disable without re-verification: %d %q", res.StatusCode, res.location())
+	}
+	res = b.post(wsURL("acme", "/account/security/reauth"), url.Values{"method": {"totp"}, "code": {e.totpCode(secret)}})
+	wantStatus(t, "reauth", res, http.StatusSeeOther)
+	res = b.post(wsURL("acme", "/account/security/totp/disable"), nil)
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security?done=removed" {
+		t.Fatalf("disable: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	if res := other.get(wsURL("acme", "/dashboard")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the other session survived a method change: %d", res.StatusCode)
+	}
+	// With no method left, the user signs in with the password alone.
+	e.browser().login("acme", "owner@example.com", goodPassword, "/dashboard")
+}

@@ -1,0 +1,555 @@
+package web
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/mfa"
+)
+
+// withVisit lets any session through, pending or not (verify, enrollment).
+func (s *Server) withVisit(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if reqOf(r).visit == nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// enrolling lets through signed-in sessions and pending sessions that must
+// enroll; a pending session that owes a challenge goes to verify first.
+func (s *Server) enrolling(h http.HandlerFunc) http.Handler {
+	return s.withVisit(func(w http.ResponseWriter, r *http.Request) {
+		rq := reqOf(r)
+		if rq.pending && rq.decision.Next != mfa.Enroll {
+			http.Redirect(w, r, gateURL(rq.decision), http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// sensitive additionally asks for a recent re-verification (SPEC §6). A
+// pending session enrolling has just typed its password, which counts.
+func (s *Server) sensitive(h http.HandlerFunc) http.Handler {
+	return s.enrolling(func(w http.ResponseWriter, r *http.Request) {
+		if !s.accounts.Recent(reqOf(r).visit) {
+			http.Redirect(w, r, "/account/security/reauth", http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	})
+}
+
+type verifyPage struct {
+	page
+	Method       string // the method being challenged
+	Options      []methodOption
+	Recovery     bool
+	RecoveryLeft int
+	ProveMailbox bool
+	Resend       bool // the method sends codes
+	ResendIn     int  // seconds until a new code may be sent
+	Error        string
+	ShowRemember bool
+}
+
+type methodOption struct {
+	Method, Name string
+}
+
+func (s *Server) handleVerifyPage(w http.ResponseWriter, r *http.Request) {
+	s.showVerify(w, r, http.StatusOK, r.URL.Query().Get("method"), "", true)
+}
+
+// showVerify renders the challenge for method (the strongest when empty).
+// Selecting e-mail sends a code unless one was sent in the last minute.
+func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, method, msg string, send bool) {
+	rq := reqOf(r)
+	switch {
+	case !rq.pending:
+		http.Redirect(w, r, homeFor(&rq.visit.User), http.StatusSeeOther)
+		return
+	case rq.decision.Next != mfa.Challenge && rq.decision.Next != mfa.ProveMailbox:
+		http.Redirect(w, r, gateURL(rq.decision), http.StatusSeeOther)
+		return
+	}
+	ctx := r.Context()
+	ch, err := s.mfa.ChallengeFor(ctx, rq.visit)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	d := ch.Decision
+	p := verifyPage{page: s.page(r, "Two-step verification"), Recovery: d.Recovery, RecoveryLeft: ch.RecoveryLeft, Error: msg}
+	if d.Next == mfa.ProveMailbox {
+		p.ProveMailbox, method = true, string(gatehouse.MethodEmail)
+		p.Title = "Confirm your e-mail address"
+	} else {
+		if !offered(d, method) && (method != "recovery" || !d.Recovery) {
+			method = string(d.Method)
+		}
+		for _, m := range d.Options {
+			p.Options = append(p.Options, methodOption{string(m), mfa.MethodName(m)})
+		}
+		p.ShowRemember = rq.ws.MFA.TrustedDeviceDays > 0
+	}
+	p.Method = method
+	if method == string(gatehouse.MethodEmail) {
+		p.Resend = true
+		wait, err := s.mfa.LastSend(ctx, rq.visit, gatehouse.MethodEmail)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if wait == 0 && send {
+			var tooSoon *mfa.TooSoonError
+			switch err := s.mfa.SendCode(ctx, rq.visit, gatehouse.MethodEmail, clientIP(r)); {
+			case errors.As(err, &tooSoon):
+				wait = tooSoon.RetryAfter
+			case errors.Is(err, mfa.ErrDailyCap):
+				p.Error = err.Error()
+			case err != nil:
+				s.serverError(w, r, err)
+				return
+			default:
+				wait = mfa.ResendGap
+			}
+		}
+		p.ResendIn = int((wait + 999_999_999) / 1_000_000_000)
+	}
+	s.render(w, r, status, "verify", p)
+}
+
+func offered(d mfa.Decision, method string) bool {
+	for _, m := range d.Options {
+		if string(m) == method {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	rq := reqOf(r)
+	if !rq.pending {
+		http.Redirect(w, r, homeFor(&rq.visit.User), http.StatusSeeOther)
+		return
+	}
+	method := r.PostForm.Get("method")
+	proving := rq.decision.Next == mfa.ProveMailbox
+	_, err := s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+	var throttled *mfa.ThrottledError
+	switch {
+	case errors.Is(err, mfa.ErrTooManyFailures):
+		// The pending login is over: back to the password form.
+		if err := s.accounts.SignOut(r.Context(), rq.ws.ID, rq.token); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.clearSessionCookie(w)
+		s.render(w, r, http.StatusUnauthorized, "login", s.loginPage(r, rq.visit.User.Email, "", err.Error()))
+		return
+	case errors.As(err, &throttled):
+		w.Header().Set("Retry-After", retryAfter(throttled.RetryAfter))
+		s.showVerify(w, r, http.StatusTooManyRequests, method, err.Error(), false)
+		return
+	case errors.Is(err, mfa.ErrLocked):
+		s.showVerify(w, r, http.StatusForbidden, method, err.Error(), false)
+		return
+	case isFormMFAError(err):
+		s.showVerify(w, r, http.StatusUnauthorized, method, err.Error(), false)
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if proving {
+		// The mailbox is proven; now the user picks and activates a method.
+		http.Redirect(w, r, "/account/security", http.StatusSeeOther)
+		return
+	}
+	s.promote(w, r)
+}
+
+// promote turns the pending session into a signed-in one with a new id and
+// sends the user to the page first asked for.
+func (s *Server) promote(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, in)
+	http.Redirect(w, r, landing(&rq.visit.User, rq.visit.Session.Next), http.StatusSeeOther)
+}
+
+func isFormMFAError(err error) bool {
+	for _, target := range []error{
+		mfa.ErrMismatch, mfa.ErrExpired, mfa.ErrReplay, mfa.ErrRecoveryUsed, mfa.ErrNoCode, mfa.ErrUnavailable,
+		mfa.ErrDailyCap, mfa.ErrNotPending, mfa.ErrLastMethod,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	rq := reqOf(r)
+	method := r.PostForm.Get("method")
+	back := "/login/verify?method=" + url.QueryEscape(method)
+	if !rq.pending {
+		back = "/account/security/reauth?method=" + url.QueryEscape(method)
+	}
+	err := s.mfa.SendCode(r.Context(), rq.visit, gatehouse.Method(method), clientIP(r))
+	var tooSoon *mfa.TooSoonError
+	switch {
+	case errors.As(err, &tooSoon):
+		w.Header().Set("Retry-After", retryAfter(tooSoon.RetryAfter))
+		s.render(w, r, http.StatusTooManyRequests, "toosoon", tooSoonPage{page: s.page(r, "Please wait"), Seconds: tooSoon.Seconds(), Back: back, Message: err.Error()})
+		return
+	case isFormMFAError(err):
+		s.renderError(w, r, http.StatusUnprocessableEntity, err.Error())
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+type tooSoonPage struct {
+	page
+	Seconds int
+	Back    string
+	Message string
+}
+
+// handleSkip lets a user in a grace period skip enrollment for this session.
+func (s *Server) handleSkip(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	if !rq.pending || rq.decision.Next != mfa.Enroll || !rq.decision.CanSkip {
+		s.renderError(w, r, http.StatusForbidden, "Two-factor sign-in must be set up now.")
+		return
+	}
+	s.promote(w, r)
+}
+
+type securityPage struct {
+	page
+	Available    bool // the plan includes 2FA
+	Mode         gatehouse.MFAMode
+	Enrolling    bool // pending: must set up a method to continue
+	CanSkip      bool
+	GraceUntil   string
+	Methods      []methodRow
+	RecoveryLeft int
+	RecoveryLow  bool
+}
+
+type methodRow struct {
+	Method, Name string
+	Active       bool
+	CanDisable   bool
+	Detail       string
+	Weak         string
+}
+
+func (s *Server) handleSecurity(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	v := rq.visit
+	factors, left, err := s.mfa.Factors(r.Context(), v)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p := securityPage{
+		page: s.page(r, "Security"), Available: v.Workspace.Plan.HasMFA(), Mode: v.Workspace.MFA.Mode,
+		Enrolling: rq.pending, CanSkip: rq.decision.CanSkip, RecoveryLeft: left,
+		RecoveryLow: left <= mfa.RecoveryWarnAt && len(v.Methods) > 0,
+	}
+	if p.CanSkip {
+		p.GraceUntil = rq.decision.GraceUntil.Format("2 January 2006")
+	}
+	if flash := r.URL.Query().Get("done"); flash != "" {
+		p.Flash = map[string]string{
+			"added": "Two-factor method added.", "removed": "Two-factor method removed.", "reauth": "Verified. You can make changes for the next 10 minutes.",
+		}[flash]
+	}
+	for _, m := range gatehouse.Methods {
+		row := methodRow{Method: string(m), Name: mfa.MethodName(m)}
+		for _, f := range factors {
+			if f.Method == m && f.Active {
+				row.Active, row.CanDisable = true, mfa.CanDisable(v, m)
+			}
+		}
+		switch m {
+		case gatehouse.MethodSMS:
+			row.Weak = "Text messages can be intercepted; an authenticator app is safer."
+		case gatehouse.MethodEmail:
+			row.Weak = "The weakest method: anyone who can read your e-mail can use it."
+			row.Detail = v.User.Email
+		}
+		// A method the owner does not allow is not offered, but one the user
+		// already has stays listed so it can be removed.
+		if row.Active || (v.Workspace.MFA.Allows(m) && m != gatehouse.MethodSMS) {
+			p.Methods = append(p.Methods, row)
+		}
+	}
+	s.render(w, r, http.StatusOK, "security", p)
+}
+
+type totpPage struct {
+	page
+	Setup *mfa.TOTPSetup
+	// URI is the otpauth:// URI, marked safe: html/template would blank
+	// a non-web scheme in a URL-like attribute, and Gatehouse built it.
+	URI   template.URL
+	Error string
+}
+
+func (s *Server) handleTOTPStart(w http.ResponseWriter, r *http.Request) {
+	setup, err := s.mfa.StartTOTP(r.Context(), reqOf(r).visit)
+	if errors.Is(err, gatehouse.ErrInvalid) || errors.Is(err, mfa.ErrUnavailable) {
+		s.renderError(w, r, http.StatusConflict, sentence(err))
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "totp", totpPage{page: s.page(r, "Set up an authenticator app"), Setup: setup, URI: template.URL(setup.URI)})
+}
+
+func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	rq := reqOf(r)
+	codes, err := s.mfa.ConfirmTOTP(r.Context(), rq.visit, r.PostForm.Get("code"), clientIP(r))
+	if errors.Is(err, mfa.ErrMismatch) || errors.Is(err, mfa.ErrReplay) {
+		setup, perr := s.mfa.PendingTOTP(r.Context(), rq.visit)
+		if perr != nil {
+			s.serverError(w, r, perr)
+			return
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, "totp", totpPage{page: s.page(r, "Set up an authenticator app"), Setup: setup, URI: template.URL(setup.URI), Error: err.Error()})
+		return
+	}
+	if errors.Is(err, mfa.ErrNotPending) {
+		s.renderError(w, r, http.StatusConflict, err.Error())
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.methodAdded(w, r, codes)
+}
+
+// methodAdded finishes an enrollment: confirming a new method counts as a
+// verification, so a pending session is promoted (new id) and a signed-in
+// one is marked verified. New recovery codes are shown once.
+func (s *Server) methodAdded(w http.ResponseWriter, r *http.Request, codes []string) {
+	rq := reqOf(r)
+	next := "/account/security?done=added"
+	if rq.pending {
+		in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r))
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.setSessionCookie(w, in)
+		next = landing(&rq.visit.User, rq.visit.Session.Next)
+	} else if err := s.accounts.MarkVerified(r.Context(), rq.visit); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if len(codes) == 0 {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	s.showRecoveryCodes(w, r, codes, next)
+}
+
+type recoveryPage struct {
+	page
+	Codes    []string
+	Download template.URL
+	Next     string
+}
+
+func (s *Server) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string, next string) {
+	text := "Recovery codes for " + reqOf(r).visit.User.Email + " at " + reqOf(r).ws.Name + "\n" +
+		"Each works once. Keep them somewhere safe.\n\n" + strings.Join(codes, "\n") + "\n"
+	// A data: URL keeps the codes out of any server log or cache: they are
+	// shown once and never stored in the clear.
+	download := template.URL("data:text/plain;charset=utf-8," + url.PathEscape(text))
+	s.render(w, r, http.StatusOK, "recovery", recoveryPage{page: s.page(r, "Your recovery codes"), Codes: codes, Download: download, Next: next})
+}
+
+type emailConfirmPage struct {
+	page
+	Error    string
+	ResendIn int
+}
+
+func (s *Server) handleEmailEnable(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	needsCode, err := s.mfa.EnableEmail(r.Context(), rq.visit, clientIP(r))
+	var tooSoon *mfa.TooSoonError
+	switch {
+	case errors.As(err, &tooSoon):
+		s.render(w, r, http.StatusOK, "emailconfirm", emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), ResendIn: tooSoon.Seconds()})
+		return
+	case isFormMFAError(err):
+		s.renderError(w, r, http.StatusUnprocessableEntity, err.Error())
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if needsCode {
+		s.render(w, r, http.StatusOK, "emailconfirm", emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), ResendIn: 60})
+		return
+	}
+	s.methodAdded(w, r, nil)
+}
+
+func (s *Server) handleEmailConfirm(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	err := s.mfa.ConfirmEmail(r.Context(), reqOf(r).visit, r.PostForm.Get("code"), clientIP(r))
+	if isFormMFAError(err) {
+		s.render(w, r, http.StatusUnprocessableEntity, "emailconfirm", emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), Error: err.Error()})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.methodAdded(w, r, nil)
+}
+
+func (s *Server) handleDisable(w http.ResponseWriter, r *http.Request) {
+	m, err := gatehouse.ParseMethod(r.PathValue("method"))
+	if err != nil {
+		s.renderError(w, r, http.StatusNotFound, "There is no such method.")
+		return
+	}
+	err = s.mfa.Disable(r.Context(), reqOf(r).visit, m, clientIP(r))
+	if errors.Is(err, mfa.ErrLastMethod) {
+		s.renderError(w, r, http.StatusConflict, err.Error())
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account/security?done=removed", http.StatusSeeOther)
+}
+
+func (s *Server) handleRegenerate(w http.ResponseWriter, r *http.Request) {
+	codes, err := s.mfa.RegenerateRecovery(r.Context(), reqOf(r).visit, clientIP(r))
+	if errors.Is(err, gatehouse.ErrInvalid) {
+		s.renderError(w, r, http.StatusConflict, sentence(err))
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.showRecoveryCodes(w, r, codes, "/account/security")
+}
+
+type reauthPage struct {
+	page
+	Password bool // no second factor to ask for: ask for the password
+	Method   string
+	Options  []methodOption
+	Resend   bool
+	ResendIn int
+	Error    string
+}
+
+// reauthPage asks for a second factor when the gate would challenge this
+// user, and for the password otherwise.
+func (s *Server) reauthPage(r *http.Request, method, msg string) reauthPage {
+	rq := reqOf(r)
+	d := mfa.Decide(mfa.InputFor(rq.visit, false, s.accounts.Now()))
+	p := reauthPage{page: s.page(r, "Confirm it's you"), Error: msg}
+	if d.Next != mfa.Challenge {
+		p.Password = true
+		return p
+	}
+	if !offered(d, method) {
+		method = string(d.Method)
+	}
+	p.Method = method
+	p.Resend = method == string(gatehouse.MethodEmail)
+	for _, m := range d.Options {
+		p.Options = append(p.Options, methodOption{string(m), mfa.MethodName(m)})
+	}
+	return p
+}
+
+func (s *Server) handleReauthPage(w http.ResponseWriter, r *http.Request) {
+	p := s.reauthPage(r, r.URL.Query().Get("method"), "")
+	if p.Resend {
+		wait, err := s.mfa.LastSend(r.Context(), reqOf(r).visit, gatehouse.MethodEmail)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		p.ResendIn = int((wait + 999_999_999) / 1_000_000_000)
+	}
+	s.render(w, r, http.StatusOK, "reauth", p)
+}
+
+func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	rq := reqOf(r)
+	method := r.PostForm.Get("method")
+	var err error
+	if s.reauthPage(r, method, "").Password {
+		err = s.accounts.Reauthenticate(r.Context(), rq.visit, r.PostForm.Get("password"), clientIP(r))
+	} else if _, err = s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r)); err == nil {
+		err = s.accounts.MarkVerified(r.Context(), rq.visit)
+	}
+	var throttled *account.ThrottledError
+	var mfaThrottled *mfa.ThrottledError
+	switch {
+	case errors.Is(err, account.ErrBadCredentials):
+		s.render(w, r, http.StatusUnauthorized, "reauth", s.reauthPage(r, method, "That password does not match."))
+		return
+	case errors.As(err, &throttled) || errors.As(err, &mfaThrottled) || errors.Is(err, mfa.ErrLocked):
+		s.render(w, r, http.StatusTooManyRequests, "reauth", s.reauthPage(r, method, sentence(err)))
+		return
+	case isFormMFAError(err):
+		s.render(w, r, http.StatusUnauthorized, "reauth", s.reauthPage(r, method, err.Error()))
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account/security?done=reauth", http.StatusSeeOther)
+}
