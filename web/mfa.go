@@ -99,7 +99,6 @@ func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, 
 		for _, m := range d.Options {
 			p.Options = append(p.Options, methodOption{string(m), mfa.MethodName(m)})
 		}
-		p.ShowRemember = rq.ws.MFA.TrustedDeviceDays > 0
 	}
 	p.Method = method
 	if method == string(gatehouse.MethodEmail) {

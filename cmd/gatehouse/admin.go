@@ -104,7 +104,7 @@ func (m Main) workspaceSetPlan(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.updateWorkspace(ctx, c, *slug, func(w *gatehouse.Workspace) { w.Plan = p })
+	return m.updateWorkspace(ctx, c, *slug, "plan.changed", func(w *gatehouse.Workspace) { w.Plan = p })
 }
 
 func (m Main) workspaceSetOptions(ctx context.Context, args []string) error {
@@ -140,7 +140,7 @@ func (m Main) workspaceSetOptions(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.updateWorkspace(ctx, c, *slug, func(w *gatehouse.Workspace) {
+	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) {
 		if su != nil {
 			w.SignupEnabled = *su
 		}
@@ -181,7 +181,7 @@ func (m Main) workspaceSetMFA(ctx context.Context, args []string) error {
 		return fmt.Errorf("--grace-days must be 0-30, not %d", *grace)
 	}
 	now := time.Now().UTC()
-	return m.updateWorkspace(ctx, c, *slug, func(w *gatehouse.Workspace) {
+	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) {
 		if w.MFA.Mode != md {
 			w.MFA.Mode, w.MFA.ModeChangedAt = md, now
 		}
@@ -220,7 +220,9 @@ func parseMethods(list string) ([]gatehouse.Method, error) {
 	return out, nil
 }
 
-func (m Main) updateWorkspace(ctx context.Context, c config, slug string, change func(*gatehouse.Workspace)) error {
+// updateWorkspace applies change to the workspace and records it in the
+// audit log as done by the operator (actor 0, IP "cli").
+func (m Main) updateWorkspace(ctx context.Context, c config, slug, event string, change func(*gatehouse.Workspace)) error {
 	s, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -235,9 +237,13 @@ func (m Main) updateWorkspace(ctx context.Context, c config, slug string, change
 	if err := s.UpdateWorkspace(ctx, w); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "workspace %q: plan %s, sign-up %s, remember-me %s, two-step %s (methods %s, trusted devices %d days, grace %d days)\n",
-		w.Slug, w.Plan, onOffText(w.SignupEnabled), onOffText(w.RememberMeEnabled),
+	summary := fmt.Sprintf("plan %s, sign-up %s, remember-me %s, two-step %s (methods %s, trusted devices %d days, grace %d days)",
+		w.Plan, onOffText(w.SignupEnabled), onOffText(w.RememberMeEnabled),
 		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays)
+	if err := s.AddAuditEvent(ctx, w.ID, &gatehouse.AuditEvent{At: w.UpdatedAt, Type: event, IP: "cli", Detail: summary}); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "workspace %q: %s\n", w.Slug, summary)
 	return nil
 }
 

@@ -396,6 +396,28 @@ func TestErrors(t *testing.T) {
 		{name: "set-options on an unknown workspace", wantCode: 1, wantErr: `no workspace "nope"`,
 			args: []string{"workspace", "set-options", "--workspace", "nope", "--signup", "on"}, check: optionsAre(false, true)},
 
+		// workspace set-mfa (SPEC §3 bounds)
+		{name: "set-mfa without --mode", wantCode: 1, wantErr: "--mode is required",
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--methods", "totp"}, check: mfaUnchanged},
+		{name: "set-mfa with a bad mode", wantCode: 1, wantErr: `mode "always"`,
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--mode", "always"}, check: mfaUnchanged},
+		{name: "set-mfa with a bad method", wantCode: 1, wantErr: `method "fax"`,
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--mode", "required", "--methods", "totp,fax"}, check: mfaUnchanged},
+		{name: "set-mfa with no method", wantCode: 1, wantErr: "method",
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--mode", "required", "--methods", ","}, check: mfaUnchanged},
+		{name: "set-mfa allowing sms without Twilio", wantCode: 1, wantErr: "Twilio",
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--mode", "optional", "--methods", "totp,sms"}, check: mfaUnchanged},
+		{name: "set-mfa with 91 trusted days", wantCode: 1, wantErr: "--trusted-days",
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--mode", "optional", "--trusted-days", "91"}, check: mfaUnchanged},
+		{name: "set-mfa with negative trusted days", wantCode: 1, wantErr: "--trusted-days",
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--mode", "optional", "--trusted-days", "-2"}, check: mfaUnchanged},
+		{name: "set-mfa with 31 grace days", wantCode: 1, wantErr: "--grace-days",
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--mode", "required", "--grace-days", "31"}, check: mfaUnchanged},
+		{name: "set-mfa with non-numeric grace days", wantCode: 2, wantErr: "-grace-days",
+			args: []string{"workspace", "set-mfa", "--workspace", "acme", "--mode", "required", "--grace-days", "week"}, check: mfaUnchanged},
+		{name: "set-mfa on an unknown workspace", wantCode: 1, wantErr: `no workspace "nope"`,
+			args: []string{"workspace", "set-mfa", "--workspace", "nope", "--mode", "required"}, check: mfaUnchanged},
+
 		// user create
 		{name: "user create without --workspace", wantCode: 1, wantErr: "--workspace is required",
 			args: []string{"user", "create", "--email", "n@acme.test", "--role", "client"}},
@@ -509,6 +531,22 @@ func optionsAre(signup, remember bool) func(testing.TB, gatehouse.Store) {
 	}
 }
 
+// mfaUnchanged checks that acme still has the default two-factor settings.
+func mfaUnchanged(tb testing.TB, s gatehouse.Store) {
+	tb.Helper()
+	checkMFA(tb, mustWorkspace(tb, s, "acme"), gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
+}
+
+// checkMFA checks a workspace's two-factor settings.
+func checkMFA(tb testing.TB, ws *gatehouse.Workspace, mode gatehouse.MFAMode, methods []gatehouse.Method, trustedDays, graceDays int) {
+	tb.Helper()
+	got := ws.MFA
+	if got.Mode != mode || !slices.Equal(got.Methods, methods) || got.TrustedDeviceDays != trustedDays || got.GraceDays != graceDays {
+		tb.Errorf("%s: two-step mode %s, methods %v, trusted %d days, grace %d days; want %s, %v, %d, %d",
+			ws.Slug, got.Mode, got.Methods, got.TrustedDeviceDays, got.GraceDays, mode, methods, trustedDays, graceDays)
+	}
+}
+
 func TestSQLite(t *testing.T) {
 	env, dir := newEnv(t)
 	testAdmin(t, env, func(tb testing.TB) gatehouse.Store { return openSQLite(tb, dir) })
@@ -545,6 +583,7 @@ func testAdmin(t *testing.T, env map[string]string, open func(testing.TB) gateho
 	if acme.Name != "Acme" || acme.Plan != gatehouse.PlanPro || acme.SignupEnabled || !acme.RememberMeEnabled {
 		t.Errorf("acme = %+v; want name Acme, plan pro, sign-up off, remember-me on", acme)
 	}
+	checkMFA(t, acme, gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
 	owner := mustUser(t, s, acme, "o@acme.test")
 	if owner.Role != gatehouse.RoleOwner || owner.Disabled {
 		t.Errorf("owner = %+v", owner)
@@ -596,6 +635,30 @@ func testAdmin(t *testing.T, env map[string]string, open func(testing.TB) gateho
 			t.Errorf("after set-options %v: acme = %+v", step.args, got)
 		}
 	}
+
+	// set-mfa changes the mode and what it is given, keeps the rest, and
+	// stamps ModeChangedAt only when the mode changes.
+	before := time.Now().Add(-time.Second)
+	mustRun(t, env, "workspace", "set-mfa", "--workspace", "acme", "--mode", "required",
+		"--methods", "email, totp", "--trusted-days", "0", "--grace-days", "7")
+	got := mustWorkspace(t, s, "acme")
+	checkMFA(t, got, gatehouse.MFARequired, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, 0, 7)
+	if got.MFA.ModeChangedAt.Before(before) {
+		t.Errorf("ModeChangedAt = %v, want after %v", got.MFA.ModeChangedAt, before)
+	}
+	if got.Plan != gatehouse.PlanUnlimited || got.SignupEnabled || !got.RememberMeEnabled {
+		t.Errorf("set-mfa changed other settings: %+v", got)
+	}
+	changed := got.MFA.ModeChangedAt
+	mustRun(t, env, "workspace", "set-mfa", "--workspace", "acme", "--mode", "required", "--methods", "email")
+	got = mustWorkspace(t, s, "acme")
+	checkMFA(t, got, gatehouse.MFARequired, []gatehouse.Method{gatehouse.MethodEmail}, 0, 7)
+	if !got.MFA.ModeChangedAt.Equal(changed) {
+		t.Errorf("ModeChangedAt moved from %v to %v although the mode stayed", changed, got.MFA.ModeChangedAt)
+	}
+	mustRun(t, env, "workspace", "set-mfa", "--workspace", "acme", "--mode", "disabled", "--trusted-days", "90")
+	checkMFA(t, mustWorkspace(t, s, "acme"), gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodEmail}, 90, 7)
+	checkMFA(t, mustWorkspace(t, s, "beta"), gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
 
 	// user create, with a password and with an invitation.
 	for _, u := range []struct {

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,6 +253,10 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	ws := mustWorkspace(t, s, "demo")
 	if ws.Plan != gatehouse.PlanPro {
 		t.Errorf("demo plan = %s, want pro", ws.Plan)
+	}
+	// SPEC §12: mode optional, methods totp,email.
+	if ws.MFA.Mode != gatehouse.MFAOptional || !slices.Equal(ws.MFA.Methods, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}) {
+		t.Errorf("demo two-step settings = %+v, want mode optional, methods totp,email", ws.MFA)
 	}
 	checkPassword(t, mustUser(t, s, ws, "owner@demo.localhost"), ownerPassword)
 	if u := mustUser(t, s, ws, "client@demo.localhost"); u.Role != gatehouse.RoleClient {
