@@ -70,6 +70,16 @@ func (r Role) IsStaff() bool { return r != RoleClient }
 // CanManageUsers reports whether the role may invite, disable and reset users.
 func (r Role) CanManageUsers() bool { return r == RoleOwner || r == RoleAdmin }
 
+// CanManage reports whether actor may reset or disable target: the owner
+// may act on anyone else, an admin on anyone but the owner, and nobody on
+// themselves (a reset of one's own 2FA would skip re-verification).
+func (actor *User) CanManage(target *User) bool {
+	if actor.ID == target.ID || actor.WorkspaceID != target.WorkspaceID || !actor.Role.CanManageUsers() {
+		return false
+	}
+	return actor.Role == RoleOwner || target.Role != RoleOwner
+}
+
 // MFAMode is a workspace's two-factor enforcement mode (SPEC §3).
 type MFAMode string
 
@@ -139,6 +149,48 @@ func (s MFASettings) Allows(m Method) bool {
 		}
 	}
 	return false
+}
+
+// Validate reports an ErrInvalid error unless the settings can be saved:
+// a non-empty set of known methods, trusted-device days 0-90, grace days
+// 0-30. smsReady reports whether the workspace's Twilio account is set,
+// without which SMS cannot be allowed.
+func (s MFASettings) Validate(smsReady bool) error {
+	if _, err := ParseMFAMode(string(s.Mode)); err != nil {
+		return err
+	}
+	if len(s.Methods) == 0 {
+		return fmt.Errorf("%w: allow at least one method", ErrInvalid)
+	}
+	for _, m := range s.Methods {
+		if _, err := ParseMethod(string(m)); err != nil {
+			return err
+		}
+		if m == MethodSMS && !smsReady {
+			return fmt.Errorf("%w: SMS can be allowed only once the workspace's Twilio account is set", ErrInvalid)
+		}
+	}
+	if s.TrustedDeviceDays < 0 || s.TrustedDeviceDays > 90 {
+		return fmt.Errorf("%w: trusted-device lifetime must be 0-90 days", ErrInvalid)
+	}
+	if s.GraceDays < 0 || s.GraceDays > 30 {
+		return fmt.Errorf("%w: grace period must be 0-30 days", ErrInvalid)
+	}
+	return nil
+}
+
+// SortMethods returns the distinct methods of ms in strength order.
+func SortMethods(ms []Method) []Method {
+	var out []Method
+	for _, m := range Methods {
+		for _, x := range ms {
+			if x == m {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // HasMFA reports whether the plan includes two-factor features.
@@ -315,12 +367,28 @@ type AuditEvent struct {
 	Detail      string // a short human-readable note, never a secret
 }
 
+// AuditFilter selects audit events. Zero fields select everything.
+type AuditFilter struct {
+	UserID   int64     // events whose actor or target is this user
+	Type     string    // events whose type starts with this ("mfa." or "signin.password.failed")
+	From     time.Time // at or after
+	To       time.Time // before
+	BeforeID int64     // keyset pagination: events with a smaller ID
+	Limit    int       // at most this many (FindAuditEvents only; 0 means 50)
+}
+
 // AuditStore keeps the audit log.
 type AuditStore interface {
 	// AddAuditEvent inserts e into workspaceID, setting e.ID.
 	AddAuditEvent(ctx context.Context, workspaceID int64, e *AuditEvent) error
 	// ListAuditEvents returns the workspace's events, newest first, at most limit.
 	ListAuditEvents(ctx context.Context, workspaceID int64, limit int) ([]AuditEvent, error)
+	// FindAuditEvents returns the events matching f, newest (highest ID) first.
+	FindAuditEvents(ctx context.Context, workspaceID int64, f AuditFilter) ([]AuditEvent, error)
+	// EachAuditEvent calls fn for every event matching f (Limit ignored),
+	// newest first, streaming rows so a large log never sits in memory; it
+	// stops at fn's first error and returns it.
+	EachAuditEvent(ctx context.Context, workspaceID int64, f AuditFilter, fn func(AuditEvent) error) error
 }
 
 // WorkspaceStore keeps workspaces.

@@ -48,6 +48,27 @@ type SendClock struct {
 	WindowCount int
 }
 
+// Device is a trusted browser: it skips its user's second factor (never the
+// password) until it expires. Only the SHA-256 of its token is stored.
+type Device struct {
+	ID          int64
+	WorkspaceID int64
+	UserID      int64
+	TokenHash   []byte
+	UserAgent   string
+	CreatedAt   time.Time
+	LastUsedAt  time.Time
+	ExpiresAt   time.Time
+}
+
+// UserMFA is one user's two-factor state, for the users list and coverage.
+type UserMFA struct {
+	UserID       int64
+	Methods      []gatehouse.Method // active, strongest first
+	RecoveryLeft int                // unused recovery codes
+	Devices      int                // unexpired trusted devices
+}
+
 // Store is what the 2FA domain keeps. Every method is scoped by workspace.
 type Store interface {
 	// FindFactors returns the user's factors, active or pending, strongest first.
@@ -95,4 +116,28 @@ type Store interface {
 	// FindLatestCode returns the session's newest code of the channel, used
 	// or not; ErrNotFound when there is none.
 	FindLatestCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method) (*Code, error)
+
+	// CreateDevice inserts d, setting d.ID, and in the same transaction
+	// deletes the user's least recently used devices beyond max.
+	CreateDevice(ctx context.Context, workspaceID int64, d *Device, max int) error
+	// FindDevice returns the user's device with the token hash that has not
+	// expired at now; ErrNotFound otherwise (also for another user's device).
+	FindDevice(ctx context.Context, workspaceID, userID int64, tokenHash []byte, now time.Time) (*Device, error)
+	// TouchDevice sets the device's LastUsedAt to now.
+	TouchDevice(ctx context.Context, workspaceID, deviceID int64, now time.Time) error
+	// ListDevices returns the user's devices unexpired at now, most recently
+	// used first.
+	ListDevices(ctx context.Context, workspaceID, userID int64, now time.Time) ([]Device, error)
+	// DeleteDevice removes one of the user's devices; ErrNotFound when the
+	// user has no device with that ID.
+	DeleteDevice(ctx context.Context, workspaceID, userID, deviceID int64) error
+	// DeleteDevices removes all the user's devices and reports how many.
+	DeleteDevices(ctx context.Context, workspaceID, userID int64) (int, error)
+
+	// ListUserMFA returns the two-factor state of every user of the
+	// workspace (users without any also appear, with zero values), ordered by
+	// user ID, in one query: devices are counted when unexpired at now.
+	ListUserMFA(ctx context.Context, workspaceID int64, now time.Time) ([]UserMFA, error)
+	// ListThrottles returns the failure counters whose key starts with prefix.
+	ListThrottles(ctx context.Context, workspaceID int64, prefix string) (map[string]gatehouse.Throttle, error)
 }

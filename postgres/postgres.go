@@ -157,6 +157,12 @@ func qualify(alias, cols string) string {
 	return strings.Join(out, ", ")
 }
 
+// escapeLike escapes LIKE's wildcards (and the escape character itself) in s,
+// for a pattern written with ESCAPE '\'.
+func escapeLike(s string) string { return likeEscaper.Replace(s) }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // SQLSTATEs of constraint violations.
 const (
 	pgUniqueViolation = "23505"

@@ -175,7 +175,7 @@ func TestMigrate(t *testing.T) {
 		}
 		defer conn.Close(ctx)
 		if _, err := conn.Exec(ctx, `
-			DROP TABLE audit_events, codes, send_clocks, recovery_codes, factors,
+			DROP TABLE trusted_devices, audit_events, codes, send_clocks, recovery_codes, factors,
 				outbox, throttles, tokens, sessions, users, workspaces;
 			DELETE FROM goose_db_version WHERE version_id > 0`); err != nil {
 			t.Fatal(err)
@@ -276,7 +276,7 @@ func TestStore(t *testing.T) {
 
 // TestMigrateUpgrade brings a database holding rows from before two-factor
 // authentication up to date: the old rows read back with the defaults, and
-// the two-factor migration rolls back and forth cleanly.
+// the two-factor and trusted-device migrations roll back and forth cleanly.
 func TestMigrateUpgrade(t *testing.T) {
 	ctx := context.Background()
 	old := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -320,6 +320,12 @@ func TestMigrateUpgrade(t *testing.T) {
 		t.Errorf("old user's methods = %v", v.Methods)
 	}
 
+	if err := db.MigrateTo(ctx, 2); err != nil {
+		t.Fatalf("roll back devices: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate devices again: %v", err)
+	}
 	if err := db.MigrateTo(ctx, 1); err != nil {
 		t.Fatalf("roll back two-factor: %v", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -557,29 +559,116 @@ func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse
 	return nil
 }
 
+const auditCols = `id, workspace_id, at, actor_id, target_id, type, ip, detail`
+
+func scanAuditEvent(row pgx.Row, e *gatehouse.AuditEvent) error {
+	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.At, &e.ActorID, &e.TargetID, &e.Type, &e.IP, &e.Detail); err != nil {
+		return err
+	}
+	e.At = e.At.UTC()
+	return nil
+}
+
 // ListAuditEvents implements gatehouse.AuditStore.
 func (db *DB) ListAuditEvents(ctx context.Context, workspaceID int64, limit int) ([]gatehouse.AuditEvent, error) {
 	if limit <= 0 {
 		return nil, nil // PostgreSQL refuses a negative LIMIT; "at most 0" is none
 	}
-	rows, err := db.pool.Query(ctx, `
-		SELECT id, workspace_id, at, actor_id, target_id, type, ip, detail FROM audit_events
-		WHERE workspace_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, workspaceID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	defer rows.Close()
 	var es []gatehouse.AuditEvent
-	for rows.Next() {
-		var e gatehouse.AuditEvent
-		if err := rows.Scan(&e.ID, &e.WorkspaceID, &e.At, &e.ActorID, &e.TargetID, &e.Type, &e.IP, &e.Detail); err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
-		}
-		e.At = e.At.UTC()
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
+	err := db.eachAuditEvent(ctx, "list audit events", `SELECT `+auditCols+` FROM audit_events
+		WHERE workspace_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, []any{workspaceID, limit},
+		func(e gatehouse.AuditEvent) error {
+			es = append(es, e)
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	return es, nil
+}
+
+// defaultAuditLimit is FindAuditEvents' page size when the filter sets none.
+const defaultAuditLimit = 50
+
+// FindAuditEvents implements gatehouse.AuditStore. Pages follow each other
+// by ID (BeforeID), never by offset, so an event added meanwhile neither
+// repeats nor hides one.
+func (db *DB) FindAuditEvents(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter) ([]gatehouse.AuditEvent, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultAuditLimit
+	}
+	where, args := auditWhere(workspaceID, f)
+	args = append(args, limit)
+	var es []gatehouse.AuditEvent
+	err := db.eachAuditEvent(ctx, "find audit events",
+		`SELECT `+auditCols+` FROM audit_events WHERE `+where+` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args,
+		func(e gatehouse.AuditEvent) error {
+			es = append(es, e)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// EachAuditEvent implements gatehouse.AuditStore. It holds one pooled
+// connection until the last row, so fn can use the store meanwhile only while
+// the pool has another connection to give.
+func (db *DB) EachAuditEvent(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter, fn func(gatehouse.AuditEvent) error) error {
+	where, args := auditWhere(workspaceID, f)
+	return db.eachAuditEvent(ctx, "read audit events",
+		`SELECT `+auditCols+` FROM audit_events WHERE `+where+` ORDER BY id DESC`, args, fn)
+}
+
+// eachAuditEvent runs query and calls fn for each row as it arrives. It
+// returns fn's first error as it is, and its own errors prefixed with what.
+func (db *DB) eachAuditEvent(ctx context.Context, what, query string, args []any, fn func(gatehouse.AuditEvent) error) error {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e gatehouse.AuditEvent
+		if err := scanAuditEvent(rows, &e); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// auditWhere returns the conditions of f in workspaceID and their arguments,
+// numbered from $1.
+func auditWhere(workspaceID int64, f gatehouse.AuditFilter) (string, []any) {
+	conds := []string{"workspace_id = $1"}
+	args := []any{workspaceID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.UserID != 0 {
+		p := arg(f.UserID)
+		conds = append(conds, "(actor_id = "+p+" OR target_id = "+p+")")
+	}
+	if f.Type != "" {
+		conds = append(conds, "type LIKE "+arg(escapeLike(f.Type)+"%")+` ESCAPE '\'`)
+	}
+	if !f.From.IsZero() {
+		conds = append(conds, "at >= "+arg(f.From))
+	}
+	if !f.To.IsZero() {
+		conds = append(conds, "at < "+arg(f.To))
+	}
+	if f.BeforeID != 0 {
+		conds = append(conds, "id < "+arg(f.BeforeID))
+	}
+	return strings.Join(conds, " AND "), args
 }

@@ -272,3 +272,177 @@ func (db *DB) FindLatestCode(ctx context.Context, workspaceID, sessionID int64, 
 	}
 	return &c, nil
 }
+
+const deviceCols = `id, workspace_id, user_id, token_hash, user_agent, created_at, last_used_at, expires_at`
+
+func scanDevice(row interface{ Scan(...any) error }, d *mfa.Device) error {
+	var created, used, expires int64
+	if err := row.Scan(&d.ID, &d.WorkspaceID, &d.UserID, &d.TokenHash, &d.UserAgent, &created, &used, &expires); err != nil {
+		return err
+	}
+	d.CreatedAt, d.LastUsedAt, d.ExpiresAt = fromUnix(created), fromUnix(used), fromUnix(expires)
+	return nil
+}
+
+// CreateDevice implements mfa.Store. The row comes from the user's own row in
+// the workspace, so a user of another workspace is ErrNotFound. The new
+// device always survives the eviction, even with an older LastUsedAt than
+// the others: it is the browser the user just chose to trust. A max below one
+// keeps only the new device.
+func (db *DB) CreateDevice(ctx context.Context, workspaceID int64, d *mfa.Device, max int) error {
+	keepOthers := 0
+	if max > 1 {
+		keepOthers = max - 1
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO trusted_devices (workspace_id, user_id, token_hash, user_agent, created_at, last_used_at, expires_at)
+			SELECT workspace_id, id, ?, ?, ?, ?, ? FROM users WHERE workspace_id = ? AND id = ?
+			RETURNING id`,
+			d.TokenHash, d.UserAgent, unix(d.CreatedAt), unix(d.LastUsedAt), unix(d.ExpiresAt), workspaceID, d.UserID,
+		).Scan(&d.ID)
+		if err != nil {
+			return translate(err)
+		}
+		_, err = tx.ExecContext(ctx, `
+			DELETE FROM trusted_devices WHERE workspace_id = ?1 AND user_id = ?2 AND id <> ?3 AND id NOT IN (
+				SELECT id FROM trusted_devices WHERE workspace_id = ?1 AND user_id = ?2 AND id <> ?3
+				ORDER BY last_used_at DESC, id DESC LIMIT ?4)`,
+			workspaceID, d.UserID, d.ID, keepOthers)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create device for user %d: %w", d.UserID, err)
+	}
+	d.WorkspaceID = workspaceID
+	return nil
+}
+
+// FindDevice implements mfa.Store.
+func (db *DB) FindDevice(ctx context.Context, workspaceID, userID int64, tokenHash []byte, now time.Time) (*mfa.Device, error) {
+	var d mfa.Device
+	row := db.read.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM trusted_devices
+		WHERE workspace_id = ? AND user_id = ? AND token_hash = ? AND expires_at > ?`,
+		workspaceID, userID, tokenHash, unix(now))
+	if err := scanDevice(row, &d); err != nil {
+		return nil, fmt.Errorf("find device of user %d: %w", userID, translate(err))
+	}
+	return &d, nil
+}
+
+// TouchDevice implements mfa.Store.
+func (db *DB) TouchDevice(ctx context.Context, workspaceID, deviceID int64, now time.Time) error {
+	err := mustAffect(db.write.ExecContext(ctx, `UPDATE trusted_devices SET last_used_at = ? WHERE workspace_id = ? AND id = ?`,
+		unix(now), workspaceID, deviceID))
+	if err != nil {
+		return fmt.Errorf("touch device %d: %w", deviceID, err)
+	}
+	return nil
+}
+
+// ListDevices implements mfa.Store.
+func (db *DB) ListDevices(ctx context.Context, workspaceID, userID int64, now time.Time) ([]mfa.Device, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+deviceCols+` FROM trusted_devices
+		WHERE workspace_id = ? AND user_id = ? AND expires_at > ? ORDER BY last_used_at DESC, id DESC`,
+		workspaceID, userID, unix(now))
+	if err != nil {
+		return nil, fmt.Errorf("list devices of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var ds []mfa.Device
+	for rows.Next() {
+		var d mfa.Device
+		if err := scanDevice(rows, &d); err != nil {
+			return nil, fmt.Errorf("list devices of user %d: %w", userID, err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list devices of user %d: %w", userID, err)
+	}
+	return ds, nil
+}
+
+// DeleteDevice implements mfa.Store.
+func (db *DB) DeleteDevice(ctx context.Context, workspaceID, userID, deviceID int64) error {
+	err := mustAffect(db.write.ExecContext(ctx, `DELETE FROM trusted_devices WHERE workspace_id = ? AND user_id = ? AND id = ?`,
+		workspaceID, userID, deviceID))
+	if err != nil {
+		return fmt.Errorf("delete device %d of user %d: %w", deviceID, userID, err)
+	}
+	return nil
+}
+
+// DeleteDevices implements mfa.Store.
+func (db *DB) DeleteDevices(ctx context.Context, workspaceID, userID int64) (int, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM trusted_devices WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
+	if err != nil {
+		return 0, fmt.Errorf("delete devices of user %d: %w", userID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete devices of user %d: %w", userID, err)
+	}
+	return int(n), nil
+}
+
+// ListUserMFA implements mfa.Store in one read: each table is grouped by user
+// before the join, so factors, codes and devices do not multiply each other's
+// counts.
+func (db *DB) ListUserMFA(ctx context.Context, workspaceID int64, now time.Time) ([]mfa.UserMFA, error) {
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT u.id, coalesce(f.methods, ''), coalesce(r.n, 0), coalesce(d.n, 0)
+		FROM users u
+		LEFT JOIN (SELECT user_id, group_concat(method) AS methods FROM factors
+		           WHERE workspace_id = ?1 AND active GROUP BY user_id) f ON f.user_id = u.id
+		LEFT JOIN (SELECT user_id, count(*) AS n FROM recovery_codes
+		           WHERE workspace_id = ?1 AND used_at IS NULL GROUP BY user_id) r ON r.user_id = u.id
+		LEFT JOIN (SELECT user_id, count(*) AS n FROM trusted_devices
+		           WHERE workspace_id = ?1 AND expires_at > ?2 GROUP BY user_id) d ON d.user_id = u.id
+		WHERE u.workspace_id = ?1
+		ORDER BY u.id`, workspaceID, unix(now))
+	if err != nil {
+		return nil, fmt.Errorf("list users' 2FA: %w", err)
+	}
+	defer rows.Close()
+	var out []mfa.UserMFA
+	for rows.Next() {
+		var m mfa.UserMFA
+		var methods string
+		if err := rows.Scan(&m.UserID, &methods, &m.RecoveryLeft, &m.Devices); err != nil {
+			return nil, fmt.Errorf("list users' 2FA: %w", err)
+		}
+		m.Methods = strongestFirst(splitMethods(methods))
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users' 2FA: %w", err)
+	}
+	return out, nil
+}
+
+// ListThrottles implements mfa.Store.
+func (db *DB) ListThrottles(ctx context.Context, workspaceID int64, prefix string) (map[string]gatehouse.Throttle, error) {
+	cond, args := hasPrefix("key", prefix)
+	rows, err := db.read.QueryContext(ctx, `SELECT key, failures, last_failure_at FROM throttles
+		WHERE workspace_id = ? AND `+cond, append([]any{workspaceID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list throttles %q: %w", prefix, err)
+	}
+	defer rows.Close()
+	ts := make(map[string]gatehouse.Throttle)
+	for rows.Next() {
+		var key string
+		var t gatehouse.Throttle
+		var last int64
+		if err := rows.Scan(&key, &t.Failures, &last); err != nil {
+			return nil, fmt.Errorf("list throttles %q: %w", prefix, err)
+		}
+		t.LastFailureAt = fromUnix(last)
+		ts[key] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list throttles %q: %w", prefix, err)
+	}
+	return ts, nil
+}

@@ -183,6 +183,21 @@ func qualify(alias, cols string) string {
 	return strings.Join(out, ", ")
 }
 
+// escapeLike escapes LIKE's wildcards (and the escape character itself) in s,
+// for a pattern written with ESCAPE '\'.
+func escapeLike(s string) string { return likeEscaper.Replace(s) }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// hasPrefix returns a condition that the text column col starts with prefix,
+// taken literally, and the condition's arguments. SQLite's LIKE ignores the
+// case of ASCII letters, so the leading characters are compared exactly too:
+// "mfa:" must not match "MFA:…", as it does not on PostgreSQL.
+func hasPrefix(col, prefix string) (string, []any) {
+	return col + ` LIKE ? ESCAPE '\' AND substr(` + col + `, 1, length(?)) = ?`,
+		[]any{escapeLike(prefix) + "%", prefix, prefix}
+}
+
 // translate maps driver errors onto the domain's sentinels.
 func translate(err error) error {
 	var se *sqlite.Error

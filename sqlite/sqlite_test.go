@@ -48,7 +48,7 @@ func TestMigrateTwice(t *testing.T) {
 
 // TestMigrateUpgrade brings a database holding rows from before two-factor
 // authentication up to date: the old rows read back with the defaults, and
-// the two-factor migration rolls back and forth cleanly.
+// the two-factor and trusted-device migrations roll back and forth cleanly.
 func TestMigrateUpgrade(t *testing.T) {
 	ctx := context.Background()
 	old := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
@@ -92,6 +92,12 @@ func TestMigrateUpgrade(t *testing.T) {
 		t.Errorf("old user's methods = %v", v.Methods)
 	}
 
+	if err := db.MigrateTo(ctx, 2); err != nil {
+		t.Fatalf("roll back devices: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate devices again: %v", err)
+	}
 	if err := db.MigrateTo(ctx, 1); err != nil {
 		t.Fatalf("roll back two-factor: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -51,7 +52,10 @@ func Run(t *testing.T, open Opener) {
 		{"RecoveryCodes", testRecoveryCodes},
 		{"SendClock", testSendClock},
 		{"Codes", testCodes},
+		{"Devices", testDevices},
+		{"UserMFA", testUserMFA},
 		{"Audit", testAudit},
+		{"AuditFilter", testAuditFilter},
 		{"Tenancy", testTenancy},
 	}
 	for _, tt := range tests {
@@ -462,6 +466,40 @@ func testThrottles(t *testing.T, s Store) {
 	must(t, "find after reset", err)
 	if got.Failures != 0 {
 		t.Fatalf("after reset = %+v", got)
+	}
+
+	// ListThrottles takes its prefix literally: LIKE's wildcards and escape
+	// character in it match only themselves, and case counts.
+	keys := []string{"mfa:totp:1", "mfa:sms:2", "MFA:upper", "mfa_x:3", "mfaqx:4", "50%off", "500", `a\b:5`, "ab:6", "ip:192.0.2.1"}
+	all := make(map[string]gatehouse.Throttle)
+	for i, k := range keys {
+		th, err := s.AddFailure(ctx, w.ID, k, t0.Add(time.Duration(i)*time.Second), t0.Add(-time.Hour))
+		must(t, "add "+k, err)
+		all[k] = th
+	}
+	for _, tt := range []struct {
+		name, prefix string
+		want         []string
+	}{
+		{"prefix", "mfa:", []string{"mfa:totp:1", "mfa:sms:2"}},
+		{"underscore", "mfa_", []string{"mfa_x:3"}},
+		{"percent", "50%", []string{"50%off"}},
+		{"backslash", `a\b`, []string{`a\b:5`}},
+		{"whole key", "ip:192.0.2.1", []string{"ip:192.0.2.1"}},
+		{"no match", "zz", nil},
+		{"empty prefix", "", keys}, // acct:ann was reset
+	} {
+		t.Run("ListThrottles "+tt.name, func(t *testing.T) {
+			want := make(map[string]gatehouse.Throttle)
+			for _, k := range tt.want {
+				want[k] = all[k]
+			}
+			got, err := s.ListThrottles(ctx, w.ID, tt.prefix)
+			must(t, "list", err)
+			if !maps.Equal(got, want) {
+				t.Fatalf("ListThrottles(%q) = %+v, want %+v", tt.prefix, got, want)
+			}
+		})
 	}
 }
 
@@ -985,6 +1023,200 @@ func testCodes(t *testing.T, s Store) {
 	wantNotFound(t, "create for unknown user", err)
 }
 
+// newDevice returns a trusted device of the user for the token, last used at
+// used and expiring 30 days after t0.
+func newDevice(userID int64, token string, used time.Time) *mfa.Device {
+	return &mfa.Device{UserID: userID, TokenHash: hash(token), UserAgent: "Browser " + token,
+		CreatedAt: used, LastUsedAt: used, ExpiresAt: t0.Add(30 * 24 * time.Hour)}
+}
+
+// agents returns the devices' user agents, to tell devices apart in failures.
+func agents(ds []mfa.Device) []string {
+	var as []string
+	for _, d := range ds {
+		as = append(as, d.UserAgent)
+	}
+	return as
+}
+
+func testDevices(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	ann := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleMember)
+	bob := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleMember)
+	const keep = 5
+	create := func(d *mfa.Device) *mfa.Device {
+		t.Helper()
+		must(t, "create "+d.UserAgent, s.CreateDevice(ctx, w.ID, d, keep))
+		if d.ID == 0 || d.WorkspaceID != w.ID {
+			t.Fatalf("CreateDevice set ID %d, WorkspaceID %d", d.ID, d.WorkspaceID)
+		}
+		return d
+	}
+	wantDevices := func(userID int64, now time.Time, want ...*mfa.Device) {
+		t.Helper()
+		got, err := s.ListDevices(ctx, w.ID, userID, now)
+		must(t, "list devices", err)
+		var ws []mfa.Device
+		for _, d := range want {
+			ws = append(ws, *d)
+		}
+		if !reflect.DeepEqual(got, ws) {
+			t.Fatalf("devices of user %d at %v = %v, want %v\ngot  %+v\nwant %+v", userID, now, agents(got), agents(ws), got, ws)
+		}
+	}
+
+	// Five devices fit; the sixth evicts the least recently used.
+	var d [9]*mfa.Device
+	for i := 1; i <= 5; i++ {
+		d[i] = create(newDevice(ann.ID, fmt.Sprint("ann-", i), t0.Add(time.Duration(i)*time.Minute)))
+	}
+	wantDevices(ann.ID, t0, d[5], d[4], d[3], d[2], d[1])
+	d[6] = create(newDevice(ann.ID, "ann-6", t0.Add(6*time.Minute)))
+	wantDevices(ann.ID, t0, d[6], d[5], d[4], d[3], d[2])
+	_, err := s.FindDevice(ctx, w.ID, ann.ID, d[1].TokenHash, t0)
+	wantNotFound(t, "find evicted device", err)
+	wantNotFound(t, "touch evicted device", s.TouchDevice(ctx, w.ID, d[1].ID, t0))
+
+	// Using a device makes it the most recent: the next eviction passes it by.
+	must(t, "touch", s.TouchDevice(ctx, w.ID, d[2].ID, t0.Add(10*time.Minute)))
+	d[2].LastUsedAt = t0.Add(10 * time.Minute)
+	d[7] = create(newDevice(ann.ID, "ann-7", t0.Add(11*time.Minute)))
+	wantDevices(ann.ID, t0, d[7], d[2], d[6], d[5], d[4])
+
+	// The browser just trusted survives its own eviction even when it reads
+	// as less recently used than every other.
+	d[8] = create(newDevice(ann.ID, "ann-8", t0))
+	wantDevices(ann.ID, t0, d[7], d[2], d[6], d[5], d[8])
+
+	got, err := s.FindDevice(ctx, w.ID, ann.ID, hash("ann-7"), t0)
+	must(t, "find", err)
+	if !reflect.DeepEqual(got, d[7]) {
+		t.Fatalf("find = %+v, want %+v", got, d[7])
+	}
+	_, err = s.FindDevice(ctx, w.ID, bob.ID, hash("ann-7"), t0)
+	wantNotFound(t, "find another user's device", err)
+	_, err = s.FindDevice(ctx, w.ID, ann.ID, hash("nope"), t0)
+	wantNotFound(t, "find unknown device", err)
+	wantNotFound(t, "touch unknown device", s.TouchDevice(ctx, w.ID, d[8].ID+1000, t0))
+	if err := s.CreateDevice(ctx, w.ID, newDevice(bob.ID, "ann-7", t0), keep); !errors.Is(err, gatehouse.ErrConflict) {
+		t.Fatalf("create with a taken token: got %v, want ErrConflict", err)
+	}
+	wantNotFound(t, "create for an unknown user", s.CreateDevice(ctx, w.ID, newDevice(bob.ID+1000, "ghost", t0), keep))
+
+	// Expiry: a device expiring at now is gone; ties in use go to the newer.
+	b1 := newDevice(bob.ID, "bob-1", t0.Add(time.Minute))
+	b1.ExpiresAt = t0.Add(time.Hour)
+	create(b1)
+	b2 := create(newDevice(bob.ID, "bob-2", t0.Add(2*time.Minute)))
+	b3 := create(newDevice(bob.ID, "bob-3", t0.Add(2*time.Minute)))
+	_, err = s.FindDevice(ctx, w.ID, bob.ID, b1.TokenHash, t0.Add(time.Hour-time.Microsecond))
+	must(t, "find before expiry", err)
+	_, err = s.FindDevice(ctx, w.ID, bob.ID, b1.TokenHash, t0.Add(time.Hour))
+	wantNotFound(t, "find expired device", err)
+	wantDevices(bob.ID, t0, b3, b2, b1)
+	wantDevices(bob.ID, t0.Add(time.Hour), b3, b2)
+
+	wantNotFound(t, "delete another user's device", s.DeleteDevice(ctx, w.ID, bob.ID, d[7].ID))
+	must(t, "delete", s.DeleteDevice(ctx, w.ID, ann.ID, d[7].ID))
+	wantNotFound(t, "delete twice", s.DeleteDevice(ctx, w.ID, ann.ID, d[7].ID))
+	wantDevices(ann.ID, t0, d[2], d[6], d[5], d[8])
+
+	n, err := s.DeleteDevices(ctx, w.ID, ann.ID)
+	must(t, "delete all", err)
+	if n != 4 {
+		t.Fatalf("deleted %d devices, want 4", n)
+	}
+	n, err = s.DeleteDevices(ctx, w.ID, ann.ID)
+	must(t, "delete all again", err)
+	if n != 0 {
+		t.Fatalf("deleted %d devices again, want 0", n)
+	}
+	wantDevices(ann.ID, t0)
+	wantDevices(bob.ID, t0, b3, b2, b1)
+	n, err = s.DeleteDevices(ctx, w.ID, bob.ID)
+	must(t, "delete bob's", err)
+	if n != 3 {
+		t.Fatalf("deleted %d of bob's devices, want 3 (the expired one too)", n)
+	}
+
+	// Devices trusted at once still leave no more than the limit.
+	cat := MustCreateUser(t, s, w.ID, "cat@example.com", gatehouse.RoleMember)
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			if err := s.CreateDevice(ctx, w.ID, newDevice(cat.ID, fmt.Sprint("cat-", i), t0.Add(time.Duration(i)*time.Minute)), keep); err != nil {
+				t.Errorf("create device concurrently: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ds, err := s.ListDevices(ctx, w.ID, cat.ID, t0); err != nil || len(ds) != keep {
+		t.Fatalf("after concurrent creates: %d devices, %v; want %d", len(ds), err, keep)
+	}
+
+	// A limit of one keeps only the new device.
+	must(t, "create first", s.CreateDevice(ctx, w.ID, newDevice(bob.ID, "one-1", t0), 1))
+	only := newDevice(bob.ID, "one-2", t0.Add(time.Minute))
+	must(t, "create second", s.CreateDevice(ctx, w.ID, only, 1))
+	wantDevices(bob.ID, t0, only)
+}
+
+// equalUserMFA reports whether a and b are equal; a nil and an empty method
+// list are equal.
+func equalUserMFA(a, b []mfa.UserMFA) bool {
+	return slices.EqualFunc(a, b, func(x, y mfa.UserMFA) bool {
+		return x.UserID == y.UserID && slices.Equal(x.Methods, y.Methods) && x.RecoveryLeft == y.RecoveryLeft && x.Devices == y.Devices
+	})
+}
+
+func testUserMFA(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	now := t0.Add(time.Hour)
+	got, err := s.ListUserMFA(ctx, w.ID, now)
+	must(t, "list empty workspace", err)
+	if len(got) != 0 {
+		t.Fatalf("empty workspace = %+v", got)
+	}
+
+	none := MustCreateUser(t, s, w.ID, "none@example.com", gatehouse.RoleClient)
+	full := MustCreateUser(t, s, w.ID, "full@example.com", gatehouse.RoleOwner)
+	sms := MustCreateUser(t, s, w.ID, "sms@example.com", gatehouse.RoleMember)
+
+	// full has two active methods saved weakest first, a pending one, four
+	// recovery codes of which one is used and three devices of which one has
+	// expired: counted together in a plain join they would multiply.
+	confirmed := t0
+	must(t, "email", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: full.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: t0, ConfirmedAt: &confirmed}))
+	must(t, "totp", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: full.ID, Method: gatehouse.MethodTOTP, Secret: []byte("s"), Active: true, CreatedAt: t0, ConfirmedAt: &confirmed}))
+	must(t, "pending sms", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: full.ID, Method: gatehouse.MethodSMS, Phone: "+15551234567", CreatedAt: t0}))
+	codes := [][]byte{hash("rc1"), hash("rc2"), hash("rc3"), hash("rc4")}
+	must(t, "recovery codes", s.ReplaceRecoveryCodes(ctx, w.ID, full.ID, codes, t0))
+	must(t, "use a code", s.ConsumeRecoveryCode(ctx, w.ID, full.ID, codes[2], t0))
+	for i, token := range []string{"full-1", "full-2", "full-3"} {
+		d := newDevice(full.ID, token, t0.Add(time.Duration(i)*time.Minute))
+		if i == 0 {
+			d.ExpiresAt = now // expired at now
+		}
+		must(t, "device "+token, s.CreateDevice(ctx, w.ID, d, 5))
+	}
+
+	must(t, "sms", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: sms.ID, Method: gatehouse.MethodSMS, Phone: "+15557654321", Active: true, CreatedAt: t0, ConfirmedAt: &confirmed}))
+	must(t, "sms device", s.CreateDevice(ctx, w.ID, newDevice(sms.ID, "sms-1", t0), 5))
+
+	got, err = s.ListUserMFA(ctx, w.ID, now)
+	must(t, "list", err)
+	want := []mfa.UserMFA{
+		{UserID: none.ID},
+		{UserID: full.ID, Methods: []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, RecoveryLeft: 3, Devices: 2},
+		{UserID: sms.ID, Methods: []gatehouse.Method{gatehouse.MethodSMS}, Devices: 1},
+	}
+	if !equalUserMFA(got, want) {
+		t.Fatalf("ListUserMFA = %+v, want %+v", got, want)
+	}
+}
+
 func testAudit(t *testing.T, s Store) {
 	ctx := context.Background()
 	w := MustCreateWorkspace(t, s, "acme")
@@ -1026,6 +1258,155 @@ func testAudit(t *testing.T, s Store) {
 }
 
 // testTenancy proves that another workspace's ID finds nothing.
+// equalEvents reports whether a and b hold equal events in the same order;
+// nil and empty are equal.
+func equalEvents(a, b []gatehouse.AuditEvent) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
+
+func testAuditFilter(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	ann := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+	bob := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleMember)
+	cat := MustCreateUser(t, s, w.ID, "cat@example.com", gatehouse.RoleMember)
+	add := func(at time.Time, actor, target int64, typ string) gatehouse.AuditEvent {
+		t.Helper()
+		e := &gatehouse.AuditEvent{At: at, ActorID: actor, TargetID: target, Type: typ, IP: "192.0.2.1", Detail: typ}
+		must(t, "add", s.AddAuditEvent(ctx, w.ID, e))
+		return *e
+	}
+	e1 := add(t0, ann.ID, ann.ID, "signin.ok")
+	e2 := add(t0.Add(time.Minute), 0, bob.ID, "signin.password.failed")
+	e3 := add(t0.Add(2*time.Minute), ann.ID, bob.ID, "user.disabled")
+	e4 := add(t0.Add(3*time.Minute), bob.ID, bob.ID, "mfa.enrolled")
+	e5 := add(t0.Add(4*time.Minute), 0, ann.ID, "mfa.challenge.failed")
+	e6 := add(t0.Add(5*time.Minute), cat.ID, 0, "mfa_x.odd")
+	e7 := add(t0.Add(6*time.Minute), ann.ID, cat.ID, "signin.ok")
+	e8 := add(t0.Add(-time.Hour), bob.ID, 0, "SIGNIN.legacy") // added last, happened first: highest ID all the same
+	events := func(es ...gatehouse.AuditEvent) []gatehouse.AuditEvent { return es }
+
+	for _, tt := range []struct {
+		name string
+		f    gatehouse.AuditFilter
+		want []gatehouse.AuditEvent
+	}{
+		{"everything by ID", gatehouse.AuditFilter{}, events(e8, e7, e6, e5, e4, e3, e2, e1)},
+		{"actor or target", gatehouse.AuditFilter{UserID: ann.ID}, events(e7, e5, e3, e1)},
+		{"actor or target bob", gatehouse.AuditFilter{UserID: bob.ID}, events(e8, e4, e3, e2)},
+		{"unknown user", gatehouse.AuditFilter{UserID: cat.ID + 1000}, nil},
+		{"type prefix", gatehouse.AuditFilter{Type: "mfa."}, events(e5, e4)},
+		{"whole type", gatehouse.AuditFilter{Type: "signin.password.failed"}, events(e2)},
+		{"type prefix keeps case", gatehouse.AuditFilter{Type: "signin."}, events(e7, e2, e1)},
+		{"underscore in type", gatehouse.AuditFilter{Type: "mfa_"}, events(e6)},
+		{"percent in type", gatehouse.AuditFilter{Type: "signin%"}, nil},
+		{"from is inclusive", gatehouse.AuditFilter{From: t0.Add(2 * time.Minute)}, events(e7, e6, e5, e4, e3)},
+		{"to is exclusive", gatehouse.AuditFilter{To: t0.Add(2 * time.Minute)}, events(e8, e2, e1)},
+		{"from and to", gatehouse.AuditFilter{From: t0.Add(time.Minute), To: t0.Add(4 * time.Minute)}, events(e4, e3, e2)},
+		{"before ID is exclusive", gatehouse.AuditFilter{BeforeID: e5.ID}, events(e4, e3, e2, e1)},
+		{"user, type and from", gatehouse.AuditFilter{UserID: ann.ID, Type: "signin.", From: t0.Add(time.Minute)}, events(e7)},
+		{"user, type and to", gatehouse.AuditFilter{UserID: bob.ID, Type: "mfa.", To: t0.Add(3 * time.Minute)}, nil},
+		{"user and before ID", gatehouse.AuditFilter{UserID: ann.ID, BeforeID: e7.ID}, events(e5, e3, e1)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.FindAuditEvents(ctx, w.ID, tt.f)
+			must(t, "find", err)
+			if !equalEvents(got, tt.want) {
+				t.Fatalf("FindAuditEvents(%+v) = %+v, want %+v", tt.f, got, tt.want)
+			}
+			var each []gatehouse.AuditEvent
+			must(t, "each", s.EachAuditEvent(ctx, w.ID, tt.f, func(e gatehouse.AuditEvent) error {
+				each = append(each, e)
+				return nil
+			}))
+			if !equalEvents(each, tt.want) {
+				t.Fatalf("EachAuditEvent(%+v) = %+v, want %+v", tt.f, each, tt.want)
+			}
+		})
+	}
+
+	es, err := s.FindAuditEvents(ctx, w.ID, gatehouse.AuditFilter{UserID: ann.ID, Limit: 2})
+	must(t, "find 2", err)
+	if want := events(e7, e5); !equalEvents(es, want) {
+		t.Fatalf("limit 2 = %+v, want %+v", es, want)
+	}
+
+	// No limit means 50; Each ignores the limit.
+	for i := range 60 {
+		add(t0.Add(time.Duration(i)*time.Second), cat.ID, bob.ID, fmt.Sprint("bulk.", i))
+	}
+	es, err = s.FindAuditEvents(ctx, w.ID, gatehouse.AuditFilter{Type: "bulk."})
+	must(t, "find without limit", err)
+	if len(es) != 50 || es[0].Type != "bulk.59" {
+		t.Fatalf("without a limit: %d events from %+v, want 50 from bulk.59", len(es), es[0])
+	}
+	var all []gatehouse.AuditEvent
+	must(t, "each", s.EachAuditEvent(ctx, w.ID, gatehouse.AuditFilter{Limit: 3}, func(e gatehouse.AuditEvent) error {
+		all = append(all, e)
+		return nil
+	}))
+	if len(all) != 68 {
+		t.Fatalf("Each gave %d events, want all 68", len(all))
+	}
+
+	// Keyset pages, unfiltered and filtered, give every event once, in order.
+	for _, f := range []gatehouse.AuditFilter{{}, {UserID: bob.ID}, {Type: "bulk.", From: t0.Add(10 * time.Second)}} {
+		var want []gatehouse.AuditEvent
+		must(t, "each", s.EachAuditEvent(ctx, w.ID, f, func(e gatehouse.AuditEvent) error {
+			want = append(want, e)
+			return nil
+		}))
+		var paged []gatehouse.AuditEvent
+		page := f
+		page.Limit = 7
+		for range 100 {
+			es, err := s.FindAuditEvents(ctx, w.ID, page)
+			must(t, "page", err)
+			if len(es) > page.Limit {
+				t.Fatalf("page of %d events, limit %d", len(es), page.Limit)
+			}
+			if len(es) == 0 {
+				break
+			}
+			paged = append(paged, es...)
+			page.BeforeID = es[len(es)-1].ID
+		}
+		if len(want) == 0 || !equalEvents(paged, want) {
+			t.Fatalf("pages of %+v gave %d events, want the %d Each gives, in the same order", f, len(paged), len(want))
+		}
+		for i := 1; i < len(paged); i++ {
+			if paged[i].ID >= paged[i-1].ID {
+				t.Fatalf("pages of %+v: event %d after %d; want descending IDs", f, paged[i].ID, paged[i-1].ID)
+			}
+		}
+	}
+
+	// Each stops at fn's first error and hands it back.
+	errStop := errors.New("stop")
+	calls := 0
+	err = s.EachAuditEvent(ctx, w.ID, gatehouse.AuditFilter{}, func(e gatehouse.AuditEvent) error {
+		calls++
+		if calls == 3 {
+			return fmt.Errorf("write event %d: %w", e.ID, errStop)
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("Each returned %v, want fn's error", err)
+	}
+	if calls != 3 {
+		t.Fatalf("Each called fn %d times after its error at the 3rd", calls)
+	}
+	calls = 0
+	must(t, "each of none", s.EachAuditEvent(ctx, w.ID, gatehouse.AuditFilter{Type: "nope"}, func(gatehouse.AuditEvent) error {
+		calls++
+		return nil
+	}))
+	if calls != 0 {
+		t.Fatalf("Each called fn %d times for no events", calls)
+	}
+}
+
 func testTenancy(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := MustCreateWorkspace(t, s, "alpha")
@@ -1152,5 +1533,69 @@ func testTenancy(t *testing.T, s Store) {
 	must(t, "audit across", err)
 	if len(es) != 0 {
 		t.Fatalf("audit events across workspaces: %+v", es)
+	}
+	for _, f := range []gatehouse.AuditFilter{{}, {UserID: ua.ID}, {Type: "signin."}, {From: t0, To: t0.Add(time.Hour)}} {
+		es, err := s.FindAuditEvents(ctx, b.ID, f)
+		must(t, "find audit across", err)
+		if len(es) != 0 {
+			t.Fatalf("FindAuditEvents(%+v) across workspaces: %+v", f, es)
+		}
+		must(t, "each audit across", s.EachAuditEvent(ctx, b.ID, f, func(e gatehouse.AuditEvent) error {
+			t.Errorf("EachAuditEvent(%+v) across workspaces: %+v", f, e)
+			return nil
+		}))
+		es, err = s.FindAuditEvents(ctx, a.ID, f)
+		must(t, "find audit", err)
+		if len(es) != 1 {
+			t.Fatalf("FindAuditEvents(%+v) = %+v, want the one event", f, es)
+		}
+	}
+
+	// Trusted devices.
+	dev := newDevice(ua.ID, "a-device", t0)
+	wantNotFound(t, "create device across", s.CreateDevice(ctx, b.ID, newDevice(ua.ID, "b-device", t0), 5))
+	must(t, "device", s.CreateDevice(ctx, a.ID, dev, 5))
+	_, err = s.FindDevice(ctx, b.ID, ua.ID, dev.TokenHash, t0)
+	wantNotFound(t, "find device across", err)
+	ds, err := s.ListDevices(ctx, b.ID, ua.ID, t0)
+	must(t, "list devices across", err)
+	if len(ds) != 0 {
+		t.Fatalf("devices across workspaces: %+v", ds)
+	}
+	wantNotFound(t, "touch device across", s.TouchDevice(ctx, b.ID, dev.ID, t0.Add(time.Minute)))
+	wantNotFound(t, "delete device across", s.DeleteDevice(ctx, b.ID, ua.ID, dev.ID))
+	if n, err := s.DeleteDevices(ctx, b.ID, ua.ID); err != nil || n != 0 {
+		t.Fatalf("delete devices across = %d, %v; want 0", n, err)
+	}
+	found2, err := s.FindDevice(ctx, a.ID, ua.ID, dev.TokenHash, t0)
+	must(t, "device survives", err)
+	if !reflect.DeepEqual(found2, dev) {
+		t.Fatalf("device after changes across workspaces = %+v, want %+v", found2, dev)
+	}
+
+	// Two-factor overview: b sees its own user, with nothing of a's.
+	ms, err := s.ListUserMFA(ctx, b.ID, t0)
+	must(t, "user MFA across", err)
+	if want := []mfa.UserMFA{{UserID: ub.ID}}; !equalUserMFA(ms, want) {
+		t.Fatalf("ListUserMFA in b = %+v, want %+v", ms, want)
+	}
+	ms, err = s.ListUserMFA(ctx, a.ID, t0)
+	must(t, "user MFA", err)
+	if want := []mfa.UserMFA{{UserID: ua.ID, Methods: []gatehouse.Method{gatehouse.MethodTOTP}, RecoveryLeft: 1, Devices: 1}}; !equalUserMFA(ms, want) {
+		t.Fatalf("ListUserMFA in a = %+v, want %+v", ms, want)
+	}
+
+	// Throttles by prefix.
+	for _, prefix := range []string{"", "ip:"} {
+		ts, err := s.ListThrottles(ctx, b.ID, prefix)
+		must(t, "list throttles across", err)
+		if len(ts) != 0 {
+			t.Fatalf("ListThrottles(%q) across workspaces: %+v", prefix, ts)
+		}
+	}
+	ts, err := s.ListThrottles(ctx, a.ID, "ip:")
+	must(t, "list throttles", err)
+	if len(ts) != 1 || ts["ip:1.2.3.4"].Failures != 1 {
+		t.Fatalf("ListThrottles in a = %+v", ts)
 	}
 }
