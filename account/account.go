@@ -57,6 +57,8 @@ var (
 	// ErrSignupPassword reports a sign-up confirmation with another password
 	// than the one chosen at sign-up.
 	ErrSignupPassword = errors.New("that is not the password you chose when signing up")
+	// ErrForbidden reports an action the user's role does not allow.
+	ErrForbidden = errors.New("you are not allowed to do that")
 	// ErrNoSession reports a missing, expired or revoked session.
 	ErrNoSession = errors.New("not signed in")
 )

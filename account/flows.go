@@ -220,6 +220,9 @@ func (s *Service) ResetPassword(ctx context.Context, ws *gatehouse.Workspace, to
 	if _, err := s.Store.DeleteUserSessions(ctx, ws.ID, u.ID, nil); err != nil {
 		return nil, err
 	}
+	if _, err := s.Store.DeleteDevices(ctx, ws.ID, u.ID); err != nil {
+		return nil, err
+	}
 	// The reset proved the mailbox and the password: the old throttle is moot.
 	if err := s.Store.ResetThrottle(ctx, ws.ID, "acct:"+u.Email); err != nil {
 		return nil, err
@@ -302,4 +305,57 @@ func (s *Service) ConfirmSignUp(ctx context.Context, ws *gatehouse.Workspace, to
 		return nil, err
 	}
 	return u, nil
+}
+
+// ChangePassword sets a new password for the signed-in user (the caller
+// checks the re-verification), ends their other sessions and forgets their
+// trusted devices: whoever knew the old password loses what it got them.
+func (s *Service) ChangePassword(ctx context.Context, v *gatehouse.Visit, newPassword, ip string) error {
+	ws := &v.Workspace
+	if err := CheckPassword(ws, newPassword); err != nil {
+		return err
+	}
+	hash, err := s.Hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	u := v.User
+	u.PasswordHash, u.UpdatedAt = hash, s.Now()
+	if err := s.Store.UpdateUser(ctx, ws.ID, &u); err != nil {
+		return err
+	}
+	if _, err := s.Store.DeleteUserSessions(ctx, ws.ID, u.ID, v.Session.TokenHash); err != nil {
+		return err
+	}
+	if _, err := s.Store.DeleteDevices(ctx, ws.ID, u.ID); err != nil {
+		return err
+	}
+	s.audit(ctx, ws.ID, u.ID, "password.changed", ip, "")
+	body := fmt.Sprintf("The password of your account at %s was changed, and your other browsers were signed out.\n\nIf this was not you, reset your password at %s/password/forgot and tell your workspace admin.\n",
+		ws.Name, s.WorkspaceURL(ws.Slug))
+	return s.Mailer.Enqueue(ctx, ws.ID, u.Email, "Your password was changed", body)
+}
+
+// SetDisabled disables or re-enables target's account. Disabling ends
+// their sessions and forgets their trusted devices.
+func (s *Service) SetDisabled(ctx context.Context, v *gatehouse.Visit, target *gatehouse.User, disabled bool, ip string) error {
+	if !v.User.CanManage(target) {
+		return ErrForbidden
+	}
+	target.Disabled, target.UpdatedAt = disabled, s.Now()
+	if err := s.Store.UpdateUser(ctx, v.Workspace.ID, target); err != nil {
+		return err
+	}
+	typ := "user.enabled"
+	if disabled {
+		typ = "user.disabled"
+		if _, err := s.Store.DeleteUserSessions(ctx, v.Workspace.ID, target.ID, nil); err != nil {
+			return err
+		}
+		if _, err := s.Store.DeleteDevices(ctx, v.Workspace.ID, target.ID); err != nil {
+			return err
+		}
+	}
+	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: target.ID, Type: typ, IP: ip, Detail: "by " + v.User.Email}
+	return s.Store.AddAuditEvent(ctx, v.Workspace.ID, e)
 }

@@ -182,7 +182,7 @@ type Verified struct {
 // the session on ErrTooManyFailures) and against the account.
 func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, ip string) (*Verified, error) {
 	now := s.Now()
-	key := "mfa:" + strconv.FormatInt(v.User.ID, 10)
+	key := lockKey(v.User.ID)
 	th, err := s.Store.FindThrottle(ctx, v.Workspace.ID, key)
 	if err != nil {
 		return nil, err

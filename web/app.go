@@ -132,7 +132,7 @@ func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
 
 type usersPage struct {
 	page
-	Users     []gatehouse.User
+	Users     []userRow
 	CanManage bool
 	Roles     []gatehouse.Role
 	Error     string
@@ -141,7 +141,7 @@ type usersPage struct {
 
 func (s *Server) usersPage(r *http.Request) (usersPage, error) {
 	rq := reqOf(r)
-	users, err := s.store.ListUsers(r.Context(), rq.ws.ID)
+	users, _, err := s.userRows(r)
 	return usersPage{
 		page: s.page(r, "Users"), Users: users, CanManage: rq.visit.User.Role.CanManageUsers(),
 		Roles: []gatehouse.Role{gatehouse.RoleClient, gatehouse.RoleMember, gatehouse.RoleAdmin},

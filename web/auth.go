@@ -23,6 +23,31 @@ func (s *Server) cookieName() string {
 	return "gatehouse_session"
 }
 
+// deviceCookieName names the trusted-device cookie, host-only like the
+// session's.
+func (s *Server) deviceCookieName() string {
+	if s.secure {
+		return "__Host-gatehouse_device"
+	}
+	return "gatehouse_device"
+}
+
+func (s *Server) setDeviceCookie(w http.ResponseWriter, d *mfa.NewDevice) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.deviceCookieName(), Value: d.Token, Path: "/", Expires: d.ExpiresAt,
+		MaxAge:   int(time.Until(d.ExpiresAt).Seconds()),
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) deviceToken(r *http.Request) string {
+	c, err := r.Cookie(s.deviceCookieName())
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
 func (s *Server) sessionToken(r *http.Request) string {
 	c, err := r.Cookie(s.cookieName())
 	if err != nil {
@@ -175,7 +200,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.finishSignIn(w, r, u, account.SignInOptions{Remember: r.PostForm.Get("remember_me") == "on", Next: next})
+	// A trusted-device cookie skips only this user's second factor, never
+	// the password, which was just checked.
+	trusted, err := s.mfa.DeviceTrusted(r.Context(), rq.ws.ID, u.ID, s.deviceToken(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.finishSignIn(w, r, u, account.SignInOptions{Remember: r.PostForm.Get("remember_me") == "on", Next: next, TrustedDevice: trusted})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

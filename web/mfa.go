@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -59,6 +60,7 @@ type verifyPage struct {
 	ResendIn     int  // seconds until a new code may be sent
 	Error        string
 	ShowRemember bool
+	RememberDays int
 }
 
 type methodOption struct {
@@ -101,6 +103,8 @@ func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, 
 		}
 	}
 	p.Method = method
+	p.ShowRemember = !p.ProveMailbox && rq.ws.MFA.TrustedDeviceDays > 0
+	p.RememberDays = rq.ws.MFA.TrustedDeviceDays
 	if method == string(gatehouse.MethodEmail) {
 		p.Resend = true
 		wait, err := s.mfa.LastSend(ctx, rq.visit, gatehouse.MethodEmail)
@@ -178,6 +182,16 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/account/security", http.StatusSeeOther)
 		return
 	}
+	if r.PostForm.Get("remember_device") == "on" {
+		d, err := s.mfa.TrustDevice(r.Context(), rq.visit, r.UserAgent(), clientIP(r))
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if d != nil {
+			s.setDeviceCookie(w, d)
+		}
+	}
 	s.promote(w, r)
 }
 
@@ -252,6 +266,8 @@ func (s *Server) handleSkip(w http.ResponseWriter, r *http.Request) {
 
 type securityPage struct {
 	page
+	Devices      []deviceRow
+	PasswordErr  string
 	Available    bool // the plan includes 2FA
 	Mode         gatehouse.MFAMode
 	Enrolling    bool // pending: must set up a method to continue
@@ -260,6 +276,12 @@ type securityPage struct {
 	Methods      []methodRow
 	RecoveryLeft int
 	RecoveryLow  bool
+}
+
+type deviceRow struct {
+	ID                           int64
+	Browser                      string
+	Created, LastUsed, ExpiresOn string
 }
 
 type methodRow struct {
@@ -271,6 +293,10 @@ type methodRow struct {
 }
 
 func (s *Server) handleSecurity(w http.ResponseWriter, r *http.Request) {
+	s.showSecurity(w, r, http.StatusOK, "")
+}
+
+func (s *Server) showSecurity(w http.ResponseWriter, r *http.Request, status int, passwordErr string) {
 	rq := reqOf(r)
 	v := rq.visit
 	factors, left, err := s.mfa.Factors(r.Context(), v)
@@ -278,17 +304,29 @@ func (s *Server) handleSecurity(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	devices, err := s.mfa.Devices(r.Context(), v)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	p := securityPage{
-		page: s.page(r, "Security"), Available: v.Workspace.Plan.HasMFA(), Mode: v.Workspace.MFA.Mode,
+		PasswordErr: passwordErr,
+		page:        s.page(r, "Security"), Available: v.Workspace.Plan.HasMFA(), Mode: v.Workspace.MFA.Mode,
 		Enrolling: rq.pending, CanSkip: rq.decision.CanSkip, RecoveryLeft: left,
 		RecoveryLow: left <= mfa.RecoveryWarnAt && len(v.Methods) > 0,
 	}
 	if p.CanSkip {
 		p.GraceUntil = rq.decision.GraceUntil.Format("2 January 2006")
 	}
+	const day = "2 Jan 2006"
+	for _, d := range devices {
+		p.Devices = append(p.Devices, deviceRow{ID: d.ID, Browser: mfa.BrowserName(d.UserAgent),
+			Created: d.CreatedAt.Format(day), LastUsed: d.LastUsedAt.Format(day), ExpiresOn: d.ExpiresAt.Format(day)})
+	}
 	if flash := r.URL.Query().Get("done"); flash != "" {
 		p.Flash = map[string]string{
 			"added": "Two-factor method added.", "removed": "Two-factor method removed.", "reauth": "Verified. You can make changes for the next 10 minutes.",
+			"devices": "Trusted devices forgotten: they will be asked for the second step again.", "password": "Password changed. Your other browsers were signed out.",
 		}[flash]
 	}
 	for _, m := range gatehouse.Methods {
@@ -311,7 +349,48 @@ func (s *Server) handleSecurity(w http.ResponseWriter, r *http.Request) {
 			p.Methods = append(p.Methods, row)
 		}
 	}
-	s.render(w, r, http.StatusOK, "security", p)
+	s.render(w, r, status, "security", p)
+}
+
+// handleRevokeDevices forgets one trusted device ({id}) or all of them.
+func (s *Server) handleRevokeDevices(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	var err error
+	if raw := r.PathValue("id"); raw != "" {
+		id, perr := strconv.ParseInt(raw, 10, 64)
+		if perr != nil {
+			s.renderError(w, r, http.StatusNotFound, "There is no such device.")
+			return
+		}
+		err = s.mfa.RevokeDevice(r.Context(), rq.visit, id, clientIP(r))
+	} else {
+		err = s.mfa.RevokeDevices(r.Context(), rq.visit, clientIP(r))
+	}
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		s.renderError(w, r, http.StatusNotFound, "There is no such device.")
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account/security?done=devices", http.StatusSeeOther)
+}
+
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	err := s.accounts.ChangePassword(r.Context(), reqOf(r).visit, r.PostForm.Get("password"), clientIP(r))
+	if msg, ok := formError(err); ok {
+		s.showSecurity(w, r, http.StatusUnprocessableEntity, msg)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account/security?done=password", http.StatusSeeOther)
 }
 
 type totpPage struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/password"
+	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
 )
 
@@ -829,6 +831,48 @@ func TestSecretsNotShown(t *testing.T) {
 			// which database the environment selects.
 			if !strings.Contains(out, "db.invalid") {
 				t.Errorf("output does not show the (redacted) database URL:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestSecretKey checks where the server key comes from (SPEC §12): a key
+// file created 0600 in the data dir, or GATEHOUSE_SECRET_KEY, in which case
+// no file is written.
+func TestSecretKey(t *testing.T) {
+	tests := []struct {
+		name     string
+		key      string // GATEHOUSE_SECRET_KEY
+		wantFile bool
+	}{
+		{name: "key file", wantFile: true},
+		{name: "environment", key: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env, dir := newEnv(t)
+			if tt.key != "" {
+				env["GATEHOUSE_SECRET_KEY"] = tt.key
+			}
+			path := filepath.Join(dir, secret.KeyFileName)
+			var keys []string
+			for _, slug := range []string{"acme", "beta"} {
+				mustRun(t, env, "workspace", "create", "--slug", slug, "--name", slug, "--plan", "pro", "--owner-email", "o@"+slug+".test")
+				b, _ := os.ReadFile(path)
+				keys = append(keys, string(b))
+			}
+			if keys[0] != keys[1] {
+				t.Errorf("the second command replaced the key file")
+			}
+			fi, err := os.Stat(path)
+			switch {
+			case tt.wantFile && err != nil:
+				t.Fatalf("no key file: %v", err)
+			case tt.wantFile && fi.Mode().Perm() != 0o600:
+				t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+			case !tt.wantFile && !errors.Is(err, os.ErrNotExist):
+				t.Errorf("a key file was written although GATEHOUSE_SECRET_KEY is set (stat: %v)", err)
 			}
 		})
 	}

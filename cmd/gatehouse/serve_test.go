@@ -341,6 +341,7 @@ func TestServeErrors(t *testing.T) {
 		{name: "base URL from the environment", env: map[string]string{"GATEHOUSE_BASE_URL": "gatehouse.test"}, wantErr: "base URL"},
 		{name: "bad listen address", args: []string{"--addr", "127.0.0.1:http-alt-x"}, wantErr: "listen"},
 		{name: "database URL of another kind", args: []string{"--database-url", "mysql://root@localhost/gh"}, wantErr: "postgres://"},
+		{name: "secret key that is not 32 bytes of base64", env: map[string]string{"GATEHOUSE_SECRET_KEY": "c2hvcnQ-not-a-key"}, wantErr: "GATEHOUSE_SECRET_KEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -367,6 +368,9 @@ func TestServeErrors(t *testing.T) {
 			}
 			if r.stdout != "" {
 				t.Errorf("stdout = %q, want nothing", r.stdout)
+			}
+			if k := tt.env["GATEHOUSE_SECRET_KEY"]; k != "" && strings.Contains(r.stderr, k) {
+				t.Errorf("stderr repeats the secret key: %v", r)
 			}
 		})
 	}

@@ -1,0 +1,210 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// Errors of the admin controls.
+var (
+	ErrForbidden = errors.New("You are not allowed to do that.")
+	ErrPlan      = errors.New("Two-step verification is available on Pro and Unlimited.")
+)
+
+// lockKey is the throttle key of a user's second-factor failures.
+func lockKey(userID int64) string { return "mfa:" + strconv.FormatInt(userID, 10) }
+
+// UpdateSettings saves the owner's two-factor settings (SPEC §3). Only the
+// owner may, and only on a plan with two-factor features. A mode change
+// restarts the grace period clock.
+func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next gatehouse.MFASettings, ip string) error {
+	if v.User.Role != gatehouse.RoleOwner {
+		return ErrForbidden
+	}
+	if !v.Workspace.Plan.HasMFA() {
+		return ErrPlan
+	}
+	next.Methods = gatehouse.SortMethods(next.Methods)
+	if err := next.Validate(false); err != nil {
+		return err
+	}
+	ws := v.Workspace
+	now := s.Now()
+	next.ModeChangedAt = ws.MFA.ModeChangedAt
+	if next.Mode != ws.MFA.Mode {
+		next.ModeChangedAt = now
+	}
+	ws.MFA, ws.UpdatedAt = next, now
+	if err := s.Store.UpdateWorkspace(ctx, &ws); err != nil {
+		return err
+	}
+	v.Workspace = ws
+	methods := make([]string, len(next.Methods))
+	for i, m := range next.Methods {
+		methods[i] = string(m)
+	}
+	s.audit(ctx, v, 0, "settings.changed", ip, fmt.Sprintf("mode %s, methods %s, trusted devices %d days, grace %d days",
+		next.Mode, strings.Join(methods, ","), next.TrustedDeviceDays, next.GraceDays))
+	return nil
+}
+
+// Reset clears the target's methods, recovery codes, trusted devices and
+// failure lock, ends their sessions, e-mails them and records who did it
+// and why. In required mode their next sign-in must enroll again.
+func (s *Service) Reset(ctx context.Context, v *gatehouse.Visit, target *gatehouse.User, reason, ip string) error {
+	if !v.User.CanManage(target) {
+		return ErrForbidden
+	}
+	ws := v.Workspace.ID
+	if err := s.Store.DeleteFactors(ctx, ws, target.ID); err != nil {
+		return err
+	}
+	if _, err := s.Store.DeleteDevices(ctx, ws, target.ID); err != nil {
+		return err
+	}
+	if _, err := s.Store.DeleteUserSessions(ctx, ws, target.ID, nil); err != nil {
+		return err
+	}
+	if err := s.Store.ResetThrottle(ctx, ws, lockKey(target.ID)); err != nil {
+		return err
+	}
+	reason = truncate(strings.TrimSpace(reason), 500)
+	detail := "by " + v.User.Email
+	if reason != "" {
+		detail += ": " + reason
+	}
+	s.audit(ctx, v, target.ID, "mfa.reset", ip, detail)
+	body := fmt.Sprintf("%s reset the two-step verification of your account at %s.", v.User.Email, v.Workspace.Name)
+	if reason != "" {
+		body += "\nReason: " + reason
+	}
+	body += "\n\nYour methods, recovery codes and trusted devices were removed, and you were signed out everywhere.\nIf you did not expect this, contact your workspace admin.\n"
+	if err := s.Mailer.Enqueue(ctx, ws, target.Email, "Your two-step verification was reset", body); err != nil {
+		s.logger().Error("queue reset e-mail", "user", target.ID, "err", err)
+	}
+	return nil
+}
+
+// Coverage is the owner's view of 2FA adoption (SPEC §8).
+type Coverage struct {
+	Roles      []RoleCoverage
+	Total      RoleCoverage
+	MethodMix  []MethodCount
+	Unenrolled []gatehouse.User
+	InGrace    []GraceUser
+	Locked     []gatehouse.User
+}
+
+// RoleCoverage counts users with an active method among a role's users.
+type RoleCoverage struct {
+	Role     gatehouse.Role
+	Users    int
+	Enrolled int
+}
+
+// Percent is the enrolled share, rounded down.
+func (r RoleCoverage) Percent() int {
+	if r.Users == 0 {
+		return 0
+	}
+	return r.Enrolled * 100 / r.Users
+}
+
+// MethodCount is how many users have a method active.
+type MethodCount struct {
+	Method gatehouse.Method
+	Users  int
+}
+
+// GraceUser is an unenrolled user inside the grace period.
+type GraceUser struct {
+	User  gatehouse.User
+	Until time.Time
+}
+
+// BuildCoverage computes the coverage of the workspace's active users
+// (disabled accounts and unaccepted invitations do not count). A user is
+// enrolled with any active method the workspace allows.
+func BuildCoverage(ws *gatehouse.Workspace, users []gatehouse.User, states []UserMFA, throttles map[string]gatehouse.Throttle, now time.Time) *Coverage {
+	byUser := map[int64]UserMFA{}
+	for _, st := range states {
+		byUser[st.UserID] = st
+	}
+	c := &Coverage{}
+	roles := map[gatehouse.Role]*RoleCoverage{}
+	order := []gatehouse.Role{gatehouse.RoleOwner, gatehouse.RoleAdmin, gatehouse.RoleMember, gatehouse.RoleClient}
+	for _, r := range order {
+		roles[r] = &RoleCoverage{Role: r}
+	}
+	mix := map[gatehouse.Method]int{}
+	for _, u := range users {
+		if !u.Active() {
+			continue
+		}
+		st := byUser[u.ID]
+		usable := Usable(ws.MFA, st.Methods, false)
+		rc := roles[u.Role]
+		rc.Users++
+		c.Total.Users++
+		for _, m := range st.Methods {
+			mix[m]++
+		}
+		if len(usable) > 0 {
+			rc.Enrolled++
+			c.Total.Enrolled++
+		} else {
+			c.Unenrolled = append(c.Unenrolled, u)
+			d := Decide(Input{Plan: ws.Plan, Settings: ws.MFA, UserCreatedAt: u.CreatedAt, EmailVerified: true, Now: now})
+			if d.Next == Enroll && d.CanSkip {
+				c.InGrace = append(c.InGrace, GraceUser{User: u, Until: d.GraceUntil})
+			}
+		}
+		if accountBackoff.Locked(throttles[lockKey(u.ID)], now) {
+			c.Locked = append(c.Locked, u)
+		}
+	}
+	for _, r := range order {
+		if roles[r].Users > 0 {
+			c.Roles = append(c.Roles, *roles[r])
+		}
+	}
+	for _, m := range gatehouse.Methods {
+		if mix[m] > 0 {
+			c.MethodMix = append(c.MethodMix, MethodCount{Method: m, Users: mix[m]})
+		}
+	}
+	sort.SliceStable(c.InGrace, func(i, j int) bool { return c.InGrace[i].Until.Before(c.InGrace[j].Until) })
+	return c
+}
+
+// CoverageFor reads what BuildCoverage needs: three queries, whatever the
+// number of users.
+func (s *Service) CoverageFor(ctx context.Context, ws *gatehouse.Workspace) (*Coverage, []UserMFA, error) {
+	now := s.Now()
+	users, err := s.Store.ListUsers(ctx, ws.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	states, err := s.Store.ListUserMFA(ctx, ws.ID, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	throttles, err := s.Store.ListThrottles(ctx, ws.ID, "mfa:")
+	if err != nil {
+		return nil, nil, err
+	}
+	return BuildCoverage(ws, users, states, throttles, now), states, nil
+}
+
+// Locked reports whether a user's second factor is locked after too many
+// failures.
+func Locked(throttles map[string]gatehouse.Throttle, userID int64, now time.Time) bool {
+	return accountBackoff.Locked(throttles[lockKey(userID)], now)
+}
