@@ -39,7 +39,7 @@ import (
 // last check; chromeStepTimeout bounds each step (a page that never draws
 // fails in seconds, not at the end of the whole budget).
 const (
-	chromeTimeout     = 40 * time.Second
+	chromeTimeout     = 30 * time.Second
 	chromeStepTimeout = 10 * time.Second
 )
 
