@@ -208,3 +208,10 @@ func (s *Service) CoverageFor(ctx context.Context, ws *gatehouse.Workspace) (*Co
 func Locked(throttles map[string]gatehouse.Throttle, userID int64, now time.Time) bool {
 	return accountBackoff.Locked(throttles[lockKey(userID)], now)
 }
+
+// ResetByOperator is Reset done from the command line: the operator acts as
+// the workspace's highest authority, recorded as actor 0 ("the operator").
+func (s *Service) ResetByOperator(ctx context.Context, ws *gatehouse.Workspace, target *gatehouse.User, reason string) error {
+	operator := &gatehouse.Visit{Workspace: *ws, User: gatehouse.User{WorkspaceID: ws.ID, Email: "the operator", Role: gatehouse.RoleOwner}}
+	return s.Reset(ctx, operator, target, reason, "cli")
+}

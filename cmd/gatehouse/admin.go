@@ -303,3 +303,38 @@ func (m Main) userCreate(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+func (m Main) userReset2FA(ctx context.Context, args []string) error {
+	var c config
+	fs := m.flagSet("user reset-2fa", "--workspace S --email E [--reason R]", &c)
+	slug := fs.String("workspace", "", "workspace slug")
+	email := fs.String("email", "", "the user's e-mail")
+	reason := fs.String("reason", "", "why (recorded in the audit log and e-mailed to the user)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "workspace", "email"); err != nil {
+		return err
+	}
+	a, err := m.adminApp(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	ws, err := findWorkspace(ctx, a.store, *slug)
+	if err != nil {
+		return err
+	}
+	u, err := a.store.FindUserByEmail(ctx, ws.ID, strings.ToLower(strings.TrimSpace(*email)))
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return fmt.Errorf("no user %q in workspace %q", *email, ws.Slug)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.mfa.ResetByOperator(ctx, ws, u, *reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "reset two-step verification of %s in workspace %q: methods, recovery codes and trusted devices removed, sessions ended\n", u.Email, ws.Slug)
+	return nil
+}

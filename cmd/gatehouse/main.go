@@ -54,6 +54,7 @@ func (m Main) commands() []command {
 		{"workspace set-options", "turn self sign-up and remember-me on or off", Main.workspaceSetOptions},
 		{"workspace set-mfa", "set two-step verification mode, methods, trusted days, grace", Main.workspaceSetMFA},
 		{"user create", "create a user in a workspace", Main.userCreate},
+		{"user reset-2fa", "clear a user's two-step methods, recovery codes and trusted devices", Main.userReset2FA},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 	"github.com/gatehouse-dev/gatehouse/password"
 	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
@@ -204,6 +205,7 @@ var commandFlags = map[string][]string{
 	"workspace create":      {"slug", "name", "plan", "owner-email", "owner-password", "data-dir", "database-url", "base-url"},
 	"workspace set-plan":    {"workspace", "plan", "data-dir", "database-url"},
 	"workspace set-options": {"workspace", "signup", "remember-me", "data-dir", "database-url"},
+	"user reset-2fa":        {"workspace", "email", "reason", "data-dir", "database-url"},
 	"workspace set-mfa":     {"workspace", "mode", "methods", "trusted-days", "grace-days", "data-dir", "database-url"},
 	"user create":           {"workspace", "email", "role", "password", "name", "data-dir", "database-url", "base-url"},
 }
@@ -875,5 +877,40 @@ func TestSecretKey(t *testing.T) {
 				t.Errorf("a key file was written although GATEHOUSE_SECRET_KEY is set (stat: %v)", err)
 			}
 		})
+	}
+}
+
+func TestUserReset2FA(t *testing.T) {
+	env, dir := newEnv(t)
+	seedAcme(t, env)
+	s := openSQLite(t, dir).(*sqlite.DB)
+	ws := mustWorkspace(t, s, "acme")
+	u := mustUser(t, s, ws, "c@acme.test")
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if err := s.SaveFactor(ctx, ws.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceRecoveryCodes(ctx, ws.ID, u.ID, [][]byte{[]byte("mac-1")}, now); err != nil {
+		t.Fatal(err)
+	}
+
+	res := mustRun(t, env, "user", "reset-2fa", "--workspace", "acme", "--email", "C@acme.test", "--reason", "lost phone")
+	if !strings.Contains(res.stdout, "reset two-step verification of c@acme.test") {
+		t.Fatalf("stdout = %q", res.stdout)
+	}
+	if fs, err := s.FindFactors(ctx, ws.ID, u.ID); err != nil || len(fs) != 0 {
+		t.Fatalf("factors after reset = %v, %v", fs, err)
+	}
+	if n, err := s.CountRecoveryCodes(ctx, ws.ID, u.ID); err != nil || n != 0 {
+		t.Fatalf("recovery codes after reset = %d, %v", n, err)
+	}
+	events, err := s.FindAuditEvents(ctx, ws.ID, gatehouse.AuditFilter{Type: "mfa.reset"})
+	if err != nil || len(events) != 1 || events[0].TargetID != u.ID || events[0].ActorID != 0 || events[0].IP != "cli" ||
+		!strings.Contains(events[0].Detail, "lost phone") {
+		t.Fatalf("audit = %+v, %v", events, err)
+	}
+	if r := run(t, env, "user", "reset-2fa", "--workspace", "acme", "--email", "nobody@acme.test"); r.code == 0 || !strings.Contains(r.stderr, "no user") {
+		t.Fatalf("unknown user: %+v", r)
 	}
 }
