@@ -23,6 +23,9 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrInvalid reports input that breaks a domain rule.
 	ErrInvalid = errors.New("invalid input")
+	// ErrPermanent marks a delivery failure (e-mail or SMS) that retrying
+	// cannot fix: the outbox gives such a message up at once.
+	ErrPermanent = errors.New("permanent delivery failure")
 )
 
 // Plan is a workspace's subscription plan.
@@ -193,6 +196,54 @@ func SortMethods(ms []Method) []Method {
 	return out
 }
 
+// TwilioAccount is a workspace's own Twilio account, through which its SMS
+// codes are sent (and billed).
+type TwilioAccount struct {
+	AccountSID string
+	// AuthToken is sealed with the server key (package secret), bound to the
+	// workspace; it is never shown again once set.
+	AuthToken []byte
+	// From is the sender number (E.164); MessagingServiceSID is the
+	// alternative. Exactly one is set.
+	From                string
+	MessagingServiceSID string
+}
+
+// Ready reports whether the account is complete enough to send.
+func (t TwilioAccount) Ready() bool {
+	return t.AccountSID != "" && len(t.AuthToken) > 0 && (t.From != "" || t.MessagingServiceSID != "")
+}
+
+// SMSGuard limits SMS sends, the defence against SMS-pumping fraud on the
+// owner's Twilio bill (SPEC §3).
+type SMSGuard struct {
+	// Countries are the ISO 3166 alpha-2 codes (upper case) that may receive
+	// codes; empty allows any and leaves Twilio's geo permissions in charge.
+	Countries []string
+	HourlyCap int // SMS per workspace per hour
+	DailyCap  int // SMS per workspace per day
+}
+
+// TwilioTokenAAD binds a sealed Twilio token to its workspace: a token
+// copied to another workspace's row fails to open.
+func TwilioTokenAAD(workspaceID int64) string { return fmt.Sprintf("twilio/ws:%d", workspaceID) }
+
+// DefaultSMSGuard is the guard of a new workspace.
+func DefaultSMSGuard() SMSGuard { return SMSGuard{HourlyCap: 100, DailyCap: 1000} }
+
+// AllowsCountry reports whether the guard lets codes go to the country.
+func (g SMSGuard) AllowsCountry(iso string) bool {
+	if len(g.Countries) == 0 {
+		return true
+	}
+	for _, c := range g.Countries {
+		if c == iso {
+			return true
+		}
+	}
+	return false
+}
+
 // HasMFA reports whether the plan includes two-factor features.
 func (p Plan) HasMFA() bool { return p == PlanPro || p == PlanUnlimited }
 
@@ -207,6 +258,8 @@ type Workspace struct {
 	// RememberMeEnabled offers "remember me" on the login form.
 	RememberMeEnabled bool
 	MFA               MFASettings
+	Twilio            TwilioAccount
+	SMSGuard          SMSGuard
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
@@ -343,7 +396,7 @@ const (
 type Message struct {
 	ID          int64
 	WorkspaceID int64
-	Channel     string // "email"
+	Channel     string // "email" or "sms"
 	To          string
 	Subject     string
 	Body        string // plain text
@@ -399,8 +452,9 @@ type WorkspaceStore interface {
 	FindWorkspaceByID(ctx context.Context, id int64) (*Workspace, error)
 	// FindWorkspaceBySlug returns the workspace or ErrNotFound.
 	FindWorkspaceBySlug(ctx context.Context, slug string) (*Workspace, error)
-	// UpdateWorkspace saves Name, Plan, SignupEnabled, RememberMeEnabled, MFA
-	// and UpdatedAt of w (found by w.ID); ErrNotFound when there is none.
+	// UpdateWorkspace saves Name, Plan, SignupEnabled, RememberMeEnabled, MFA,
+	// Twilio, SMSGuard and UpdatedAt of w (found by w.ID); ErrNotFound when
+	// there is none.
 	UpdateWorkspace(ctx context.Context, w *Workspace) error
 	// CountWorkspaces reports how many workspaces exist (for --demo seeding).
 	CountWorkspaces(ctx context.Context) (int, error)
@@ -494,6 +548,11 @@ type OutboxStore interface {
 	MarkMessageFailed(ctx context.Context, id int64, errMsg string, next time.Time, giveUp bool) error
 	// ListMessages returns the newest messages first, at most limit.
 	ListMessages(ctx context.Context, limit int) ([]Message, error)
+	// FindMessage returns the message with the ID; ErrNotFound otherwise.
+	FindMessage(ctx context.Context, id int64) (*Message, error)
+	// CountMessages counts the workspace's messages on the channel created
+	// at or after since, whatever their status (the SMS caps).
+	CountMessages(ctx context.Context, workspaceID int64, channel string, since time.Time) (int, error)
 }
 
 // Store is everything a Gatehouse database keeps.

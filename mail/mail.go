@@ -26,7 +26,8 @@ type Sender interface {
 // ErrPermanent marks a delivery failure that retrying cannot fix, such as a
 // 5xx reply to the message or an unusable recipient address. The outbox gives
 // up on such a message at once instead of retrying it for hours.
-var ErrPermanent = errors.New("permanent delivery failure")
+// It is gatehouse.ErrPermanent, shared with the SMS sender.
+var ErrPermanent = gatehouse.ErrPermanent
 
 // IsPermanent reports whether err is a delivery failure that retrying cannot fix.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }

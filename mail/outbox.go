@@ -45,8 +45,10 @@ const maxErrorLen = 1000
 // Zero fields take the defaults; Store and Sender are required. An Outbox
 // must not be copied after first use.
 type Outbox struct {
-	Store        gatehouse.OutboxStore
-	Sender       Sender
+	Store  gatehouse.OutboxStore
+	Sender Sender // e-mail
+	// SMS delivers messages on the "sms" channel; nil gives them up at once.
+	SMS          Sender
 	Logger       *slog.Logger     // nil means slog.Default()
 	Now          func() time.Time // nil means time.Now
 	PollInterval time.Duration    // between rounds when not poked; default 1s
@@ -128,6 +130,45 @@ func (o *Outbox) Enqueue(ctx context.Context, workspaceID int64, to, subject, bo
 	return nil
 }
 
+// EnqueueSMS stores a text message to the E.164 number to, due now, wakes
+// the worker, and returns the message's ID (for Await).
+func (o *Outbox) EnqueueSMS(ctx context.Context, workspaceID int64, to, body string) (int64, error) {
+	now := o.now()
+	m := &gatehouse.Message{
+		WorkspaceID: workspaceID, Channel: "sms", To: to, Body: body,
+		Status: gatehouse.MessagePending, CreatedAt: now, NextAttempt: now,
+	}
+	if err := o.Store.EnqueueMessage(ctx, workspaceID, m); err != nil {
+		return 0, fmt.Errorf("enqueue SMS: %w", err)
+	}
+	select {
+	case o.pokes() <- struct{}{}:
+	default:
+	}
+	return m.ID, nil
+}
+
+// Await returns message id once its first delivery attempt is over (sent,
+// given up on, or failed and rescheduled), or as it stands when timeout
+// passes. It polls the store, so it also sees another instance's worker.
+func (o *Outbox) Await(ctx context.Context, id int64, timeout time.Duration) (*gatehouse.Message, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		m, err := o.Store.FindMessage(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if m.Status != gatehouse.MessagePending || m.Attempts > 0 || !time.Now().Before(deadline) {
+			return m, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
 // Run delivers messages until ctx is done, then returns nil. It claims a
 // batch, sends it, and waits PollInterval or until Enqueue pokes it. A round
 // that fails (the store is down, say) is logged and tried again next round.
@@ -207,7 +248,15 @@ func (o *Outbox) runOnce(ctx context.Context) (claimed, sent, failed int, err er
 // error is for the store failing (or ctx ending), not for the delivery.
 func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.Duration) (bool, error) {
 	sendCtx, cancel := context.WithTimeout(ctx, timeout)
-	sendErr := o.Sender.Send(sendCtx, m)
+	var sendErr error
+	switch {
+	case m.Channel != "sms":
+		sendErr = o.Sender.Send(sendCtx, m)
+	case o.SMS != nil:
+		sendErr = o.SMS.Send(sendCtx, m)
+	default:
+		sendErr = fmt.Errorf("%w: no SMS sender is configured", ErrPermanent)
+	}
 	cancel()
 
 	if sendErr != nil && ctx.Err() != nil {

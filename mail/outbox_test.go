@@ -67,6 +67,29 @@ func (s *memStore) ClaimMessages(_ context.Context, now, leaseUntil time.Time, l
 	return out, nil
 }
 
+func (s *memStore) FindMessage(_ context.Context, id int64) (*gatehouse.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.find(id)
+	if err != nil {
+		return nil, err
+	}
+	c := m.Message
+	return &c, nil
+}
+
+func (s *memStore) CountMessages(_ context.Context, workspaceID int64, channel string, since time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, m := range s.msgs {
+		if m.WorkspaceID == workspaceID && m.Channel == channel && !m.CreatedAt.Before(since) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (s *memStore) find(id int64) (*memMessage, error) {
 	for _, m := range s.msgs {
 		if m.ID == id {
@@ -570,4 +593,64 @@ func TestDevSenderLogs(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
+}
+
+// TestSMSRouting: "sms" messages go to the SMS sender, the rest to e-mail,
+// and Await reports the first attempt's outcome.
+func TestSMSRouting(t *testing.T) {
+	store := &memStore{}
+	clock := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	email, sms := &recordingSender{}, &recordingSender{}
+	o := &mail.Outbox{Store: store, Sender: email, SMS: sms, Now: func() time.Time { return clock }}
+	ctx := context.Background()
+	id, err := o.EnqueueSMS(ctx, 1, "+447700900123", "123456 is your code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Enqueue(ctx, 1, "a@example.com", "Hi", "Body"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := o.Await(ctx, id, 0)
+	if err != nil || m.Status != gatehouse.MessagePending || m.Attempts != 0 {
+		t.Fatalf("before any attempt: %+v, %v", m, err)
+	}
+	if _, _, err := o.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(sms.sent()) != 1 || sms.sent()[0].To != "+447700900123" || len(email.sent()) != 1 || email.sent()[0].To != "a@example.com" {
+		t.Fatalf("sms got %+v, email got %+v", sms.sent(), email.sent())
+	}
+	if m, err = o.Await(ctx, id, time.Second); err != nil || m.Status != gatehouse.MessageSent {
+		t.Fatalf("after the attempt: %+v, %v", m, err)
+	}
+	if n, _ := store.CountMessages(ctx, 1, "sms", clock); n != 1 {
+		t.Fatalf("CountMessages = %d", n)
+	}
+
+	// Without an SMS sender a text is given up at once, not retried.
+	o2 := &mail.Outbox{Store: store, Sender: email, Now: func() time.Time { return clock }}
+	id, _ = o2.EnqueueSMS(ctx, 1, "+447700900123", "x")
+	o2.RunOnce(ctx)
+	if m, _ := o2.Await(ctx, id, 0); m.Status != gatehouse.MessageFailed {
+		t.Fatalf("SMS without a sender: %+v", m)
+	}
+}
+
+// recordingSender records what it delivers.
+type recordingSender struct {
+	mu   sync.Mutex
+	msgs []gatehouse.Message
+}
+
+func (r *recordingSender) Send(_ context.Context, m gatehouse.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+
+func (r *recordingSender) sent() []gatehouse.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]gatehouse.Message(nil), r.msgs...)
 }

@@ -15,23 +15,31 @@ import (
 )
 
 const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled,
-	mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at, created_at, updated_at`
+	mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at,
+	twilio_account_sid, twilio_auth_token, twilio_from, twilio_messaging_service_sid,
+	sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at`
 
 // workspaceRow scans workspaceCols into w.
 type workspaceRow struct {
-	w       *gatehouse.Workspace
-	methods string
+	w                  *gatehouse.Workspace
+	methods, countries string
 }
 
 func (r *workspaceRow) dest() []any {
 	w := r.w
 	return []any{&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled,
-		&w.MFA.Mode, &r.methods, &w.MFA.TrustedDeviceDays, &w.MFA.GraceDays, &w.MFA.ModeChangedAt, &w.CreatedAt, &w.UpdatedAt}
+		&w.MFA.Mode, &r.methods, &w.MFA.TrustedDeviceDays, &w.MFA.GraceDays, &w.MFA.ModeChangedAt,
+		&w.Twilio.AccountSID, &w.Twilio.AuthToken, &w.Twilio.From, &w.Twilio.MessagingServiceSID,
+		&r.countries, &w.SMSGuard.HourlyCap, &w.SMSGuard.DailyCap, &w.CreatedAt, &w.UpdatedAt}
 }
 
 func (r *workspaceRow) finish() {
 	w := r.w
 	w.MFA.Methods = splitMethods(r.methods)
+	if len(w.Twilio.AuthToken) == 0 {
+		w.Twilio.AuthToken = nil
+	}
+	w.SMSGuard.Countries = splitCountries(r.countries)
 	w.MFA.ModeChangedAt, w.CreatedAt, w.UpdatedAt = w.MFA.ModeChangedAt.UTC(), w.CreatedAt.UTC(), w.UpdatedAt.UTC()
 }
 
@@ -45,15 +53,21 @@ func scanWorkspace(row pgx.Row, w *gatehouse.Workspace) error {
 }
 
 // CreateWorkspace implements gatehouse.WorkspaceStore. A workspace whose
-// MFA settings are all zero gets gatehouse.DefaultMFASettings(w.CreatedAt).
+// MFA settings are all zero gets gatehouse.DefaultMFASettings(w.CreatedAt),
+// and one whose SMS guard is all zero gets gatehouse.DefaultSMSGuard().
 func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
 	defaultMFA(w)
+	defaultSMSGuard(w)
 	err := db.pool.QueryRow(ctx, `
 		INSERT INTO workspaces (slug, name, plan, signup_enabled, remember_me_enabled,
-			mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at,
+			twilio_account_sid, twilio_auth_token, twilio_from, twilio_messaging_service_sid,
+			sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
 		w.Slug, w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled,
 		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, w.MFA.ModeChangedAt,
+		w.Twilio.AccountSID, nullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
+		joinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
 		w.CreatedAt, w.UpdatedAt,
 	).Scan(&w.ID)
 	if err != nil {
@@ -86,10 +100,14 @@ func (db *DB) FindWorkspaceBySlug(ctx context.Context, slug string) (*gatehouse.
 func (db *DB) UpdateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
 	err := mustAffect(db.pool.Exec(ctx, `
 		UPDATE workspaces SET name = $1, plan = $2, signup_enabled = $3, remember_me_enabled = $4,
-			mfa_mode = $5, mfa_methods = $6, trusted_device_days = $7, grace_days = $8, mode_changed_at = $9, updated_at = $10
-		WHERE id = $11`,
+			mfa_mode = $5, mfa_methods = $6, trusted_device_days = $7, grace_days = $8, mode_changed_at = $9,
+			twilio_account_sid = $10, twilio_auth_token = $11, twilio_from = $12, twilio_messaging_service_sid = $13,
+			sms_countries = $14, sms_hourly_cap = $15, sms_daily_cap = $16, updated_at = $17
+		WHERE id = $18`,
 		w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled,
 		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, w.MFA.ModeChangedAt,
+		w.Twilio.AccountSID, nullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
+		joinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
 		w.UpdatedAt, w.ID))
 	if err != nil {
 		return fmt.Errorf("update workspace %d: %w", w.ID, err)
@@ -543,6 +561,27 @@ func (db *DB) ListMessages(ctx context.Context, limit int) ([]gatehouse.Message,
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return ms, nil
+}
+
+// FindMessage implements gatehouse.OutboxStore.
+func (db *DB) FindMessage(ctx context.Context, id int64) (*gatehouse.Message, error) {
+	var m gatehouse.Message
+	row := db.pool.QueryRow(ctx, `SELECT `+messageCols+` FROM outbox WHERE id = $1`, id)
+	if err := scanMessage(row, &m); err != nil {
+		return nil, fmt.Errorf("find message %d: %w", id, translate(err))
+	}
+	return &m, nil
+}
+
+// CountMessages implements gatehouse.OutboxStore.
+func (db *DB) CountMessages(ctx context.Context, workspaceID int64, channel string, since time.Time) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE workspace_id = $1 AND channel = $2 AND created_at >= $3`,
+		workspaceID, channel, since).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count %s messages: %w", channel, err)
+	}
+	return n, nil
 }
 
 // AddAuditEvent implements gatehouse.AuditStore.

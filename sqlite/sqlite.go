@@ -142,6 +142,35 @@ func defaultMFA(w *gatehouse.Workspace) {
 	}
 }
 
+// defaultSMSGuard gives a workspace created without an SMS guard (no caps,
+// no countries) the default one: a new workspace is never uncapped by
+// accident.
+func defaultSMSGuard(w *gatehouse.Workspace) {
+	g := w.SMSGuard
+	if len(g.Countries) == 0 && g.HourlyCap == 0 && g.DailyCap == 0 {
+		w.SMSGuard = gatehouse.DefaultSMSGuard()
+	}
+}
+
+// joinCountries stores a country list as text; no countries is "".
+func joinCountries(cs []string) string { return strings.Join(cs, ",") }
+
+// splitCountries reverses joinCountries; "" is nil (any country).
+func splitCountries(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// nullBytes stores an unset (nil or empty) byte string as NULL.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // joinMethods stores a method list as text, in the given order.
 func joinMethods(ms []gatehouse.Method) string {
 	s := make([]string, len(ms))

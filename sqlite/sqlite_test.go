@@ -47,8 +47,9 @@ func TestMigrateTwice(t *testing.T) {
 }
 
 // TestMigrateUpgrade brings a database holding rows from before two-factor
-// authentication up to date: the old rows read back with the defaults, and
-// the two-factor and trusted-device migrations roll back and forth cleanly.
+// authentication up to date: the old rows read back with the defaults (no
+// Twilio account, the default SMS guard), and the two-factor, trusted-device
+// and SMS migrations roll back and forth cleanly.
 func TestMigrateUpgrade(t *testing.T) {
 	ctx := context.Background()
 	old := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
@@ -91,7 +92,19 @@ func TestMigrateUpgrade(t *testing.T) {
 	if len(v.Methods) != 0 {
 		t.Errorf("old user's methods = %v", v.Methods)
 	}
+	if tw := v.Workspace.Twilio; tw.AccountSID != "" || tw.AuthToken != nil || tw.From != "" || tw.MessagingServiceSID != "" {
+		t.Errorf("old workspace's Twilio account = %#v", tw)
+	}
+	if g, want := v.Workspace.SMSGuard, gatehouse.DefaultSMSGuard(); g.Countries != nil || g.HourlyCap != want.HourlyCap || g.DailyCap != want.DailyCap {
+		t.Errorf("old workspace's SMS guard = %#v, want %#v", g, want)
+	}
 
+	if err := db.MigrateTo(ctx, 3); err != nil {
+		t.Fatalf("roll back SMS: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate SMS again: %v", err)
+	}
 	if err := db.MigrateTo(ctx, 2); err != nil {
 		t.Fatalf("roll back devices: %v", err)
 	}

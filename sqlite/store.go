@@ -11,25 +11,34 @@ import (
 )
 
 const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled,
-	mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at, created_at, updated_at`
+	mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at,
+	twilio_account_sid, twilio_auth_token, twilio_from, twilio_messaging_service_sid,
+	sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at`
 
 // workspaceRow scans workspaceCols into w.
 type workspaceRow struct {
 	w                             *gatehouse.Workspace
-	methods                       string
+	methods, countries            string
 	modeChanged, created, updated int64
 }
 
 func (r *workspaceRow) dest() []any {
 	w := r.w
 	return []any{&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled,
-		&w.MFA.Mode, &r.methods, &w.MFA.TrustedDeviceDays, &w.MFA.GraceDays, &r.modeChanged, &r.created, &r.updated}
+		&w.MFA.Mode, &r.methods, &w.MFA.TrustedDeviceDays, &w.MFA.GraceDays, &r.modeChanged,
+		&w.Twilio.AccountSID, &w.Twilio.AuthToken, &w.Twilio.From, &w.Twilio.MessagingServiceSID,
+		&r.countries, &w.SMSGuard.HourlyCap, &w.SMSGuard.DailyCap, &r.created, &r.updated}
 }
 
 func (r *workspaceRow) finish() {
-	r.w.MFA.Methods = splitMethods(r.methods)
-	r.w.MFA.ModeChangedAt = fromUnixOrNever(r.modeChanged)
-	r.w.CreatedAt, r.w.UpdatedAt = fromUnix(r.created), fromUnix(r.updated)
+	w := r.w
+	w.MFA.Methods = splitMethods(r.methods)
+	w.MFA.ModeChangedAt = fromUnixOrNever(r.modeChanged)
+	if len(w.Twilio.AuthToken) == 0 {
+		w.Twilio.AuthToken = nil
+	}
+	w.SMSGuard.Countries = splitCountries(r.countries)
+	w.CreatedAt, w.UpdatedAt = fromUnix(r.created), fromUnix(r.updated)
 }
 
 func scanWorkspace(row interface{ Scan(...any) error }, w *gatehouse.Workspace) error {
@@ -42,15 +51,21 @@ func scanWorkspace(row interface{ Scan(...any) error }, w *gatehouse.Workspace) 
 }
 
 // CreateWorkspace implements gatehouse.WorkspaceStore. A workspace whose
-// MFA settings are all zero gets gatehouse.DefaultMFASettings(w.CreatedAt).
+// MFA settings are all zero gets gatehouse.DefaultMFASettings(w.CreatedAt),
+// and one whose SMS guard is all zero gets gatehouse.DefaultSMSGuard().
 func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
 	defaultMFA(w)
+	defaultSMSGuard(w)
 	err := db.write.QueryRowContext(ctx, `
 		INSERT INTO workspaces (slug, name, plan, signup_enabled, remember_me_enabled,
-			mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at,
+			twilio_account_sid, twilio_auth_token, twilio_from, twilio_messaging_service_sid,
+			sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		w.Slug, w.Name, w.Plan, b2i(w.SignupEnabled), b2i(w.RememberMeEnabled),
 		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, unixOrNever(w.MFA.ModeChangedAt),
+		w.Twilio.AccountSID, nullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
+		joinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
 		unix(w.CreatedAt), unix(w.UpdatedAt),
 	).Scan(&w.ID)
 	if err != nil {
@@ -83,10 +98,14 @@ func (db *DB) FindWorkspaceBySlug(ctx context.Context, slug string) (*gatehouse.
 func (db *DB) UpdateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
 	err := mustAffect(db.write.ExecContext(ctx, `
 		UPDATE workspaces SET name = ?, plan = ?, signup_enabled = ?, remember_me_enabled = ?,
-			mfa_mode = ?, mfa_methods = ?, trusted_device_days = ?, grace_days = ?, mode_changed_at = ?, updated_at = ?
+			mfa_mode = ?, mfa_methods = ?, trusted_device_days = ?, grace_days = ?, mode_changed_at = ?,
+			twilio_account_sid = ?, twilio_auth_token = ?, twilio_from = ?, twilio_messaging_service_sid = ?,
+			sms_countries = ?, sms_hourly_cap = ?, sms_daily_cap = ?, updated_at = ?
 		WHERE id = ?`,
 		w.Name, w.Plan, b2i(w.SignupEnabled), b2i(w.RememberMeEnabled),
 		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, unixOrNever(w.MFA.ModeChangedAt),
+		w.Twilio.AccountSID, nullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
+		joinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
 		unix(w.UpdatedAt), w.ID))
 	if err != nil {
 		return fmt.Errorf("update workspace %d: %w", w.ID, err)
@@ -520,6 +539,27 @@ func (db *DB) ListMessages(ctx context.Context, limit int) ([]gatehouse.Message,
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return ms, nil
+}
+
+// FindMessage implements gatehouse.OutboxStore.
+func (db *DB) FindMessage(ctx context.Context, id int64) (*gatehouse.Message, error) {
+	var m gatehouse.Message
+	row := db.read.QueryRowContext(ctx, `SELECT `+messageCols+` FROM outbox WHERE id = ?`, id)
+	if err := scanMessage(row, &m); err != nil {
+		return nil, fmt.Errorf("find message %d: %w", id, translate(err))
+	}
+	return &m, nil
+}
+
+// CountMessages implements gatehouse.OutboxStore.
+func (db *DB) CountMessages(ctx context.Context, workspaceID int64, channel string, since time.Time) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE workspace_id = ? AND channel = ? AND created_at >= ?`,
+		workspaceID, channel, unix(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count %s messages: %w", channel, err)
+	}
+	return n, nil
 }
 
 // AddAuditEvent implements gatehouse.AuditStore.

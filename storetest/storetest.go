@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -42,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"Workspaces", testWorkspaces},
 		{"Users", testUsers},
 		{"Sessions", testSessions},
+		{"VisitSMS", testVisitSMS},
 		{"Tokens", testTokens},
 		{"TokenRace", testTokenRace},
 		{"Throttles", testThrottles},
@@ -112,14 +114,41 @@ func must(tb testing.TB, what string, err error) {
 }
 
 // equalWorkspace reports whether a and b are equal field by field, times
-// included exactly; a nil and an empty method list are equal.
+// included exactly; a nil and an empty list (of methods or countries) or
+// auth token are equal.
 func equalWorkspace(a, b *gatehouse.Workspace) bool {
-	if !slices.Equal(a.MFA.Methods, b.MFA.Methods) {
+	if !slices.Equal(a.MFA.Methods, b.MFA.Methods) || !slices.Equal(a.SMSGuard.Countries, b.SMSGuard.Countries) ||
+		!bytes.Equal(a.Twilio.AuthToken, b.Twilio.AuthToken) {
 		return false
 	}
 	ac, bc := *a, *b
 	ac.MFA.Methods, bc.MFA.Methods = nil, nil
+	ac.SMSGuard.Countries, bc.SMSGuard.Countries = nil, nil
+	ac.Twilio.AuthToken, bc.Twilio.AuthToken = nil, nil
 	return reflect.DeepEqual(ac, bc)
+}
+
+// sealedToken stands for an auth token sealed by package secret: opaque
+// bytes, NUL and invalid UTF-8 included, that must come back unchanged.
+var sealedToken = []byte{0x00, 0x01, 0xfe, 0xff, 'g', 'h', 0x00, 0x80, 0xc3, 0x28, 0x7f}
+
+// newSMSWorkspace returns a workspace (not yet created) with a Twilio
+// account and an SMS guard that differ from every default.
+func newSMSWorkspace(slug string) *gatehouse.Workspace {
+	return &gatehouse.Workspace{Slug: slug, Name: "WS " + slug, Plan: gatehouse.PlanUnlimited,
+		MFA: gatehouse.MFASettings{
+			Mode:              gatehouse.MFARequired,
+			Methods:           []gatehouse.Method{gatehouse.MethodSMS},
+			TrustedDeviceDays: 7,
+			ModeChangedAt:     t0,
+		},
+		Twilio: gatehouse.TwilioAccount{
+			AccountSID: "AC0123456789abcdef0123456789abcdef",
+			AuthToken:  slices.Clone(sealedToken),
+			From:       "+447700900123",
+		},
+		SMSGuard:  gatehouse.SMSGuard{Countries: []string{"GB", "IE"}, HourlyCap: 5, DailyCap: 50},
+		CreatedAt: t0, UpdatedAt: t0}
 }
 
 // race runs fn from n goroutines at once and returns how many succeeded;
@@ -214,10 +243,106 @@ func testWorkspaces(t *testing.T, s Store) {
 		got.MFA.TrustedDeviceDays != want.TrustedDeviceDays || got.MFA.GraceDays != want.GraceDays || !got.MFA.ModeChangedAt.Equal(want.ModeChangedAt) {
 		t.Fatalf("workspace without MFA settings = %+v (set on create: %+v), want MFA %+v", got, plain, want)
 	}
+	// Nor has it a Twilio account or an SMS guard: it gets the default
+	// guard, written back into the workspace too, and no account.
+	if g := gatehouse.DefaultSMSGuard(); !reflect.DeepEqual(plain.SMSGuard, g) || !reflect.DeepEqual(got.SMSGuard, g) {
+		t.Fatalf("workspace without SMS guard: set on create %+v, found %+v; want %+v", plain.SMSGuard, got.SMSGuard, g)
+	}
+	if !reflect.DeepEqual(got.Twilio, gatehouse.TwilioAccount{}) {
+		t.Fatalf("workspace without Twilio account found with %+v", got.Twilio)
+	}
 	n, err = s.CountWorkspaces(ctx)
 	must(t, "count", err)
 	if n != 2 {
 		t.Fatalf("count = %d, want 2", n)
+	}
+
+	t.Run("SMS", func(t *testing.T) { testWorkspaceSMS(t, s) })
+}
+
+// testWorkspaceSMS checks that a workspace's Twilio account and SMS guard
+// are kept, and when the default guard applies.
+func testWorkspaceSMS(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := newSMSWorkspace("texts")
+	must(t, "create", s.CreateWorkspace(ctx, w))
+	if !bytes.Equal(w.Twilio.AuthToken, sealedToken) || !slices.Equal(w.SMSGuard.Countries, []string{"GB", "IE"}) ||
+		w.SMSGuard.HourlyCap != 5 || w.SMSGuard.DailyCap != 50 {
+		t.Fatalf("CreateWorkspace changed a given account or guard: %+v, %+v", w.Twilio, w.SMSGuard)
+	}
+	find := func(what string) *gatehouse.Workspace {
+		t.Helper()
+		byID, err := s.FindWorkspaceByID(ctx, w.ID)
+		must(t, what+": find by id", err)
+		bySlug, err := s.FindWorkspaceBySlug(ctx, w.Slug)
+		must(t, what+": find by slug", err)
+		if !equalWorkspace(byID, w) || !equalWorkspace(bySlug, w) {
+			t.Fatalf("%s: found %+v by id and %+v by slug, want %+v", what, byID, bySlug, w)
+		}
+		return byID
+	}
+	got := find("created")
+	if !bytes.Equal(got.Twilio.AuthToken, sealedToken) || !slices.Equal(got.SMSGuard.Countries, []string{"GB", "IE"}) {
+		t.Fatalf("found token %x and countries %q, want %x and [GB IE]", got.Twilio.AuthToken, got.SMSGuard.Countries, sealedToken)
+	}
+	if !got.Twilio.Ready() {
+		t.Fatal("a complete Twilio account does not read back as ready")
+	}
+
+	// The owner allows any country and switches to a messaging service.
+	w.Twilio.From, w.Twilio.MessagingServiceSID = "", "MG0123456789abcdef0123456789abcdef"
+	w.SMSGuard = gatehouse.SMSGuard{Countries: []string{}, HourlyCap: 1, DailyCap: 2}
+	w.UpdatedAt = t0.Add(time.Hour)
+	must(t, "update", s.UpdateWorkspace(ctx, w))
+	got = find("updated")
+	if got.SMSGuard.Countries != nil {
+		t.Fatalf("no countries read back as %#v, want nil", got.SMSGuard.Countries)
+	}
+	if !got.SMSGuard.AllowsCountry("US") {
+		t.Fatal("a guard without countries refuses one")
+	}
+
+	// The account is removed; an unset token reads back as nil. Zero caps
+	// on update are the owner's choice, not a missing guard.
+	w.Twilio = gatehouse.TwilioAccount{AuthToken: []byte{}}
+	w.SMSGuard = gatehouse.SMSGuard{Countries: []string{"FR"}}
+	w.UpdatedAt = t0.Add(2 * time.Hour)
+	must(t, "remove account", s.UpdateWorkspace(ctx, w))
+	got = find("account removed")
+	if got.Twilio.AuthToken != nil || got.Twilio.Ready() {
+		t.Fatalf("removed account read back as %#v", got.Twilio)
+	}
+	if got.SMSGuard.HourlyCap != 0 || got.SMSGuard.DailyCap != 0 || !slices.Equal(got.SMSGuard.Countries, []string{"FR"}) {
+		t.Fatalf("guard after update = %+v, want FR with zero caps", got.SMSGuard)
+	}
+
+	// The default guard replaces only a guard that is all zero.
+	tests := []struct {
+		name  string
+		guard gatehouse.SMSGuard
+		want  gatehouse.SMSGuard
+	}{
+		{"zero guard", gatehouse.SMSGuard{}, gatehouse.DefaultSMSGuard()},
+		{"empty country list", gatehouse.SMSGuard{Countries: []string{}}, gatehouse.DefaultSMSGuard()},
+		{"countries only", gatehouse.SMSGuard{Countries: []string{"IE"}}, gatehouse.SMSGuard{Countries: []string{"IE"}}},
+		{"hourly cap only", gatehouse.SMSGuard{HourlyCap: 3}, gatehouse.SMSGuard{HourlyCap: 3}},
+		{"daily cap only", gatehouse.SMSGuard{DailyCap: 30}, gatehouse.SMSGuard{DailyCap: 30}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nw := &gatehouse.Workspace{Slug: fmt.Sprintf("guard%d", i), Name: tt.name, Plan: gatehouse.PlanPro,
+				SMSGuard: tt.guard, CreatedAt: t0, UpdatedAt: t0}
+			must(t, "create", s.CreateWorkspace(ctx, nw))
+			got, err := s.FindWorkspaceByID(ctx, nw.ID)
+			must(t, "find", err)
+			if !equalWorkspace(got, nw) {
+				t.Fatalf("found %+v, want %+v", got, nw)
+			}
+			if !slices.Equal(nw.SMSGuard.Countries, tt.want.Countries) || nw.SMSGuard.HourlyCap != tt.want.HourlyCap ||
+				nw.SMSGuard.DailyCap != tt.want.DailyCap {
+				t.Fatalf("guard after create = %+v, want %+v", nw.SMSGuard, tt.want)
+			}
+		})
 	}
 }
 
@@ -344,6 +469,31 @@ func testSessions(t *testing.T, s Store) {
 	}
 	_, err = s.FindVisit(ctx, w.ID, hash("new"))
 	must(t, "unexpired kept", err)
+}
+
+// testVisitSMS checks that the workspace FindVisit joins in carries its
+// Twilio account and SMS guard, and that an unset one reads as unset.
+func testVisitSMS(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, w := range []*gatehouse.Workspace{newSMSWorkspace("texts"), MustCreateWorkspace(t, s, "plain")} {
+		if w.ID == 0 {
+			must(t, "create workspace", s.CreateWorkspace(ctx, w))
+		}
+		u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+		token := w.Slug + "-token"
+		must(t, "create session", s.CreateSession(ctx, w.ID, newSession(u.ID, token, t0)))
+		v, err := s.FindVisit(ctx, w.ID, hash(token))
+		must(t, "find visit", err)
+		if !equalWorkspace(&v.Workspace, w) {
+			t.Fatalf("visit workspace = %+v, want %+v", v.Workspace, *w)
+		}
+		if !bytes.Equal(v.Workspace.Twilio.AuthToken, w.Twilio.AuthToken) || (w.Twilio.AuthToken == nil) != (v.Workspace.Twilio.AuthToken == nil) {
+			t.Fatalf("visit auth token = %#v, want %#v", v.Workspace.Twilio.AuthToken, w.Twilio.AuthToken)
+		}
+		if !slices.Equal(v.Workspace.SMSGuard.Countries, w.SMSGuard.Countries) || (w.SMSGuard.Countries == nil) != (v.Workspace.SMSGuard.Countries == nil) {
+			t.Fatalf("visit countries = %#v, want %#v", v.Workspace.SMSGuard.Countries, w.SMSGuard.Countries)
+		}
+	}
 }
 
 func testTokens(t *testing.T, s Store) {
@@ -516,6 +666,13 @@ func testOutbox(t *testing.T, s Store) {
 	}
 	a := enqueue("a@example.com", t0)
 	b := enqueue("b@example.com", t0.Add(time.Minute))
+	for _, m := range []*gatehouse.Message{a, b} {
+		got, err := s.FindMessage(ctx, m.ID)
+		must(t, "find enqueued", err)
+		if !reflect.DeepEqual(got, m) {
+			t.Fatalf("FindMessage(%d) = %+v, want %+v", m.ID, got, m)
+		}
+	}
 
 	ms, err := s.ClaimMessages(ctx, t0, t0.Add(2*time.Minute), 10)
 	must(t, "claim", err)
@@ -564,6 +721,15 @@ func testOutbox(t *testing.T, s Store) {
 	if list[1].Status != gatehouse.MessageSent || list[1].SentAt == nil || !list[1].SentAt.Equal(t0.Add(2*time.Minute)) || list[1].Attempts != 1 {
 		t.Fatalf("sent message = %+v", list[1])
 	}
+	for _, m := range list {
+		got, err := s.FindMessage(ctx, m.ID)
+		must(t, "find marked", err)
+		if !reflect.DeepEqual(*got, m) {
+			t.Fatalf("FindMessage(%d) = %+v, want %+v", m.ID, got, m)
+		}
+	}
+	_, err = s.FindMessage(ctx, b.ID+1000)
+	wantNotFound(t, "find unknown message", err)
 	wantNotFound(t, "mark unknown sent", s.MarkMessageSent(ctx, b.ID+1000, t0))
 	wantNotFound(t, "mark unknown failed", s.MarkMessageFailed(ctx, b.ID+1000, "x", t0, true))
 
@@ -596,6 +762,61 @@ func testOutbox(t *testing.T, s Store) {
 	}
 	if len(seen) != 20 {
 		t.Fatalf("claimed %d distinct messages, want 20", len(seen))
+	}
+
+	t.Run("CountMessages", func(t *testing.T) { testCountMessages(t, s) })
+}
+
+// testCountMessages checks the count behind the SMS caps: per workspace and
+// channel, from since inclusive, whatever the messages' status.
+func testCountMessages(t *testing.T, s Store) {
+	ctx := context.Background()
+	wa := MustCreateWorkspace(t, s, "count-a")
+	wb := MustCreateWorkspace(t, s, "count-b")
+	enqueue := func(wsID int64, channel string, created time.Time) *gatehouse.Message {
+		m := &gatehouse.Message{Channel: channel, To: "+447700900123", Subject: "", Body: "Your code is 123456",
+			CreatedAt: created, NextAttempt: created}
+		must(t, "enqueue", s.EnqueueMessage(ctx, wsID, m))
+		return m
+	}
+	enqueue(wa.ID, "sms", t0.Add(-25*time.Hour))
+	enqueue(wa.ID, "sms", t0.Add(-2*time.Hour))
+	sent := enqueue(wa.ID, "sms", t0.Add(-time.Hour))
+	failed := enqueue(wa.ID, "sms", t0.Add(-30*time.Minute))
+	enqueue(wa.ID, "sms", t0)
+	enqueue(wa.ID, "email", t0.Add(-30*time.Minute))
+	enqueue(wa.ID, "email", t0)
+	enqueue(wb.ID, "sms", t0.Add(-30*time.Minute))
+	must(t, "sent", s.MarkMessageSent(ctx, sent.ID, t0))
+	must(t, "failed", s.MarkMessageFailed(ctx, failed.ID, "21610 unsubscribed", t0, true))
+
+	tests := []struct {
+		name    string
+		wsID    int64
+		channel string
+		since   time.Time
+		want    int
+	}{
+		{"last hour, from since inclusive", wa.ID, "sms", t0.Add(-time.Hour), 3},
+		{"just after since", wa.ID, "sms", t0.Add(-time.Hour + time.Microsecond), 2},
+		{"last day", wa.ID, "sms", t0.Add(-24 * time.Hour), 4},
+		{"everything", wa.ID, "sms", t0.Add(-48 * time.Hour), 5},
+		{"only the newest", wa.ID, "sms", t0, 1},
+		{"after the newest", wa.ID, "sms", t0.Add(time.Microsecond), 0},
+		{"the other channel", wa.ID, "email", t0.Add(-time.Hour), 2},
+		{"an unknown channel", wa.ID, "push", t0.Add(-48 * time.Hour), 0},
+		{"the other workspace", wb.ID, "sms", t0.Add(-time.Hour), 1},
+		{"the other workspace's e-mail", wb.ID, "email", t0.Add(-time.Hour), 0},
+		{"an unknown workspace", wb.ID + 1000, "sms", t0.Add(-48 * time.Hour), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := s.CountMessages(ctx, tt.wsID, tt.channel, tt.since)
+			must(t, "count", err)
+			if n != tt.want {
+				t.Fatalf("CountMessages(%d, %q, %v) = %d, want %d", tt.wsID, tt.channel, tt.since, n, tt.want)
+			}
+		})
 	}
 }
 
@@ -1458,6 +1679,16 @@ func testTenancy(t *testing.T, s Store) {
 	must(t, "throttle across", err)
 	if th.Failures != 0 {
 		t.Fatalf("throttle leaked across workspaces: %+v", th)
+	}
+
+	// The outbox's SMS count.
+	must(t, "enqueue SMS", s.EnqueueMessage(ctx, a.ID, &gatehouse.Message{Channel: "sms", To: "+447700900123",
+		Body: "Your code is 123456", CreatedAt: t0, NextAttempt: t0}))
+	if n, err := s.CountMessages(ctx, b.ID, "sms", t0.Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("SMS counted across workspaces = %d, %v; want 0", n, err)
+	}
+	if n, err := s.CountMessages(ctx, a.ID, "sms", t0.Add(-time.Hour)); err != nil || n != 1 {
+		t.Fatalf("SMS counted in a = %d, %v; want 1", n, err)
 	}
 
 	// Sessions' two-factor state.
