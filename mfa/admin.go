@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/gatehouse-dev/gatehouse"
 )
 
@@ -24,7 +26,7 @@ func lockKey(userID int64) string { return "mfa:" + strconv.FormatInt(userID, 10
 // UpdateSettings saves the owner's two-factor settings (SPEC §3). Only the
 // owner may, and only on a plan with two-factor features. A mode change
 // restarts the grace period clock.
-func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next gatehouse.MFASettings, ip string) error {
+func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next gatehouse.MFASettings, guard gatehouse.SMSGuard, ip string) error {
 	if v.User.Role != gatehouse.RoleOwner {
 		return ErrForbidden
 	}
@@ -32,7 +34,10 @@ func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next g
 		return ErrPlan
 	}
 	next.Methods = gatehouse.SortMethods(next.Methods)
-	if err := next.Validate(false); err != nil {
+	if err := next.Validate(v.Workspace.Twilio.Ready()); err != nil {
+		return err
+	}
+	if err := validateGuard(&guard); err != nil {
 		return err
 	}
 	ws := v.Workspace
@@ -41,7 +46,7 @@ func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next g
 	if next.Mode != ws.MFA.Mode {
 		next.ModeChangedAt = now
 	}
-	ws.MFA, ws.UpdatedAt = next, now
+	ws.MFA, ws.SMSGuard, ws.UpdatedAt = next, guard, now
 	if err := s.Store.UpdateWorkspace(ctx, &ws); err != nil {
 		return err
 	}
@@ -50,8 +55,12 @@ func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next g
 	for i, m := range next.Methods {
 		methods[i] = string(m)
 	}
-	s.audit(ctx, v, 0, "settings.changed", ip, fmt.Sprintf("mode %s, methods %s, trusted devices %d days, grace %d days",
-		next.Mode, strings.Join(methods, ","), next.TrustedDeviceDays, next.GraceDays))
+	countries := "any"
+	if len(guard.Countries) > 0 {
+		countries = strings.Join(guard.Countries, ",")
+	}
+	s.audit(ctx, v, 0, "settings.changed", ip, fmt.Sprintf("mode %s, methods %s, trusted devices %d days, grace %d days, SMS countries %s, SMS caps %d/h %d/day",
+		next.Mode, strings.Join(methods, ","), next.TrustedDeviceDays, next.GraceDays, countries, guard.HourlyCap, guard.DailyCap))
 	return nil
 }
 
@@ -214,4 +223,30 @@ func Locked(throttles map[string]gatehouse.Throttle, userID int64, now time.Time
 func (s *Service) ResetByOperator(ctx context.Context, ws *gatehouse.Workspace, target *gatehouse.User, reason string) error {
 	operator := &gatehouse.Visit{Workspace: *ws, User: gatehouse.User{WorkspaceID: ws.ID, Email: "the operator", Role: gatehouse.RoleOwner}}
 	return s.Reset(ctx, operator, target, reason, "cli")
+}
+
+// validateGuard checks and normalises an SMS guard: known ISO 3166 alpha-2
+// codes (upper-cased, deduplicated) and caps of 1 to 1,000,000.
+func validateGuard(g *gatehouse.SMSGuard) error {
+	seen := map[string]bool{}
+	var countries []string
+	for _, c := range g.Countries {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if c == "" || seen[c] {
+			continue
+		}
+		if len(c) != 2 || phonenumbers.GetCountryCodeForRegion(c) == 0 {
+			return fmt.Errorf("%w: %q is not a country code (use two letters, like GB or US)", gatehouse.ErrInvalid, c)
+		}
+		seen[c] = true
+		countries = append(countries, c)
+	}
+	g.Countries = countries
+	if g.HourlyCap < 1 || g.HourlyCap > 1_000_000 || g.DailyCap < 1 || g.DailyCap > 1_000_000 {
+		return fmt.Errorf("%w: SMS caps must be between 1 and 1,000,000", gatehouse.ErrInvalid)
+	}
+	if g.HourlyCap > g.DailyCap {
+		return fmt.Errorf("%w: the hourly SMS cap cannot exceed the daily one", gatehouse.ErrInvalid)
+	}
+	return nil
 }

@@ -32,7 +32,15 @@ var (
 type TooSoonError struct{ RetryAfter time.Duration }
 
 func (e *TooSoonError) Error() string {
-	return fmt.Sprintf("Codes can only be sent every minute. Try again in %d seconds.", e.Seconds())
+	return "Codes can only be sent every minute. Try again in " + seconds(e.Seconds()) + "."
+}
+
+// seconds says n seconds in words.
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return fmt.Sprintf("%d seconds", n)
 }
 
 // Seconds is the wait in whole seconds, rounded up.
@@ -42,7 +50,7 @@ func (e *TooSoonError) Seconds() int { return int((e.RetryAfter + time.Second - 
 type ThrottledError struct{ RetryAfter time.Duration }
 
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("Too many wrong codes. Try again in %d seconds.", int((e.RetryAfter+time.Second-1)/time.Second))
+	return "Too many wrong codes. Try again in " + seconds(int((e.RetryAfter+time.Second-1)/time.Second)) + "."
 }
 
 // MaxLoginFailures ends a pending login: wrong codes over all its methods,
@@ -74,6 +82,8 @@ type Service struct {
 	Store  Stores
 	Keys   *secret.Keyring
 	Mailer Mailer
+	// SMS is the outbox for text messages; nil leaves SMS unavailable.
+	SMS    SMSQueue
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -130,7 +140,16 @@ func totpAAD(v *gatehouse.Visit) string {
 // one a minute and DailyCodeCap a day per user and channel, counted in the
 // store so the pace holds across instances.
 func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, ip string) error {
-	if channel != gatehouse.MethodEmail {
+	to := v.User.Email
+	switch channel {
+	case gatehouse.MethodEmail:
+	case gatehouse.MethodSMS:
+		f, err := s.smsFactor(ctx, v)
+		if err != nil {
+			return err
+		}
+		to = f.Phone
+	default:
 		return ErrUnavailable
 	}
 	now := s.Now()
@@ -145,13 +164,21 @@ func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 		s.audit(ctx, v, v.User.ID, "mfa.code.refused", ip, "daily cap on "+string(channel))
 		return ErrDailyCap
 	}
+	if channel == gatehouse.MethodSMS {
+		if err := s.guardSMS(ctx, v, to, ip, now); err != nil {
+			return err
+		}
+	}
 	code := NewCode()
 	c := &Code{
 		UserID: v.User.ID, SessionID: v.Session.ID, Channel: channel, MAC: s.codeMAC(v, channel, code),
-		Destination: v.User.Email, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+		Destination: to, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
 	if err := s.Store.CreateCode(ctx, v.Workspace.ID, c); err != nil {
 		return err
+	}
+	if channel == gatehouse.MethodSMS {
+		return s.sendSMS(ctx, v, to, fmt.Sprintf("%s is your %s code. It expires in 10 minutes.", code, v.Workspace.Name))
 	}
 	body := fmt.Sprintf("Your %s sign-in code is %s\n\nIt works once, for 10 minutes. If you did not try to sign in, change your password.\n", v.Workspace.Name, code)
 	return s.Mailer.Enqueue(ctx, v.Workspace.ID, v.User.Email, code+" is your "+v.Workspace.Name+" code", body)
@@ -200,6 +227,31 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 	if !methodOffered(ch, method) {
 		return nil, ErrUnavailable
 	}
+	// Count the attempt before looking at the code, so a burst of parallel
+	// guesses cannot all be checked: each takes its turn on the account
+	// counter with one atomic increment, and an attempt that finds another
+	// slipped in since it read the counter is refused as throttled.
+	after, err := s.Store.AddFailure(ctx, v.Workspace.ID, key, now, now.Add(-accountBackoff.Forget))
+	if err != nil {
+		return nil, err
+	}
+	// (A forgotten counter restarts at 1, which never exceeds the old count
+	// plus one.)
+	if after.Failures > th.Failures+1 {
+		return nil, &ThrottledError{RetryAfter: time.Second}
+	}
+	pending := v.Session.MFAVerifiedAt == nil
+	attempts := 0
+	if pending {
+		// The login's count is of attempts too: past the limit the code is
+		// not even looked at.
+		if attempts, err = s.Store.AddSessionFailure(ctx, v.Workspace.ID, v.Session.ID); err != nil {
+			return nil, err
+		}
+		if attempts > MaxLoginFailures {
+			return nil, ErrTooManyFailures
+		}
+	}
 
 	res := &Verified{Method: method}
 	switch method {
@@ -221,7 +273,11 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 		if !isWrongCode(err) {
 			return nil, err
 		}
-		return nil, s.failed(ctx, v, key, method, ip, now, err)
+		s.audit(ctx, v, v.User.ID, "mfa.challenge.failed", ip, method)
+		if pending && attempts >= MaxLoginFailures {
+			return nil, ErrTooManyFailures
+		}
+		return nil, err
 	}
 	if err := s.Store.ResetThrottle(ctx, v.Workspace.ID, key); err != nil {
 		return nil, err
@@ -254,22 +310,6 @@ func methodOffered(ch *ChallengeState, method string) bool {
 func isWrongCode(err error) bool {
 	return errors.Is(err, ErrMismatch) || errors.Is(err, ErrExpired) || errors.Is(err, ErrReplay) ||
 		errors.Is(err, ErrRecoveryUsed) || errors.Is(err, ErrNoCode)
-}
-
-// failed counts a wrong code against the login and the account.
-func (s *Service) failed(ctx context.Context, v *gatehouse.Visit, key, method, ip string, now time.Time, cause error) error {
-	s.audit(ctx, v, v.User.ID, "mfa.challenge.failed", ip, method)
-	if _, err := s.Store.AddFailure(ctx, v.Workspace.ID, key, now, now.Add(-accountBackoff.Forget)); err != nil {
-		return err
-	}
-	n, err := s.Store.AddSessionFailure(ctx, v.Workspace.ID, v.Session.ID)
-	if err != nil {
-		return err
-	}
-	if n >= MaxLoginFailures && v.Session.MFAVerifiedAt == nil {
-		return ErrTooManyFailures
-	}
-	return cause
 }
 
 func (s *Service) useTOTP(ctx context.Context, v *gatehouse.Visit, code string, now time.Time, mustBeActive bool) error {

@@ -156,6 +156,7 @@ var backends = []backend{{"sqlite", openSQLite}, {"postgres", openPostgres}}
 // skipped, loudly, when GATEHOUSE_TEST_DATABASE_URL is unset.
 func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	t.Helper()
+	t.Parallel()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
@@ -652,6 +653,7 @@ func TestStartTOTPNotAllowed(t *testing.T) {
 func TestTOTPReenrollment(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		t.Run("only method", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{})
 			ctx := t.Context()
 			v := h.signedIn(t)
@@ -676,6 +678,7 @@ func TestTOTPReenrollment(t *testing.T) {
 			}
 		})
 		t.Run("codes remain", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{})
 			ctx := t.Context()
 			h.addEmailFactor(t, h.user)
@@ -796,7 +799,11 @@ func TestSendCode(t *testing.T) {
 			if err := send(); !errors.As(err, &ts) {
 				t.Fatalf("SendCode = %v; want *TooSoonError", err)
 			}
-			if ts.Seconds() != want || !strings.Contains(ts.Error(), fmt.Sprintf("in %d seconds", want)) {
+			words := fmt.Sprintf("in %d seconds", want)
+			if want == 1 {
+				words = "in 1 second."
+			}
+			if ts.Seconds() != want || !strings.Contains(ts.Error(), words) {
 				t.Errorf("TooSoonError = %v (%d s); want %d s", ts, ts.Seconds(), want)
 			}
 		}
@@ -837,8 +844,8 @@ func TestSendCode(t *testing.T) {
 		if _, codes := h.mail.codeMails(); len(codes) != 2 {
 			t.Fatalf("%d codes e-mailed, want 2", len(codes))
 		}
-		if err := h.svc.SendCode(ctx, v, gatehouse.MethodSMS, testIP); !errors.Is(err, mfa.ErrUnavailable) {
-			t.Errorf("SendCode by SMS = %v; want ErrUnavailable", err)
+		if err := h.svc.SendCode(ctx, v, gatehouse.Method("pigeon"), testIP); !errors.Is(err, mfa.ErrUnavailable) {
+			t.Errorf("SendCode on an unknown channel = %v; want ErrUnavailable", err)
 		}
 	})
 }
@@ -896,6 +903,7 @@ func TestSendCodeDailyCap(t *testing.T) {
 func TestVerifyEmailCode(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		t.Run("challenge", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{})
 			ctx := t.Context()
 			h.addEmailFactor(t, h.user)
@@ -928,6 +936,7 @@ func TestVerifyEmailCode(t *testing.T) {
 			h.verify(t, vb, "email", codeB[:3]+" "+codeB[3:])
 		})
 		t.Run("expiry", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{})
 			ctx := t.Context()
 			h.addEmailFactor(t, h.user)
@@ -946,6 +955,7 @@ func TestVerifyEmailCode(t *testing.T) {
 			h.verify(t, late, "email", codeLate)
 		})
 		t.Run("prove mailbox", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{mode: gatehouse.MFARequired, unverified: true})
 			ctx := t.Context()
 			v := h.pending(t)
@@ -977,6 +987,7 @@ func TestVerifyEmailCode(t *testing.T) {
 func TestLoginFailures(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		t.Run("pending", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{})
 			ctx := t.Context()
 			h.addEmailFactor(t, h.user)
@@ -1000,6 +1011,40 @@ func TestLoginFailures(t *testing.T) {
 			h.verifyErr(t, v, "totp", wrongTOTP(t, seed, h.clock.Now()), mfa.ErrTooManyFailures)
 			if n := h.reload(t, v).Session.MFAFailures; n != mfa.MaxLoginFailures {
 				t.Errorf("session failures = %d, want %d", n, mfa.MaxLoginFailures)
+			}
+		})
+		t.Run("burst", func(t *testing.T) {
+			// 8 wrong guesses at once on one pending login: attempts are
+			// counted before codes are checked, so at most MaxLoginFailures
+			// codes are ever looked at, and the rest are refused.
+			t.Parallel()
+			h := newHarness(t, b.open(t, 1)[0], setup{})
+			seed, _ := h.enrollTOTP(t, h.signedIn(t))
+			v := h.pending(t)
+			wrong := wrongTOTP(t, seed, h.clock.Now())
+			errs := make([]error, 8)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range errs {
+				wg.Go(func() {
+					<-start
+					_, errs[i] = h.svc.Verify(t.Context(), h.visit(t, h.store, v.Session.TokenHash), "totp", wrong, testIP)
+				})
+			}
+			close(start)
+			wg.Wait()
+			checked := 0
+			for _, err := range errs {
+				switch {
+				case errors.Is(err, mfa.ErrMismatch), errors.Is(err, mfa.ErrTooManyFailures) && checked < mfa.MaxLoginFailures:
+					checked++
+				case errors.As(err, new(*mfa.ThrottledError)), errors.Is(err, mfa.ErrTooManyFailures):
+				default:
+					t.Errorf("burst guess: %v", err)
+				}
+			}
+			if es := h.events(t, "mfa.challenge.failed"); len(es) > mfa.MaxLoginFailures {
+				t.Errorf("%d codes checked in a burst of 8, want at most %d", len(es), mfa.MaxLoginFailures)
 			}
 		})
 		t.Run("signed in", func(t *testing.T) {
@@ -1208,6 +1253,7 @@ func TestRecoveryCodes(t *testing.T) {
 func TestEnableEmail(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		t.Run("mailbox proven", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{})
 			v := h.signedIn(t)
 			needsCode, err := h.svc.EnableEmail(t.Context(), v, testIP)
@@ -1225,6 +1271,7 @@ func TestEnableEmail(t *testing.T) {
 			}
 		})
 		t.Run("mailbox unproven", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{unverified: true})
 			ctx := t.Context()
 			v := h.signedIn(t)
@@ -1254,6 +1301,7 @@ func TestEnableEmail(t *testing.T) {
 			}
 		})
 		t.Run("not allowed", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodTOTP}})
 			if _, err := h.svc.EnableEmail(t.Context(), h.signedIn(t), testIP); !errors.Is(err, mfa.ErrUnavailable) {
 				t.Errorf("EnableEmail = %v; want ErrUnavailable", err)
@@ -1265,6 +1313,7 @@ func TestEnableEmail(t *testing.T) {
 func TestDisable(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		t.Run("optional, only method", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{})
 			v := h.signedIn(t)
 			h.enrollTOTP(t, v)
@@ -1286,6 +1335,7 @@ func TestDisable(t *testing.T) {
 			}
 		})
 		t.Run("required, last method", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{mode: gatehouse.MFARequired})
 			v := h.signedIn(t)
 			h.enrollTOTP(t, v)
@@ -1303,6 +1353,7 @@ func TestDisable(t *testing.T) {
 			}
 		})
 		t.Run("required, two methods", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{mode: gatehouse.MFARequired})
 			h.addEmailFactor(t, h.user)
 			v := h.signedIn(t)
@@ -1322,6 +1373,7 @@ func TestDisable(t *testing.T) {
 			}
 		})
 		t.Run("required, other method not allowed", func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{mode: gatehouse.MFARequired})
 			h.addEmailFactor(t, h.user)
 			v := h.signedIn(t)
@@ -1478,6 +1530,7 @@ func TestOtherSessionsEnd(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
 				h := newHarness(t, b.open(t, 1)[0], setup{})
 				acting := h.signedIn(t)
 				if tt.prepare != nil {

@@ -28,14 +28,19 @@ func (s *Server) managers(h http.HandlerFunc) http.Handler {
 
 type settingsPage struct {
 	page
-	Available   bool // the plan includes 2FA
-	CanEdit     bool // the owner, on a plan with 2FA
-	Settings    gatehouse.MFASettings
-	AllMethods  []methodChoice
-	Modes       []gatehouse.MFAMode
-	Error       string
-	Saved       bool
-	SMSNotReady bool
+	Available  bool // the plan includes 2FA
+	CanEdit    bool // the owner, on a plan with 2FA
+	Settings   gatehouse.MFASettings
+	AllMethods []methodChoice
+	Modes      []gatehouse.MFAMode
+	Error      string
+	Saved      bool
+	Guard      gatehouse.SMSGuard
+	Countries  string // the guard's list as typed
+	TwilioSID  string
+	TwilioFrom string
+	TwilioSet  bool // a token is stored (never shown)
+	TestResult string
 }
 
 type methodChoice struct {
@@ -47,15 +52,18 @@ type methodChoice struct {
 
 func (s *Server) settingsPage(r *http.Request, set gatehouse.MFASettings) settingsPage {
 	v := reqOf(r).visit
+	tw := v.Workspace.Twilio
 	p := settingsPage{
+		Guard: v.Workspace.SMSGuard, Countries: strings.Join(v.Workspace.SMSGuard.Countries, ", "),
+		TwilioSID: tw.AccountSID, TwilioFrom: tw.From + tw.MessagingServiceSID, TwilioSet: len(tw.AuthToken) > 0,
 		page: s.page(r, "Security settings"), Available: v.Workspace.Plan.HasMFA(), Settings: set,
 		Modes: []gatehouse.MFAMode{gatehouse.MFADisabled, gatehouse.MFAOptional, gatehouse.MFARequired},
 	}
 	p.CanEdit = p.Available && v.User.Role == gatehouse.RoleOwner
 	for _, m := range gatehouse.Methods {
 		c := methodChoice{Method: m, Name: mfa.MethodName(m), Checked: set.Allows(m)}
-		if m == gatehouse.MethodSMS {
-			c.Blocked = "Needs the workspace's Twilio account."
+		if m == gatehouse.MethodSMS && !tw.Ready() {
+			c.Blocked = "Needs the workspace's Twilio account, below."
 		}
 		p.AllMethods = append(p.AllMethods, c)
 	}
@@ -88,12 +96,26 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	for _, m := range f["methods"] {
 		next.Methods = append(next.Methods, gatehouse.Method(m))
 	}
+	guard := rq.ws.SMSGuard
+	if f.Has("sms_countries") {
+		guard.Countries = strings.FieldsFunc(f.Get("sms_countries"), func(r rune) bool { return r == ',' || r == ' ' })
+	}
 	var err error
 	if next.TrustedDeviceDays, err = formInt(f, "trusted_device_days", next.TrustedDeviceDays); err == nil {
 		next.GraceDays, err = formInt(f, "grace_days", next.GraceDays)
 	}
 	if err == nil {
-		err = s.mfa.UpdateSettings(r.Context(), rq.visit, next, clientIP(r))
+		guard.HourlyCap, err = formInt(f, "sms_hourly_cap", guard.HourlyCap)
+	}
+	if err == nil {
+		guard.DailyCap, err = formInt(f, "sms_daily_cap", guard.DailyCap)
+	}
+	// The Twilio account first, so SMS may be allowed in the same save.
+	if sid := strings.TrimSpace(f.Get("twilio_account_sid")); err == nil && sid != "" {
+		err = s.mfa.SetTwilio(r.Context(), rq.visit, sid, f.Get("twilio_auth_token"), f.Get("twilio_from"), clientIP(r))
+	}
+	if err == nil {
+		err = s.mfa.UpdateSettings(r.Context(), rq.visit, next, guard, clientIP(r))
 	}
 	if errors.Is(err, gatehouse.ErrInvalid) {
 		p := s.settingsPage(r, next)
@@ -106,6 +128,34 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/dashboard/settings/security?saved=1", http.StatusSeeOther)
+}
+
+// handleTestSMS sends the owner's test text through the outbox and shows
+// Twilio's verdict.
+func (s *Server) handleTestSMS(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	if rq.visit.User.Role != gatehouse.RoleOwner {
+		s.renderError(w, r, http.StatusForbidden, "Only the workspace owner can send a test SMS.")
+		return
+	}
+	if !s.parseForm(w, r) {
+		return
+	}
+	err := s.mfa.SendTestSMS(r.Context(), rq.visit, r.PostForm.Get("country"), r.PostForm.Get("phone"), clientIP(r))
+	p := s.settingsPage(r, rq.ws.MFA)
+	var delivery *mfa.SMSDeliveryError
+	switch {
+	case err == nil:
+		p.TestResult = "Test message sent."
+	case errors.As(err, &delivery) || isFormMFAError(err):
+		p.Error = err.Error()
+		s.render(w, r, http.StatusUnprocessableEntity, "settings", p)
+		return
+	default:
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "settings", p)
 }
 
 // formInt reads a whole number field, keeping def when it is absent.

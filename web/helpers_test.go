@@ -23,6 +23,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/password"
 	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
+	"github.com/gatehouse-dev/gatehouse/twilio"
+	"github.com/gatehouse-dev/gatehouse/twilio/twiliotest"
 	"github.com/gatehouse-dev/gatehouse/web"
 )
 
@@ -53,7 +55,16 @@ type env struct {
 	hasher   *password.Hasher
 	clock    *clock
 	srv      *httptest.Server
+	twilio   *twiliotest.Server
+	outbox   *mail.Outbox
 }
+
+// The fake Twilio account every test workspace can use.
+const (
+	twilioSID   = "AC0123456789abcdef0123456789abcdef"
+	twilioToken = "test-auth-token-0123456789"
+	twilioFrom  = "+15005550006"
+)
 
 const baseURL = "http://gatehouse.test"
 
@@ -74,23 +85,31 @@ func newEnv(tb testing.TB) *env {
 	// Cheap argon2id parameters keep the suite fast; the real ones are
 	// measured by the password package's benchmark.
 	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	outbox := &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, Now: clk.Now, Logger: discard()}
-	accounts := &account.Service{
-		Store: db, Hasher: hasher, Mailer: outbox, Now: clk.Now, Logger: discard(),
-		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" },
-	}
+	fake := twiliotest.NewServer(tb, twilioSID, twilioToken)
 	keys, err := secret.NewKeyring(make([]byte, secret.KeySize))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	mfaSvc := &mfa.Service{Store: db, Keys: keys, Mailer: outbox, Now: clk.Now, Logger: discard()}
+	sms := &twilio.Sender{Workspaces: db, Keys: keys, Validity: mfa.CodeTTL, Now: clk.Now, Client: &twilio.Client{APIBase: fake.URL()}}
+	outbox := &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, SMS: sms, Now: clk.Now, Logger: discard(), PollInterval: 10 * time.Millisecond}
+	// The worker delivers for real (to the dev sender and the fake Twilio),
+	// as in production; tests move the fixed clock to make retries due.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); outbox.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	accounts := &account.Service{
+		Store: db, Hasher: hasher, Mailer: outbox, Now: clk.Now, Logger: discard(),
+		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" },
+	}
+	mfaSvc := &mfa.Service{Store: db, Keys: keys, Mailer: outbox, SMS: outbox, Now: clk.Now, Logger: discard()}
 	srv, err := web.NewServer(web.Options{Store: db, Accounts: accounts, MFA: mfaSvc, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &env{tb: tb, store: db, accounts: accounts, mfa: mfaSvc, hasher: hasher, clock: clk, srv: ts}
+	return &env{tb: tb, store: db, accounts: accounts, mfa: mfaSvc, hasher: hasher, clock: clk, srv: ts, twilio: fake, outbox: outbox}
 }
 
 // workspace creates a workspace with an owner and a client, both with
@@ -330,4 +349,53 @@ func (e *env) lastCode(to string) string {
 	}
 	e.tb.Fatalf("no code mailed to %s", to)
 	return ""
+}
+
+// setTwilio gives the workspace the fake Twilio account and allows SMS.
+func (e *env) setTwilio(slug string, methods ...gatehouse.Method) *gatehouse.Workspace {
+	e.tb.Helper()
+	ws, err := e.store.FindWorkspaceBySlug(context.Background(), slug)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	if ws.Twilio, err = e.mfa.TwilioAccount(ws, twilioSID, twilioToken, twilioFrom); err != nil {
+		e.tb.Fatal(err)
+	}
+	if len(methods) > 0 {
+		ws.MFA.Methods = methods
+	}
+	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+		e.tb.Fatal(err)
+	}
+	return ws
+}
+
+var smsCodeRE = regexp.MustCompile(`^(\d{6}) is your`)
+
+// lastSMS returns the code in the newest text the fake Twilio accepted for to.
+func (e *env) lastSMS(to string) string {
+	e.tb.Helper()
+	msgs := e.twilio.Messages()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].To == to {
+			if m := smsCodeRE.FindStringSubmatch(msgs[i].Body); m != nil {
+				return m[1]
+			}
+		}
+	}
+	e.tb.Fatalf("no text to %s among %d", to, len(msgs))
+	return ""
+}
+
+// waitFor polls cond for up to 5 s: the outbox worker runs in its own
+// goroutine.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

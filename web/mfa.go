@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
@@ -105,19 +106,21 @@ func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, 
 	p.Method = method
 	p.ShowRemember = !p.ProveMailbox && rq.ws.MFA.TrustedDeviceDays > 0
 	p.RememberDays = rq.ws.MFA.TrustedDeviceDays
-	if method == string(gatehouse.MethodEmail) {
+	if m := gatehouse.Method(method); m == gatehouse.MethodEmail || m == gatehouse.MethodSMS {
+		// Selecting a method that sends codes sends one, unless one went
+		// out in the last minute.
 		p.Resend = true
-		wait, err := s.mfa.LastSend(ctx, rq.visit, gatehouse.MethodEmail)
+		wait, err := s.mfa.LastSend(ctx, rq.visit, m)
 		if err != nil {
 			s.serverError(w, r, err)
 			return
 		}
 		if wait == 0 && send {
 			var tooSoon *mfa.TooSoonError
-			switch err := s.mfa.SendCode(ctx, rq.visit, gatehouse.MethodEmail, clientIP(r)); {
+			switch err := s.mfa.SendCode(ctx, rq.visit, m, clientIP(r)); {
 			case errors.As(err, &tooSoon):
 				wait = tooSoon.RetryAfter
-			case errors.Is(err, mfa.ErrDailyCap):
+			case isFormMFAError(err):
 				p.Error = err.Error()
 			case err != nil:
 				s.serverError(w, r, err)
@@ -209,9 +212,14 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) {
 }
 
 func isFormMFAError(err error) bool {
+	var delivery *mfa.SMSDeliveryError
+	if errors.As(err, &delivery) {
+		return true
+	}
 	for _, target := range []error{
 		mfa.ErrMismatch, mfa.ErrExpired, mfa.ErrReplay, mfa.ErrRecoveryUsed, mfa.ErrNoCode, mfa.ErrUnavailable,
-		mfa.ErrDailyCap, mfa.ErrNotPending, mfa.ErrLastMethod,
+		mfa.ErrDailyCap, mfa.ErrNotPending, mfa.ErrLastMethod, mfa.ErrForbidden,
+		mfa.ErrPhoneInvalid, mfa.ErrPhoneNotSMS, mfa.ErrSMSCountry, mfa.ErrSMSCap, mfa.ErrSMSIPCap, mfa.ErrSMSNotReady, mfa.ErrSMSNoPhone,
 	} {
 		if errors.Is(err, target) {
 			return true
@@ -268,6 +276,7 @@ type securityPage struct {
 	page
 	Devices      []deviceRow
 	PasswordErr  string
+	SMSErr       string
 	Available    bool // the plan includes 2FA
 	Mode         gatehouse.MFAMode
 	Enrolling    bool // pending: must set up a method to continue
@@ -297,6 +306,10 @@ func (s *Server) handleSecurity(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showSecurity(w http.ResponseWriter, r *http.Request, status int, passwordErr string) {
+	s.showSecurityWith(w, r, status, passwordErr, "")
+}
+
+func (s *Server) showSecurityWith(w http.ResponseWriter, r *http.Request, status int, passwordErr, smsErr string) {
 	rq := reqOf(r)
 	v := rq.visit
 	factors, left, err := s.mfa.Factors(r.Context(), v)
@@ -310,6 +323,7 @@ func (s *Server) showSecurity(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	p := securityPage{
+		SMSErr:      smsErr,
 		PasswordErr: passwordErr,
 		page:        s.page(r, "Security"), Available: v.Workspace.Plan.HasMFA(), Mode: v.Workspace.MFA.Mode,
 		Enrolling: rq.pending, CanSkip: rq.decision.CanSkip, RecoveryLeft: left,
@@ -345,7 +359,15 @@ func (s *Server) showSecurity(w http.ResponseWriter, r *http.Request, status int
 		}
 		// A method the owner does not allow is not offered, but one the user
 		// already has stays listed so it can be removed.
-		if row.Active || (v.Workspace.MFA.Allows(m) && m != gatehouse.MethodSMS) {
+		if m == gatehouse.MethodSMS {
+			for _, f := range factors {
+				if f.Method == m && f.Active {
+					row.Detail = mfa.MaskPhone(f.Phone)
+				}
+			}
+		}
+		usable := v.Workspace.MFA.Allows(m) && (m != gatehouse.MethodSMS || v.Workspace.Twilio.Ready())
+		if row.Active || usable {
 			p.Methods = append(p.Methods, row)
 		}
 	}
@@ -391,6 +413,69 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/account/security?done=password", http.StatusSeeOther)
+}
+
+type smsPage struct {
+	page
+	Phone    string
+	ResendIn int
+	Error    string
+}
+
+func (s *Server) handleSMSStart(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	rq := reqOf(r)
+	e164, err := s.mfa.StartSMS(r.Context(), rq.visit, r.PostForm.Get("country"), r.PostForm.Get("phone"), clientIP(r))
+	var tooSoon *mfa.TooSoonError
+	switch {
+	case errors.As(err, &tooSoon):
+		// The number is saved; a code went out less than a minute ago.
+		s.render(w, r, http.StatusOK, "smsconfirm", smsPage{page: s.page(r, "Confirm your phone"), Phone: mfa.MaskPhone(e164), ResendIn: tooSoon.Seconds()})
+	case isFormMFAError(err):
+		s.showSecurityWith(w, r, http.StatusUnprocessableEntity, "", err.Error())
+	case err != nil:
+		s.serverError(w, r, err)
+	default:
+		s.render(w, r, http.StatusOK, "smsconfirm", smsPage{page: s.page(r, "Confirm your phone"), Phone: mfa.MaskPhone(e164), ResendIn: int(mfa.ResendGap / time.Second)})
+	}
+}
+
+func (s *Server) handleSMSResend(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	err := s.mfa.SendCode(r.Context(), rq.visit, gatehouse.MethodSMS, clientIP(r))
+	var tooSoon *mfa.TooSoonError
+	p := smsPage{page: s.page(r, "Confirm your phone"), ResendIn: int(mfa.ResendGap / time.Second)}
+	switch {
+	case errors.As(err, &tooSoon):
+		w.Header().Set("Retry-After", retryAfter(tooSoon.RetryAfter))
+		p.Error, p.ResendIn = err.Error(), tooSoon.Seconds()
+		s.render(w, r, http.StatusTooManyRequests, "smsconfirm", p)
+	case isFormMFAError(err):
+		p.Error, p.ResendIn = err.Error(), 0
+		s.render(w, r, http.StatusUnprocessableEntity, "smsconfirm", p)
+	case err != nil:
+		s.serverError(w, r, err)
+	default:
+		s.render(w, r, http.StatusOK, "smsconfirm", p)
+	}
+}
+
+func (s *Server) handleSMSConfirm(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	err := s.mfa.ConfirmSMS(r.Context(), reqOf(r).visit, r.PostForm.Get("code"), clientIP(r))
+	if isFormMFAError(err) {
+		s.render(w, r, http.StatusUnprocessableEntity, "smsconfirm", smsPage{page: s.page(r, "Confirm your phone"), Error: err.Error()})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.methodAdded(w, r, nil)
 }
 
 type totpPage struct {

@@ -104,7 +104,10 @@ func (m Main) workspaceSetPlan(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.updateWorkspace(ctx, c, *slug, "plan.changed", func(w *gatehouse.Workspace) { w.Plan = p })
+	return m.updateWorkspace(ctx, c, *slug, "plan.changed", func(w *gatehouse.Workspace) error {
+		w.Plan = p
+		return nil
+	})
 }
 
 func (m Main) workspaceSetOptions(ctx context.Context, args []string) error {
@@ -140,13 +143,14 @@ func (m Main) workspaceSetOptions(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) {
+	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) error {
 		if su != nil {
 			w.SignupEnabled = *su
 		}
 		if rm != nil {
 			w.RememberMeEnabled = *rm
 		}
+		return nil
 	})
 }
 
@@ -181,7 +185,7 @@ func (m Main) workspaceSetMFA(ctx context.Context, args []string) error {
 		return fmt.Errorf("--grace-days must be 0-30, not %d", *grace)
 	}
 	now := time.Now().UTC()
-	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) {
+	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) error {
 		if w.MFA.Mode != md {
 			w.MFA.Mode, w.MFA.ModeChangedAt = md, now
 		}
@@ -194,20 +198,18 @@ func (m Main) workspaceSetMFA(ctx context.Context, args []string) error {
 		if *grace != -1 {
 			w.MFA.GraceDays = *grace
 		}
+		// SMS can be allowed only once the workspace's Twilio account is set.
+		return w.MFA.Validate(w.Twilio.Ready())
 	})
 }
 
 // parseMethods reads a comma-separated method list into strength order.
-// SMS needs the workspace's Twilio account, which Gatehouse cannot use yet.
 func parseMethods(list string) ([]gatehouse.Method, error) {
 	want := map[gatehouse.Method]bool{}
 	for _, part := range strings.Split(list, ",") {
 		m, err := gatehouse.ParseMethod(strings.TrimSpace(part))
 		if err != nil {
 			return nil, err
-		}
-		if m == gatehouse.MethodSMS {
-			return nil, fmt.Errorf("sms can be allowed only once the workspace's Twilio account is set")
 		}
 		want[m] = true
 	}
@@ -222,7 +224,7 @@ func parseMethods(list string) ([]gatehouse.Method, error) {
 
 // updateWorkspace applies change to the workspace and records it in the
 // audit log as done by the operator (actor 0, IP "cli").
-func (m Main) updateWorkspace(ctx context.Context, c config, slug, event string, change func(*gatehouse.Workspace)) error {
+func (m Main) updateWorkspace(ctx context.Context, c config, slug, event string, change func(*gatehouse.Workspace) error) error {
 	s, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -232,7 +234,9 @@ func (m Main) updateWorkspace(ctx context.Context, c config, slug, event string,
 	if err != nil {
 		return err
 	}
-	change(w)
+	if err := change(w); err != nil {
+		return err
+	}
 	w.UpdatedAt = time.Now().UTC()
 	if err := s.UpdateWorkspace(ctx, w); err != nil {
 		return err
@@ -336,5 +340,48 @@ func (m Main) userReset2FA(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "reset two-step verification of %s in workspace %q: methods, recovery codes and trusted devices removed, sessions ended\n", u.Email, ws.Slug)
+	return nil
+}
+
+func (m Main) workspaceSetTwilio(ctx context.Context, args []string) error {
+	var c config
+	fs := m.flagSet("workspace set-twilio", "--workspace S --account-sid A --auth-token T (--from +E164 | --messaging-service-sid M)", &c)
+	slug := fs.String("workspace", "", "workspace slug")
+	sid := fs.String("account-sid", "", "Twilio Account SID (AC…)")
+	// No environment default, so --help can never print a token.
+	token := fs.String("auth-token", "", "Twilio Auth Token (stored encrypted, never shown again)")
+	from := fs.String("from", "", "sender number in E.164 (+15017122661)")
+	msid := fs.String("messaging-service-sid", "", "Twilio Messaging Service SID (MG…), instead of --from")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "workspace", "account-sid", "auth-token"); err != nil {
+		return err
+	}
+	if (*from == "") == (*msid == "") {
+		return fmt.Errorf("give exactly one of --from and --messaging-service-sid")
+	}
+	a, err := m.adminApp(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	ws, err := findWorkspace(ctx, a.store, *slug)
+	if err != nil {
+		return err
+	}
+	acct, err := a.mfa.TwilioAccount(ws, *sid, *token, *from+*msid)
+	if err != nil {
+		return err
+	}
+	ws.Twilio, ws.UpdatedAt = acct, time.Now().UTC()
+	if err := a.store.UpdateWorkspace(ctx, ws); err != nil {
+		return err
+	}
+	if err := a.store.AddAuditEvent(ctx, ws.ID, &gatehouse.AuditEvent{At: ws.UpdatedAt, Type: "settings.twilio", IP: "cli", Detail: "account " + acct.AccountSID}); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "workspace %q: Twilio account %s set (sender %s%s); sms can now be allowed with set-mfa --methods\n",
+		ws.Slug, acct.AccountSID, acct.From, acct.MessagingServiceSID)
 	return nil
 }

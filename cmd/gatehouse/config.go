@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/postgres"
 	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
+	"github.com/gatehouse-dev/gatehouse/twilio"
 )
 
 // Defaults of SPEC §12.
@@ -172,10 +173,16 @@ func (m Main) newApp(ctx context.Context, c config, sender mail.Sender, log *slo
 		store.Close()
 		return nil, err
 	}
-	outbox := &mail.Outbox{Store: store, Sender: sender, Logger: log}
 	now := func() time.Time { return time.Now().UTC() }
+	// Texts go out through each workspace's own Twilio account; the API base
+	// can point at any Twilio-compatible server (tests, gateways).
+	sms := &twilio.Sender{
+		Workspaces: store, Keys: keys, Validity: mfa.CodeTTL, Now: now,
+		Client: &twilio.Client{APIBase: m.env("GATEHOUSE_TWILIO_API_BASE", twilio.DefaultAPIBase)},
+	}
+	outbox := &mail.Outbox{Store: store, Sender: sender, SMS: sms, Logger: log}
 	return &app{
-		mfa:    &mfa.Service{Store: store, Keys: keys, Mailer: outbox, Now: now, Logger: log},
+		mfa:    &mfa.Service{Store: store, Keys: keys, Mailer: outbox, SMS: outbox, Now: now, Logger: log},
 		store:  store,
 		outbox: outbox,
 		accounts: &account.Service{

@@ -53,6 +53,7 @@ func (m Main) commands() []command {
 		{"workspace set-plan", "change a workspace's plan", Main.workspaceSetPlan},
 		{"workspace set-options", "turn self sign-up and remember-me on or off", Main.workspaceSetOptions},
 		{"workspace set-mfa", "set two-step verification mode, methods, trusted days, grace", Main.workspaceSetMFA},
+		{"workspace set-twilio", "set the workspace's own Twilio account for SMS codes", Main.workspaceSetTwilio},
 		{"user create", "create a user in a workspace", Main.userCreate},
 		{"user reset-2fa", "clear a user's two-step methods, recovery codes and trusted devices", Main.userReset2FA},
 	}

@@ -205,6 +205,7 @@ var commandFlags = map[string][]string{
 	"workspace create":      {"slug", "name", "plan", "owner-email", "owner-password", "data-dir", "database-url", "base-url"},
 	"workspace set-plan":    {"workspace", "plan", "data-dir", "database-url"},
 	"workspace set-options": {"workspace", "signup", "remember-me", "data-dir", "database-url"},
+	"workspace set-twilio":  {"workspace", "account-sid", "auth-token", "from", "messaging-service-sid", "data-dir", "database-url"},
 	"user reset-2fa":        {"workspace", "email", "reason", "data-dir", "database-url"},
 	"workspace set-mfa":     {"workspace", "mode", "methods", "trusted-days", "grace-days", "data-dir", "database-url"},
 	"user create":           {"workspace", "email", "role", "password", "name", "data-dir", "database-url", "base-url"},

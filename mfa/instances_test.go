@@ -1,0 +1,238 @@
+package mfa_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
+)
+
+// racers is how many requests race in each test, half on each instance.
+const racers = 8
+
+// barrier holds goroutines until n have arrived, so that they reach the
+// database at the same moment. It gives up after a while rather than hang
+// a test whose racer failed before reaching it.
+type barrier struct {
+	mu      sync.Mutex
+	n       int
+	arrived int
+	release chan struct{}
+}
+
+func newBarrier(n int) *barrier { return &barrier{n: n, release: make(chan struct{})} }
+
+func (b *barrier) wait() {
+	b.mu.Lock()
+	b.arrived++
+	if b.arrived == b.n {
+		close(b.release)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.release:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// gatedStore holds each single-use operation at a barrier: every racer has
+// read its throttle and checked its code before any of them spends it.
+type gatedStore struct {
+	mfa.Stores
+	b *barrier
+}
+
+func (g gatedStore) UseTOTPStep(ctx context.Context, workspaceID, userID, step int64) error {
+	g.b.wait()
+	return g.Stores.UseTOTPStep(ctx, workspaceID, userID, step)
+}
+
+func (g gatedStore) ConsumeRecoveryCode(ctx context.Context, workspaceID, userID int64, mac []byte, now time.Time) error {
+	g.b.wait()
+	return g.Stores.ConsumeRecoveryCode(ctx, workspaceID, userID, mac, now)
+}
+
+func (g gatedStore) ConsumeCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method, mac []byte, now time.Time) (*mfa.Code, error) {
+	g.b.wait()
+	return g.Stores.ConsumeCode(ctx, workspaceID, sessionID, channel, mac, now)
+}
+
+func (g gatedStore) ReserveSend(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, now, gapFloor, windowFloor time.Time, max int) (bool, mfa.SendClock, error) {
+	g.b.wait()
+	return g.Stores.ReserveSend(ctx, workspaceID, userID, channel, now, gapFloor, windowFloor, max)
+}
+
+// cluster is two Gatehouse instances on one database: each a Service over
+// its own, separately opened store, sharing the clock, mailer and key.
+type cluster struct {
+	*harness
+	stores [2]mfa.Stores
+	// sessions are the racers' sessions of the last race.
+	sessions []*gatehouse.Visit
+}
+
+func newCluster(t *testing.T, b backend) *cluster {
+	t.Helper()
+	ss := b.open(t, 2)
+	return &cluster{harness: newHarness(t, ss[0], setup{}), stores: [2]mfa.Stores{ss[0], ss[1]}}
+}
+
+// race runs call once per racer at the same moment, racer i on instance
+// i%2 with a visit read through that instance's store, and returns their
+// errors. visit makes racer i's visit on the given store.
+func (c *cluster) race(t *testing.T, n int, visit func(i int, store mfa.Stores) *gatehouse.Visit,
+	call func(svc *mfa.Service, v *gatehouse.Visit) error) []error {
+	t.Helper()
+	b := newBarrier(n)
+	svcs := [2]*mfa.Service{c.instance(gatedStore{c.stores[0], b}), c.instance(gatedStore{c.stores[1], b})}
+	visits := make([]*gatehouse.Visit, n)
+	for i := range n {
+		visits[i] = visit(i, c.stores[i%2])
+	}
+	c.sessions = visits
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = call(svcs[i%2], visits[i]) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// ownSession gives every racer a pending session of its own.
+func (c *cluster) ownSession(t *testing.T) func(int, mfa.Stores) *gatehouse.Visit {
+	return func(_ int, store mfa.Stores) *gatehouse.Visit { return c.session(t, store, c.user, false) }
+}
+
+// sessionsWithCode counts the user's sessions that have an e-mail code.
+func (c *cluster) sessionsWithCode(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, v := range c.sessions {
+		_, err := c.store.FindLatestCode(context.Background(), c.ws.ID, v.Session.ID, gatehouse.MethodEmail)
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, gatehouse.ErrNotFound):
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// checkOneWinner checks that exactly one racer succeeded and that every
+// other one got want, or was refused as throttled: attempts are counted
+// before codes are checked, so a racer that finds another attempt slipped in
+// is turned away without its code being looked at.
+func checkOneWinner(t *testing.T, errs []error, want func(error) bool, wantName string) {
+	t.Helper()
+	wins := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.As(err, new(*mfa.ThrottledError)):
+		case !want(err):
+			t.Errorf("racer %d (instance %d): %v; want %s", i, i%2, err, wantName)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d racers succeeded, want exactly 1", wins)
+	}
+}
+
+func TestAcrossInstances(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		t.Run("one TOTP code", func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t, b)
+			seed, _ := c.enrollTOTP(t, c.signedIn(t))
+			code := totpCode(t, seed, c.clock.Now())
+			errs := c.race(t, racers, c.ownSession(t), func(svc *mfa.Service, v *gatehouse.Visit) error {
+				_, err := svc.Verify(context.Background(), v, "totp", code, testIP)
+				return err
+			})
+			checkOneWinner(t, errs, func(err error) bool { return errors.Is(err, mfa.ErrReplay) }, "ErrReplay")
+			if es := c.events(t, "mfa.challenge.passed"); len(es) != 1 {
+				t.Errorf("%d passed challenges recorded, want 1", len(es))
+			}
+			if es := c.events(t, "mfa.challenge.failed"); len(es) > racers-1 {
+				t.Errorf("%d failed challenges recorded, want at most %d", len(es), racers-1)
+			}
+		})
+		t.Run("one recovery code", func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t, b)
+			_, codes := c.enrollTOTP(t, c.signedIn(t))
+			errs := c.race(t, racers, c.ownSession(t), func(svc *mfa.Service, v *gatehouse.Visit) error {
+				_, err := svc.Verify(context.Background(), v, "recovery", codes[3], testIP)
+				return err
+			})
+			checkOneWinner(t, errs, func(err error) bool { return errors.Is(err, mfa.ErrRecoveryUsed) }, "ErrRecoveryUsed")
+			if n := c.recoveryLeft(t, c.user); n != 7 {
+				t.Errorf("%d recovery codes left, want 7", n)
+			}
+			if got := c.mail.withSubject("A recovery code was used"); len(got) != 1 {
+				t.Errorf("%d recovery e-mails, want 1", len(got))
+			}
+			if es := c.events(t, "mfa.recovery.used"); len(es) != 1 {
+				t.Errorf("%d recovery uses recorded, want 1", len(es))
+			}
+		})
+		t.Run("one e-mail code, submitted on both", func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t, b)
+			c.addEmailFactor(t, c.user)
+			v := c.pending(t)
+			if err := c.svc.SendCode(t.Context(), v, gatehouse.MethodEmail, testIP); err != nil {
+				t.Fatal(err)
+			}
+			code := c.mail.lastCode(t)
+			// One login, its code submitted several times at once (fewer
+			// than MaxLoginFailures, so that the losers' answer is the
+			// code's own).
+			const n = 4
+			errs := c.race(t, n, func(_ int, store mfa.Stores) *gatehouse.Visit {
+				return c.visit(t, store, v.Session.TokenHash)
+			}, func(svc *mfa.Service, v *gatehouse.Visit) error {
+				_, err := svc.Verify(context.Background(), v, "email", code, testIP)
+				return err
+			})
+			checkOneWinner(t, errs, func(err error) bool { return errors.Is(err, mfa.ErrMismatch) }, "ErrMismatch")
+		})
+		t.Run("one send", func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t, b)
+			c.addEmailFactor(t, c.user)
+			errs := c.race(t, racers, c.ownSession(t), func(svc *mfa.Service, v *gatehouse.Visit) error {
+				return svc.SendCode(context.Background(), v, gatehouse.MethodEmail, testIP)
+			})
+			checkOneWinner(t, errs, func(err error) bool {
+				var ts *mfa.TooSoonError
+				return errors.As(err, &ts) && ts.RetryAfter == mfa.ResendGap && ts.Seconds() == 60
+			}, "*TooSoonError of 60 s")
+			if _, codes := c.mail.codeMails(); len(codes) != 1 {
+				t.Errorf("%d codes e-mailed, want 1", len(codes))
+			}
+			if n := c.sessionsWithCode(t); n != 1 {
+				t.Errorf("%d logins have a code, want 1", n)
+			}
+			// After the minute, exactly one more.
+			c.clock.Advance(mfa.ResendGap)
+			errs = c.race(t, racers, c.ownSession(t), func(svc *mfa.Service, v *gatehouse.Visit) error {
+				return svc.SendCode(context.Background(), v, gatehouse.MethodEmail, testIP)
+			})
+			checkOneWinner(t, errs, func(err error) bool {
+				var ts *mfa.TooSoonError
+				return errors.As(err, &ts) && ts.RetryAfter == mfa.ResendGap
+			}, "*TooSoonError of 60 s")
+			if _, codes := c.mail.codeMails(); len(codes) != 2 {
+				t.Errorf("%d codes e-mailed, want 2", len(codes))
+			}
+		})
+	})
+}

@@ -1,0 +1,283 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// SMS errors, worded for the form that caused them.
+var (
+	ErrPhoneInvalid  = errors.New("Enter a valid mobile number for the country you chose.")
+	ErrPhoneNotSMS   = errors.New("That number cannot receive text messages (it looks like a landline or a service number).")
+	ErrSMSCountry    = errors.New("Text messages to that country are not allowed by this workspace. Choose another method.")
+	ErrSMSCap        = errors.New("This workspace has sent too many text messages for now. Try another method, or try again later.")
+	ErrSMSIPCap      = errors.New("Too many text messages were asked for from your network. Try another method, or try again later.")
+	ErrSMSNotReady   = errors.New("Text messages are not set up for this workspace.")
+	ErrSMSNoPhone    = errors.New("Add a phone number first.")
+	errDeliveryStart = " (Twilio"
+)
+
+// SMSDeliveryError reports that a text message could not be delivered.
+type SMSDeliveryError struct{ Reason string }
+
+func (e *SMSDeliveryError) Error() string { return e.Reason }
+
+// smsIPBackoff limits SMS sends per client address: 10 an hour, so one
+// visitor cannot pump texts through many accounts.
+const smsPerIPPerHour = 10
+
+// awaitSMS is how long a request waits for the first delivery attempt, so
+// that Twilio's verdict on a number (21211, 21614, 21408, 21610) reaches the
+// form that entered it.
+const awaitSMS = 8 * time.Second
+
+// SMSQueue is the durable outbox for text messages.
+type SMSQueue interface {
+	// EnqueueSMS queues a text to the E.164 number and returns its ID.
+	EnqueueSMS(ctx context.Context, workspaceID int64, to, body string) (int64, error)
+	// Await returns the message once its first delivery attempt is over, or
+	// as it stands when timeout passes.
+	Await(ctx context.Context, id int64, timeout time.Duration) (*gatehouse.Message, error)
+}
+
+// ParsePhone turns a country (ISO 3166 alpha-2) and a number as typed into
+// E.164 and the number's region. It refuses what libphonenumber knows cannot
+// receive a text (landlines, toll-free, premium, shared-cost and voicemail
+// numbers); a well-formed number of unknown type goes on to Twilio, whose
+// answer (21211, 21614) is then shown on the form.
+func ParsePhone(country, number string) (e164, region string, err error) {
+	country = strings.ToUpper(strings.TrimSpace(country))
+	number = strings.TrimSpace(number)
+	if len(country) != 2 || number == "" || len(number) > 40 {
+		return "", "", ErrPhoneInvalid
+	}
+	n, err := phonenumbers.Parse(number, country)
+	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+		return "", "", ErrPhoneInvalid
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.FIXED_LINE, phonenumbers.TOLL_FREE, phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST,
+		phonenumbers.UAN, phonenumbers.VOICEMAIL:
+		return "", "", ErrPhoneNotSMS
+	}
+	region = phonenumbers.GetRegionCodeForNumber(n)
+	if region == "" && phonenumbers.GetCountryCodeForRegion(country) == int(n.GetCountryCode()) {
+		region = country
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), region, nil
+}
+
+// PhoneRegion returns the region of an E.164 number ("" when unknown).
+func PhoneRegion(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	if r := phonenumbers.GetRegionCodeForNumber(n); r != "" {
+		return r
+	}
+	// A number outside the library's ranges still has a calling code; take
+	// the main region for it, so a country guard still applies.
+	return phonenumbers.GetRegionCodeForCountryCode(int(n.GetCountryCode()))
+}
+
+// MaskPhone shows only the last digits of a number ("•••• 0123").
+func MaskPhone(e164 string) string {
+	if len(e164) < 4 {
+		return "••••"
+	}
+	return "•••• " + e164[len(e164)-4:]
+}
+
+// guardSMS applies the workspace's SMS guard to a send to e164 from ip: the
+// country list, the hourly and daily caps and the per-address limit. Each
+// refusal is audited.
+func (s *Service) guardSMS(ctx context.Context, v *gatehouse.Visit, e164, ip string, now time.Time) error {
+	ws := &v.Workspace
+	if s.SMS == nil || !ws.Twilio.Ready() {
+		return ErrSMSNotReady
+	}
+	refuse := func(err error, why string) error {
+		s.audit(ctx, v, v.User.ID, "sms.refused", ip, why)
+		return err
+	}
+	if region := PhoneRegion(e164); !ws.SMSGuard.AllowsCountry(region) {
+		return refuse(ErrSMSCountry, "country "+region+" not allowed")
+	}
+	for _, c := range []struct {
+		window time.Duration
+		cap    int
+		name   string
+	}{{time.Hour, ws.SMSGuard.HourlyCap, "hourly"}, {24 * time.Hour, ws.SMSGuard.DailyCap, "daily"}} {
+		n, err := s.Store.CountMessages(ctx, ws.ID, "sms", now.Add(-c.window))
+		if err != nil {
+			return err
+		}
+		if n >= c.cap {
+			return refuse(ErrSMSCap, fmt.Sprintf("%s cap of %d reached", c.name, c.cap))
+		}
+	}
+	th, err := s.Store.FindThrottle(ctx, ws.ID, "smsip:"+ip)
+	if err != nil {
+		return err
+	}
+	if th.Failures >= smsPerIPPerHour && now.Sub(th.LastFailureAt) < time.Hour {
+		return refuse(ErrSMSIPCap, "per-address limit for "+ip)
+	}
+	// Count this send against the address; an hour without sends clears it.
+	_, err = s.Store.AddFailure(ctx, ws.ID, "smsip:"+ip, now, now.Add(-time.Hour))
+	return err
+}
+
+// sendSMS queues a text and waits for its first attempt, so that a number
+// Twilio refuses is reported to the form at once. A temporary failure is
+// left to the outbox's retries and is not an error here.
+func (s *Service) sendSMS(ctx context.Context, v *gatehouse.Visit, to, body string) error {
+	id, err := s.SMS.EnqueueSMS(ctx, v.Workspace.ID, to, body)
+	if err != nil {
+		return err
+	}
+	m, err := s.SMS.Await(ctx, id, awaitSMS)
+	if err != nil {
+		return err
+	}
+	if m.Status == gatehouse.MessageFailed {
+		reason := m.LastError
+		if i := strings.Index(reason, errDeliveryStart); i > 0 {
+			reason = reason[:i] // the friendly part; Twilio's own words stay in the log
+		}
+		return &SMSDeliveryError{Reason: reason}
+	}
+	return nil
+}
+
+// smsFactor returns the user's SMS factor (active or pending).
+func (s *Service) smsFactor(ctx context.Context, v *gatehouse.Visit) (*Factor, error) {
+	f, err := s.factor(ctx, v, gatehouse.MethodSMS)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil || f.Phone == "" {
+		return nil, ErrSMSNoPhone
+	}
+	return f, nil
+}
+
+// StartSMS begins SMS enrollment or a phone change: the number becomes the
+// user's pending SMS factor and a code is sent to it. The method is active
+// only once ConfirmSMS gets that code back.
+func (s *Service) StartSMS(ctx context.Context, v *gatehouse.Visit, country, number, ip string) (string, error) {
+	if !v.Workspace.MFA.Allows(gatehouse.MethodSMS) || !v.Workspace.Twilio.Ready() {
+		return "", ErrUnavailable
+	}
+	e164, _, err := ParsePhone(country, number)
+	if err != nil {
+		return "", err
+	}
+	f := &Factor{UserID: v.User.ID, Method: gatehouse.MethodSMS, Phone: e164, CreatedAt: s.Now()}
+	if err := s.Store.SaveFactor(ctx, v.Workspace.ID, f); err != nil {
+		return "", err
+	}
+	return e164, s.SendCode(ctx, v, gatehouse.MethodSMS, ip)
+}
+
+// ConfirmSMS activates the pending phone with the code sent to it.
+func (s *Service) ConfirmSMS(ctx context.Context, v *gatehouse.Visit, code, ip string) error {
+	now := s.Now()
+	if _, err := s.smsFactor(ctx, v); err != nil {
+		return ErrNotPending
+	}
+	if err := s.useCode(ctx, v, gatehouse.MethodSMS, code, now); err != nil {
+		return err
+	}
+	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, v.User.ID, gatehouse.MethodSMS, now); err != nil {
+		return err
+	}
+	return s.methodChanged(ctx, v, gatehouse.MethodSMS, true, ip)
+}
+
+// SetTwilio stores the workspace's Twilio account; the token is sealed and
+// bound to the workspace. An empty token keeps the one already set, so the
+// owner need not type it again to change the sender.
+func (s *Service) SetTwilio(ctx context.Context, v *gatehouse.Visit, sid, token, from, ip string) error {
+	if v.User.Role != gatehouse.RoleOwner {
+		return ErrForbidden
+	}
+	ws := v.Workspace
+	acct, err := s.TwilioAccount(&ws, sid, token, from)
+	if err != nil {
+		return err
+	}
+	ws.Twilio, ws.UpdatedAt = acct, s.Now()
+	if err := s.Store.UpdateWorkspace(ctx, &ws); err != nil {
+		return err
+	}
+	v.Workspace = ws
+	s.audit(ctx, v, 0, "settings.twilio", ip, "account "+sid)
+	return nil
+}
+
+// TwilioAccount checks and seals a Twilio account for ws (also used by the
+// CLI). from is an E.164 number or a Messaging Service SID (MG…).
+func (s *Service) TwilioAccount(ws *gatehouse.Workspace, sid, token, from string) (gatehouse.TwilioAccount, error) {
+	sid, token, from = strings.TrimSpace(sid), strings.TrimSpace(token), strings.TrimSpace(from)
+	acct := gatehouse.TwilioAccount{AccountSID: sid, AuthToken: ws.Twilio.AuthToken}
+	if !validSID(sid, "AC") {
+		return acct, fmt.Errorf("%w: the Account SID is AC followed by 32 hexadecimal characters", gatehouse.ErrInvalid)
+	}
+	switch {
+	case validSID(from, "MG"):
+		acct.MessagingServiceSID = from
+	case strings.HasPrefix(from, "+"):
+		e164, _, err := ParsePhone("US", from) // the + makes the country hint moot
+		if err != nil {
+			return acct, fmt.Errorf("%w: the sender must be a number like +15017122661 or a Messaging Service SID (MG…)", gatehouse.ErrInvalid)
+		}
+		acct.From = e164
+	default:
+		return acct, fmt.Errorf("%w: the sender must be a number like +15017122661 or a Messaging Service SID (MG…)", gatehouse.ErrInvalid)
+	}
+	if token != "" {
+		acct.AuthToken = s.Keys.Seal([]byte(token), gatehouse.TwilioTokenAAD(ws.ID))
+	}
+	if len(acct.AuthToken) == 0 {
+		return acct, fmt.Errorf("%w: enter the Auth Token", gatehouse.ErrInvalid)
+	}
+	return acct, nil
+}
+
+func validSID(s, prefix string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, c := range s[2:] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// SendTestSMS sends a test text for the owner, through the same outbox and
+// guard as codes.
+func (s *Service) SendTestSMS(ctx context.Context, v *gatehouse.Visit, country, number, ip string) error {
+	if v.User.Role != gatehouse.RoleOwner {
+		return ErrForbidden
+	}
+	e164, _, err := ParsePhone(country, number)
+	if err != nil {
+		return err
+	}
+	if err := s.guardSMS(ctx, v, e164, ip, s.Now()); err != nil {
+		return err
+	}
+	s.audit(ctx, v, 0, "sms.test", ip, MaskPhone(e164))
+	return s.sendSMS(ctx, v, e164, "Test message from "+v.Workspace.Name+" (Gatehouse): text messages work.")
+}
