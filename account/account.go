@@ -146,8 +146,9 @@ type Credentials struct {
 func (s *Service) Authenticate(ctx context.Context, ws *gatehouse.Workspace, c Credentials) (*gatehouse.User, error) {
 	now := s.Now()
 	email := strings.ToLower(strings.TrimSpace(c.Email))
-	keys := []throttleKey{{"acct:" + email, accountPolicy}, {"ip:" + c.IP, ipPolicy}}
-	for _, k := range keys {
+	acct, ip := throttleKey{"acct:" + email, accountPolicy}, throttleKey{"ip:" + c.IP, ipPolicy}
+	var before gatehouse.Throttle
+	for _, k := range []throttleKey{acct, ip} {
 		th, err := s.Store.FindThrottle(ctx, ws.ID, k.key)
 		if err != nil {
 			return nil, err
@@ -155,6 +156,21 @@ func (s *Service) Authenticate(ctx context.Context, ws *gatehouse.Workspace, c C
 		if wait := k.policy.Wait(th, now); wait > 0 {
 			return nil, &ThrottledError{RetryAfter: wait}
 		}
+		if k == acct {
+			before = th
+		}
+	}
+	// Count the attempt on the account before checking the password, so a
+	// burst of parallel guesses cannot all be checked: an attempt that finds
+	// another slipped in since it read the counter is refused. A success
+	// clears the counter below. (A forgotten counter restarts at 1, which
+	// never exceeds the old count plus one.)
+	after, err := s.Store.AddFailure(ctx, ws.ID, acct.key, now, now.Add(-acct.policy.Forget))
+	if err != nil {
+		return nil, err
+	}
+	if after.Failures > before.Failures+1 {
+		return nil, &ThrottledError{RetryAfter: time.Second}
 	}
 
 	u, err := s.Store.FindUserByEmail(ctx, ws.ID, email)
@@ -177,14 +193,12 @@ func (s *Service) Authenticate(ctx context.Context, ws *gatehouse.Workspace, c C
 			uid = u.ID
 		}
 		s.audit(ctx, ws.ID, uid, "signin.password.failed", c.IP, email)
-		for _, k := range keys {
-			if _, err := s.Store.AddFailure(ctx, ws.ID, k.key, now, now.Add(-k.policy.Forget)); err != nil {
-				return nil, err
-			}
+		if _, err := s.Store.AddFailure(ctx, ws.ID, ip.key, now, now.Add(-ip.policy.Forget)); err != nil {
+			return nil, err
 		}
 		return nil, ErrBadCredentials
 	}
-	if err := s.Store.ResetThrottle(ctx, ws.ID, keys[0].key); err != nil {
+	if err := s.Store.ResetThrottle(ctx, ws.ID, acct.key); err != nil {
 		return nil, err
 	}
 	if rehash {

@@ -140,6 +140,9 @@ func totpAAD(v *gatehouse.Visit) string {
 // one a minute and DailyCodeCap a day per user and channel, counted in the
 // store so the pace holds across instances.
 func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, ip string) error {
+	if !v.Workspace.MFA.Allows(channel) {
+		return ErrUnavailable
+	}
 	to := v.User.Email
 	switch channel {
 	case gatehouse.MethodEmail:
