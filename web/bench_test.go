@@ -1,0 +1,57 @@
+package web_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// BenchmarkSignedInPage measures the portal page of a signed-in client
+// through the whole stack on SQLite (session check: one query joining
+// session, user, workspace and methods; the gate; the template), against
+// BenchmarkBareHandler, which serves the same bytes with nothing else.
+func BenchmarkSignedInPage(b *testing.B) {
+	e := newEnv(b)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	br := e.browser()
+	br.login("acme", "client@example.com", goodPassword, "/portal")
+	cookie := &http.Cookie{Name: "gatehouse_session", Value: br.cookie("acme")}
+	handler := e.srv.Config.Handler
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", wsURL("acme", "/portal"), nil)
+			req.AddCookie(cookie)
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+	})
+}
+
+func BenchmarkBareHandler(b *testing.B) {
+	e := newEnv(b)
+	e.workspace("acme")
+	br := e.browser()
+	br.login("acme", "client@example.com", goodPassword, "/portal")
+	page := br.get(wsURL("acme", "/portal")).body
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			bare.ServeHTTP(rec, httptest.NewRequest("GET", wsURL("acme", "/portal"), nil))
+		}
+	})
+}
