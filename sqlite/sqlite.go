@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -32,6 +33,26 @@ var migrations embed.FS
 type DB struct {
 	write *sql.DB // exactly one connection: SQLite allows one writer at a time
 	read  *sql.DB
+	// stmts caches prepared reader statements by query text. Parsing the
+	// session query cost most of a signed-in request before it was cached.
+	stmts sync.Map // string → *sql.Stmt
+}
+
+// readStmt returns the prepared reader statement for query, preparing it
+// on first use (after migrations, so the tables exist).
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
 }
 
 var (
@@ -93,6 +114,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, s any) bool {
+		s.(*sql.Stmt).Close()
+		return true
+	})
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 

@@ -74,11 +74,16 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error
 	return nil
 }
 
+const findWorkspaceByID = `SELECT ` + workspaceCols + ` FROM workspaces WHERE id = ?`
+
 // FindWorkspaceByID implements gatehouse.WorkspaceStore.
 func (db *DB) FindWorkspaceByID(ctx context.Context, id int64) (*gatehouse.Workspace, error) {
 	var w gatehouse.Workspace
-	row := db.read.QueryRowContext(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE id = ?`, id)
-	if err := scanWorkspace(row, &w); err != nil {
+	stmt, err := db.readStmt(ctx, findWorkspaceByID)
+	if err != nil {
+		return nil, fmt.Errorf("find workspace %d: %w", id, err)
+	}
+	if err := scanWorkspace(stmt.QueryRowContext(ctx, id), &w); err != nil {
 		return nil, fmt.Errorf("find workspace %d: %w", id, translate(err))
 	}
 	return &w, nil
@@ -254,6 +259,16 @@ func (db *DB) AddSessionFailure(ctx context.Context, workspaceID, sessionID int6
 	return n, nil
 }
 
+// findVisit is prepared once (see readStmt): it runs on every request.
+var findVisit = `
+		SELECT ` + qualify("s", sessionCols) + `, ` + qualify("u", userCols) + `, ` + qualify("w", workspaceCols) + `,
+		       (SELECT group_concat(f.method) FROM factors f
+		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
+		FROM sessions s
+		JOIN users u ON u.id = s.user_id AND u.workspace_id = s.workspace_id
+		JOIN workspaces w ON w.id = s.workspace_id
+		WHERE s.token_hash = ? AND s.workspace_id = ?`
+
 // FindVisit implements gatehouse.SessionStore: one read by the unique token
 // hash index, with the user and workspace joined in and the user's active
 // methods gathered by a subquery.
@@ -266,15 +281,10 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 		methods sql.NullString
 	)
 	dest := append(append(append(sr.dest(), ur.dest()...), wr.dest()...), &methods)
-	err := db.read.QueryRowContext(ctx, `
-		SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`, `+qualify("w", workspaceCols)+`,
-		       (SELECT group_concat(f.method) FROM factors f
-		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
-		FROM sessions s
-		JOIN users u ON u.id = s.user_id AND u.workspace_id = s.workspace_id
-		JOIN workspaces w ON w.id = s.workspace_id
-		WHERE s.token_hash = ? AND s.workspace_id = ?`, tokenHash, workspaceID,
-	).Scan(dest...)
+	stmt, err := db.readStmt(ctx, findVisit)
+	if err == nil {
+		err = stmt.QueryRowContext(ctx, tokenHash, workspaceID).Scan(dest...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("find session: %w", translate(err))
 	}
