@@ -330,6 +330,13 @@ type Session struct {
 	AfterReset bool
 	// Next is the page first asked for, to land on after verification.
 	Next string
+	// MailboxProvenAt is when this login proved the mailbox: an e-mailed
+	// code passed in it, or the e-mailed link (invitation, sign-up, reset)
+	// that started it. A proof from an earlier login does not count.
+	MailboxProvenAt *time.Time
+	// EnrollSkippedAt is when the user chose "Remind me later" in a grace
+	// period: the session may pass the gate unenrolled, but is not verified.
+	EnrollSkippedAt *time.Time
 }
 
 // Expired reports whether the session is past its absolute or idle expiry at now.
@@ -480,7 +487,8 @@ type UserStore interface {
 type SessionStore interface {
 	// CreateSession inserts s into workspaceID, setting s.ID.
 	CreateSession(ctx context.Context, workspaceID int64, s *Session) error
-	// UpdateSession saves MFAVerifiedAt, ReauthAt and Next of the session.
+	// UpdateSession saves MFAVerifiedAt, ReauthAt, Next, MailboxProvenAt and
+	// EnrollSkippedAt of the session.
 	UpdateSession(ctx context.Context, workspaceID int64, s *Session) error
 	// AddSessionFailure atomically counts one wrong code in the session and
 	// returns the new count; ErrNotFound when the session is gone.
@@ -548,6 +556,10 @@ type OutboxStore interface {
 	MarkMessageFailed(ctx context.Context, id int64, errMsg string, next time.Time, giveUp bool) error
 	// ListMessages returns the newest messages first, at most limit.
 	ListMessages(ctx context.Context, limit int) ([]Message, error)
+	// ScrubMessage blanks the subject and body of the message (it was sent
+	// or given up on): they may hold a code or a link, which must not stay
+	// stored in the clear.
+	ScrubMessage(ctx context.Context, id int64) error
 	// FindMessage returns the message with the ID; ErrNotFound otherwise.
 	FindMessage(ctx context.Context, id int64) (*Message, error)
 	// CountMessages counts the workspace's messages on the channel created

@@ -113,6 +113,9 @@ type Store interface {
 	// with that MAC used at now, with one conditional update, and returns
 	// it; ErrNotFound otherwise.
 	ConsumeCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method, mac []byte, now time.Time) (*Code, error)
+	// VoidCodes marks the session's unused codes of the channel used at now,
+	// so that only the newest code sent works.
+	VoidCodes(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method, now time.Time) error
 	// FindLatestCode returns the session's newest code of the channel, used
 	// or not; ErrNotFound when there is none.
 	FindLatestCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method) (*Code, error)

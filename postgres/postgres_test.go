@@ -276,8 +276,9 @@ func TestStore(t *testing.T) {
 
 // TestMigrateUpgrade brings a database holding rows from before two-factor
 // authentication up to date: the old rows read back with the defaults (no
-// Twilio account, the default SMS guard), and the two-factor, trusted-device
-// and SMS migrations roll back and forth cleanly.
+// Twilio account, the default SMS guard, no session marks), and the
+// two-factor, trusted-device, SMS and session-mark migrations roll back and
+// forth cleanly.
 func TestMigrateUpgrade(t *testing.T) {
 	ctx := context.Background()
 	old := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -314,7 +315,8 @@ func TestMigrateUpgrade(t *testing.T) {
 	if v.User.EmailVerified {
 		t.Error("old user's e-mail reads as verified")
 	}
-	if s := v.Session; s.MFAVerifiedAt != nil || !s.ReauthAt.IsZero() || s.MFAFailures != 0 || s.AfterReset || s.Next != "" {
+	if s := v.Session; s.MFAVerifiedAt != nil || !s.ReauthAt.IsZero() || s.MFAFailures != 0 || s.AfterReset || s.Next != "" ||
+		s.MailboxProvenAt != nil || s.EnrollSkippedAt != nil {
 		t.Errorf("old session = %+v", s)
 	}
 	if len(v.Methods) != 0 {
@@ -327,6 +329,12 @@ func TestMigrateUpgrade(t *testing.T) {
 		t.Errorf("old workspace's SMS guard = %#v, want %#v", g, want)
 	}
 
+	if err := db.MigrateTo(ctx, 4); err != nil {
+		t.Fatalf("roll back session marks: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate session marks again: %v", err)
+	}
 	if err := db.MigrateTo(ctx, 3); err != nil {
 		t.Fatalf("roll back SMS: %v", err)
 	}

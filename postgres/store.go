@@ -216,11 +216,13 @@ func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.Us
 func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
 	err := db.pool.QueryRow(ctx, `
 		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
-			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path,
+			mailbox_proven_at, enroll_skipped_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
 		workspaceID, s.UserID, s.TokenHash, s.Remember, s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
 		int64(s.IdleTimeout/time.Second), s.UserAgent, s.IP,
 		s.MFAVerifiedAt, s.ReauthAt, s.MFAFailures, s.AfterReset, s.Next,
+		s.MailboxProvenAt, s.EnrollSkippedAt,
 	).Scan(&s.ID)
 	if err != nil {
 		return fmt.Errorf("create session: %w", translate(err))
@@ -232,8 +234,9 @@ func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse
 // UpdateSession implements gatehouse.SessionStore.
 func (db *DB) UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
 	err := mustAffect(db.pool.Exec(ctx, `
-		UPDATE sessions SET mfa_verified_at = $1, reauth_at = $2, next_path = $3 WHERE workspace_id = $4 AND id = $5`,
-		s.MFAVerifiedAt, s.ReauthAt, s.Next, workspaceID, s.ID))
+		UPDATE sessions SET mfa_verified_at = $1, reauth_at = $2, next_path = $3, mailbox_proven_at = $4, enroll_skipped_at = $5
+		WHERE workspace_id = $6 AND id = $7`,
+		s.MFAVerifiedAt, s.ReauthAt, s.Next, s.MailboxProvenAt, s.EnrollSkippedAt, workspaceID, s.ID))
 	if err != nil {
 		return fmt.Errorf("update session %d: %w", s.ID, err)
 	}
@@ -288,7 +291,7 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 }
 
 const sessionCols = `id, workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
-	user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path`
+	user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path, mailbox_proven_at, enroll_skipped_at`
 
 // sessionRow scans sessionCols into s.
 type sessionRow struct {
@@ -299,7 +302,8 @@ type sessionRow struct {
 func (r *sessionRow) dest() []any {
 	s := r.s
 	return []any{&s.ID, &s.WorkspaceID, &s.UserID, &s.TokenHash, &s.Remember, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &r.idle,
-		&s.UserAgent, &s.IP, &s.MFAVerifiedAt, &s.ReauthAt, &s.MFAFailures, &s.AfterReset, &s.Next}
+		&s.UserAgent, &s.IP, &s.MFAVerifiedAt, &s.ReauthAt, &s.MFAFailures, &s.AfterReset, &s.Next,
+		&s.MailboxProvenAt, &s.EnrollSkippedAt}
 }
 
 func (r *sessionRow) finish() {
@@ -307,6 +311,7 @@ func (r *sessionRow) finish() {
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = s.CreatedAt.UTC(), s.LastSeenAt.UTC(), s.ExpiresAt.UTC()
 	s.IdleTimeout = time.Duration(r.idle) * time.Second
 	s.MFAVerifiedAt, s.ReauthAt = utc(s.MFAVerifiedAt), s.ReauthAt.UTC()
+	s.MailboxProvenAt, s.EnrollSkippedAt = utc(s.MailboxProvenAt), utc(s.EnrollSkippedAt)
 }
 
 // TouchSession implements gatehouse.SessionStore.
@@ -561,6 +566,15 @@ func (db *DB) ListMessages(ctx context.Context, limit int) ([]gatehouse.Message,
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return ms, nil
+}
+
+// ScrubMessage implements gatehouse.OutboxStore.
+func (db *DB) ScrubMessage(ctx context.Context, id int64) error {
+	err := mustAffect(db.pool.Exec(ctx, `UPDATE outbox SET subject = '', body = '' WHERE id = $1`, id))
+	if err != nil {
+		return fmt.Errorf("scrub message %d: %w", id, err)
+	}
+	return nil
 }
 
 // FindMessage implements gatehouse.OutboxStore.

@@ -261,6 +261,16 @@ func (db *DB) ConsumeCode(ctx context.Context, workspaceID, sessionID int64, cha
 	return &c, nil
 }
 
+// VoidCodes implements mfa.Store.
+func (db *DB) VoidCodes(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method, now time.Time) error {
+	if _, err := db.write.ExecContext(ctx, `UPDATE codes SET used_at = ?
+		WHERE workspace_id = ? AND session_id = ? AND channel = ? AND used_at IS NULL`,
+		unix(now), workspaceID, sessionID, channel); err != nil {
+		return fmt.Errorf("void %s codes of session %d: %w", channel, sessionID, err)
+	}
+	return nil
+}
+
 // FindLatestCode implements mfa.Store.
 func (db *DB) FindLatestCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method) (*mfa.Code, error) {
 	var c mfa.Code

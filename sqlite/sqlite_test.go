@@ -48,8 +48,9 @@ func TestMigrateTwice(t *testing.T) {
 
 // TestMigrateUpgrade brings a database holding rows from before two-factor
 // authentication up to date: the old rows read back with the defaults (no
-// Twilio account, the default SMS guard), and the two-factor, trusted-device
-// and SMS migrations roll back and forth cleanly.
+// Twilio account, the default SMS guard, no session marks), and the
+// two-factor, trusted-device, SMS and session-mark migrations roll back and
+// forth cleanly.
 func TestMigrateUpgrade(t *testing.T) {
 	ctx := context.Background()
 	old := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
@@ -86,7 +87,8 @@ func TestMigrateUpgrade(t *testing.T) {
 	if v.User.EmailVerified {
 		t.Error("old user's e-mail reads as verified")
 	}
-	if s := v.Session; s.MFAVerifiedAt != nil || !s.ReauthAt.IsZero() || s.MFAFailures != 0 || s.AfterReset || s.Next != "" {
+	if s := v.Session; s.MFAVerifiedAt != nil || !s.ReauthAt.IsZero() || s.MFAFailures != 0 || s.AfterReset || s.Next != "" ||
+		s.MailboxProvenAt != nil || s.EnrollSkippedAt != nil {
 		t.Errorf("old session = %+v", s)
 	}
 	if len(v.Methods) != 0 {
@@ -99,6 +101,12 @@ func TestMigrateUpgrade(t *testing.T) {
 		t.Errorf("old workspace's SMS guard = %#v, want %#v", g, want)
 	}
 
+	if err := db.MigrateTo(ctx, 4); err != nil {
+		t.Fatalf("roll back session marks: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate session marks again: %v", err)
+	}
 	if err := db.MigrateTo(ctx, 3); err != nil {
 		t.Fatalf("roll back SMS: %v", err)
 	}

@@ -222,11 +222,13 @@ func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.Us
 func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
 	err := db.write.QueryRowContext(ctx, `
 		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
-			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path,
+			mailbox_proven_at, enroll_skipped_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		workspaceID, s.UserID, s.TokenHash, b2i(s.Remember), unix(s.CreatedAt), unix(s.LastSeenAt), unix(s.ExpiresAt),
 		int64(s.IdleTimeout/time.Second), s.UserAgent, s.IP,
 		nullUnix(s.MFAVerifiedAt), unixOrNever(s.ReauthAt), s.MFAFailures, b2i(s.AfterReset), s.Next,
+		nullUnix(s.MailboxProvenAt), nullUnix(s.EnrollSkippedAt),
 	).Scan(&s.ID)
 	if err != nil {
 		return fmt.Errorf("create session: %w", translate(err))
@@ -238,8 +240,10 @@ func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse
 // UpdateSession implements gatehouse.SessionStore.
 func (db *DB) UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
 	err := mustAffect(db.write.ExecContext(ctx, `
-		UPDATE sessions SET mfa_verified_at = ?, reauth_at = ?, next_path = ? WHERE workspace_id = ? AND id = ?`,
-		nullUnix(s.MFAVerifiedAt), unixOrNever(s.ReauthAt), s.Next, workspaceID, s.ID))
+		UPDATE sessions SET mfa_verified_at = ?, reauth_at = ?, next_path = ?, mailbox_proven_at = ?, enroll_skipped_at = ?
+		WHERE workspace_id = ? AND id = ?`,
+		nullUnix(s.MFAVerifiedAt), unixOrNever(s.ReauthAt), s.Next, nullUnix(s.MailboxProvenAt), nullUnix(s.EnrollSkippedAt),
+		workspaceID, s.ID))
 	if err != nil {
 		return fmt.Errorf("update session %d: %w", s.ID, err)
 	}
@@ -296,19 +300,20 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 }
 
 const sessionCols = `id, workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
-	user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path`
+	user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path, mailbox_proven_at, enroll_skipped_at`
 
 // sessionRow scans sessionCols into s.
 type sessionRow struct {
-	s                                    *gatehouse.Session
-	created, seen, expires, idle, reauth int64
-	verified                             sql.NullInt64
+	s                                      *gatehouse.Session
+	created, seen, expires, idle, reauth   int64
+	verified, mailboxProven, enrollSkipped sql.NullInt64
 }
 
 func (r *sessionRow) dest() []any {
 	s := r.s
 	return []any{&s.ID, &s.WorkspaceID, &s.UserID, &s.TokenHash, &s.Remember, &r.created, &r.seen, &r.expires, &r.idle,
-		&s.UserAgent, &s.IP, &r.verified, &r.reauth, &s.MFAFailures, &s.AfterReset, &s.Next}
+		&s.UserAgent, &s.IP, &r.verified, &r.reauth, &s.MFAFailures, &s.AfterReset, &s.Next,
+		&r.mailboxProven, &r.enrollSkipped}
 }
 
 func (r *sessionRow) finish() {
@@ -316,6 +321,7 @@ func (r *sessionRow) finish() {
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromUnix(r.created), fromUnix(r.seen), fromUnix(r.expires)
 	s.IdleTimeout = time.Duration(r.idle) * time.Second
 	s.MFAVerifiedAt, s.ReauthAt = fromNullUnix(r.verified), fromUnixOrNever(r.reauth)
+	s.MailboxProvenAt, s.EnrollSkippedAt = fromNullUnix(r.mailboxProven), fromNullUnix(r.enrollSkipped)
 }
 
 // TouchSession implements gatehouse.SessionStore.
@@ -549,6 +555,15 @@ func (db *DB) ListMessages(ctx context.Context, limit int) ([]gatehouse.Message,
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return ms, nil
+}
+
+// ScrubMessage implements gatehouse.OutboxStore.
+func (db *DB) ScrubMessage(ctx context.Context, id int64) error {
+	err := mustAffect(db.write.ExecContext(ctx, `UPDATE outbox SET subject = '', body = '' WHERE id = ?`, id))
+	if err != nil {
+		return fmt.Errorf("scrub message %d: %w", id, err)
+	}
+	return nil
 }
 
 // FindMessage implements gatehouse.OutboxStore.

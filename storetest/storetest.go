@@ -733,6 +733,25 @@ func testOutbox(t *testing.T, s Store) {
 	wantNotFound(t, "mark unknown sent", s.MarkMessageSent(ctx, b.ID+1000, t0))
 	wantNotFound(t, "mark unknown failed", s.MarkMessageFailed(ctx, b.ID+1000, "x", t0, true))
 
+	// ScrubMessage blanks the subject and body and keeps everything else.
+	for _, m := range list {
+		must(t, "scrub", s.ScrubMessage(ctx, m.ID))
+		got, err := s.FindMessage(ctx, m.ID)
+		must(t, "find scrubbed", err)
+		want := m
+		want.Subject, want.Body = "", ""
+		if !reflect.DeepEqual(*got, want) {
+			t.Fatalf("scrubbed message = %+v, want %+v", got, want)
+		}
+	}
+	must(t, "scrub twice", s.ScrubMessage(ctx, a.ID))
+	wantNotFound(t, "scrub unknown message", s.ScrubMessage(ctx, b.ID+1000))
+	ms, err = s.ClaimMessages(ctx, t0.Add(2*time.Hour), t0.Add(3*time.Hour), 10)
+	must(t, "claim after scrub", err)
+	if len(ms) != 0 {
+		t.Fatalf("claimed %+v after scrubbing", ms)
+	}
+
 	// Many concurrent claimers never get the same message twice.
 	for i := range 20 {
 		enqueue(fmt.Sprintf("c%d@example.com", i), t0)
@@ -825,13 +844,16 @@ func testSessionMFA(t *testing.T, s Store) {
 	w := MustCreateWorkspace(t, s, "acme")
 	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
 
-	// A pending login through a password reset, with failures carried over.
+	// A pending login through a password reset (which proved the mailbox),
+	// with failures carried over.
 	p := newSession(u.ID, "pending", t0)
-	p.ReauthAt, p.MFAFailures, p.AfterReset, p.Next = t0, 2, true, "/invoices/7"
+	proven := t0.Add(-time.Second)
+	p.ReauthAt, p.MFAFailures, p.AfterReset, p.Next, p.MailboxProvenAt = t0, 2, true, "/invoices/7", &proven
 	must(t, "create pending", s.CreateSession(ctx, w.ID, p))
 	v, err := s.FindVisit(ctx, w.ID, hash("pending"))
 	must(t, "find pending", err)
-	if got := v.Session; got.MFAVerifiedAt != nil || !got.ReauthAt.Equal(t0) || got.MFAFailures != 2 || !got.AfterReset || got.Next != "/invoices/7" {
+	if got := v.Session; got.MFAVerifiedAt != nil || !got.ReauthAt.Equal(t0) || got.MFAFailures != 2 || !got.AfterReset || got.Next != "/invoices/7" ||
+		!equalTimePtr(got.MailboxProvenAt, &proven) || got.EnrollSkippedAt != nil {
 		t.Fatalf("pending session = %+v, want %+v", got, p)
 	}
 	if len(v.Methods) != 0 {
@@ -843,7 +865,8 @@ func testSessionMFA(t *testing.T, s Store) {
 	must(t, "create fresh", s.CreateSession(ctx, w.ID, fresh))
 	v, err = s.FindVisit(ctx, w.ID, hash("fresh"))
 	must(t, "find fresh", err)
-	if got := v.Session; got.MFAVerifiedAt != nil || !got.ReauthAt.IsZero() || got.MFAFailures != 0 || got.AfterReset || got.Next != "" {
+	if got := v.Session; got.MFAVerifiedAt != nil || !got.ReauthAt.IsZero() || got.MFAFailures != 0 || got.AfterReset || got.Next != "" ||
+		got.MailboxProvenAt != nil || got.EnrollSkippedAt != nil {
 		t.Fatalf("fresh session = %+v, want zero MFA fields", got)
 	}
 	for want := 1; want <= 3; want++ {
@@ -871,26 +894,39 @@ func testSessionMFA(t *testing.T, s Store) {
 	_, err = s.AddSessionFailure(ctx, w.ID, fresh.ID+1000)
 	wantNotFound(t, "add failure to unknown session", err)
 
-	// UpdateSession saves MFAVerifiedAt, ReauthAt and Next, and nothing else:
-	// a stale failure count in the struct does not overwrite the counter.
+	// UpdateSession saves MFAVerifiedAt, ReauthAt, Next, MailboxProvenAt and
+	// EnrollSkippedAt, and nothing else: a stale failure count in the struct
+	// does not overwrite the counter.
 	verified := t0.Add(time.Minute)
+	reproven, skipped := t0.Add(30*time.Second), t0.Add(45*time.Second)
 	p.MFAVerifiedAt, p.ReauthAt, p.Next = &verified, verified, ""
+	p.MailboxProvenAt, p.EnrollSkippedAt = &reproven, &skipped
 	p.MFAFailures, p.AfterReset = 0, false
 	must(t, "update", s.UpdateSession(ctx, w.ID, p))
 	v, err = s.FindVisit(ctx, w.ID, hash("pending"))
 	must(t, "find after update", err)
 	if got := v.Session; got.MFAVerifiedAt == nil || !got.MFAVerifiedAt.Equal(verified) || !got.ReauthAt.Equal(verified) ||
-		got.Next != "" || got.MFAFailures != 2 || !got.AfterReset {
+		got.Next != "" || got.MFAFailures != 2 || !got.AfterReset ||
+		!equalTimePtr(got.MailboxProvenAt, &reproven) || !equalTimePtr(got.EnrollSkippedAt, &skipped) {
 		t.Fatalf("after update = %+v", got)
 	}
-	p.MFAVerifiedAt, p.Next = nil, "/settings"
+	p.MFAVerifiedAt, p.Next, p.MailboxProvenAt, p.EnrollSkippedAt = nil, "/settings", nil, nil
 	must(t, "update back", s.UpdateSession(ctx, w.ID, p))
 	v, err = s.FindVisit(ctx, w.ID, hash("pending"))
 	must(t, "find after second update", err)
-	if got := v.Session; got.MFAVerifiedAt != nil || got.Next != "/settings" {
+	if got := v.Session; got.MFAVerifiedAt != nil || got.Next != "/settings" || got.MailboxProvenAt != nil || got.EnrollSkippedAt != nil {
 		t.Fatalf("after second update = %+v", got)
 	}
 	wantNotFound(t, "update unknown", s.UpdateSession(ctx, w.ID, &gatehouse.Session{ID: p.ID + 1000}))
+}
+
+// equalTimePtr reports whether a and b are both nil or the same instant,
+// kept exactly and in UTC.
+func equalTimePtr(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b) && a.Location() == time.UTC
 }
 
 func testFactors(t *testing.T, s Store) {
@@ -1242,6 +1278,48 @@ func testCodes(t *testing.T, s Store) {
 	err = s.CreateCode(ctx, w.ID, &mfa.Code{UserID: u.ID + 1000, SessionID: sess.ID, Channel: gatehouse.MethodEmail,
 		MAC: hash("x"), CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})
 	wantNotFound(t, "create for unknown user", err)
+
+	t.Run("VoidCodes", func(t *testing.T) {
+		tv := t0.Add(2 * time.Hour)
+		code := func(sessionID int64, channel gatehouse.Method, mac string, at time.Time) *mfa.Code {
+			t.Helper()
+			c := &mfa.Code{UserID: u.ID, SessionID: sessionID, Channel: channel, MAC: hash(mac),
+				Destination: "ann@example.com", CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+			must(t, "create code", s.CreateCode(ctx, w.ID, c))
+			return c
+		}
+		older := code(sess.ID, gatehouse.MethodEmail, "older", tv)
+		newer := code(sess.ID, gatehouse.MethodEmail, "newer", tv.Add(time.Second))
+		otherSession := code(other.ID, gatehouse.MethodEmail, "other session", tv)
+		otherChannel := code(sess.ID, gatehouse.MethodSMS, "other channel", tv)
+		usedAt := tv.Add(2 * time.Second)
+		_, err := s.ConsumeCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail, newer.MAC, usedAt)
+		must(t, "consume newer", err)
+
+		voidAt := tv.Add(3 * time.Second)
+		must(t, "void", s.VoidCodes(ctx, w.ID, sess.ID, gatehouse.MethodEmail, voidAt))
+		_, err = s.ConsumeCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail, older.MAC, tv.Add(4*time.Second))
+		wantNotFound(t, "consume a voided code", err)
+		// A code used before the void keeps its time of use.
+		latest, err := s.FindLatestCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail)
+		must(t, "latest after void", err)
+		if latest.ID != newer.ID || latest.UsedAt == nil || !latest.UsedAt.Equal(usedAt) {
+			t.Fatalf("latest after void = %+v, want used at %v", latest, usedAt)
+		}
+		must(t, "void nothing", s.VoidCodes(ctx, w.ID, sess.ID, gatehouse.MethodEmail, voidAt))
+		must(t, "void an unknown session", s.VoidCodes(ctx, w.ID, sess.ID+1000, gatehouse.MethodEmail, voidAt))
+
+		// The code sent after the void works; other sessions and channels
+		// were left alone.
+		fresh := code(sess.ID, gatehouse.MethodEmail, "fresh", tv.Add(5*time.Second))
+		for _, c := range []*mfa.Code{fresh, otherSession, otherChannel} {
+			got, err := s.ConsumeCode(ctx, w.ID, c.SessionID, c.Channel, c.MAC, tv.Add(6*time.Second))
+			must(t, "consume a code that was not voided", err)
+			if got.ID != c.ID {
+				t.Fatalf("consumed code %d, want %d", got.ID, c.ID)
+			}
+		}
+	})
 }
 
 // newDevice returns a trusted device of the user for the token, last used at
@@ -1682,13 +1760,22 @@ func testTenancy(t *testing.T, s Store) {
 	}
 
 	// The outbox's SMS count.
-	must(t, "enqueue SMS", s.EnqueueMessage(ctx, a.ID, &gatehouse.Message{Channel: "sms", To: "+447700900123",
-		Body: "Your code is 123456", CreatedAt: t0, NextAttempt: t0}))
+	sms := &gatehouse.Message{Channel: "sms", To: "+447700900123", Body: "Your code is 123456", CreatedAt: t0, NextAttempt: t0}
+	must(t, "enqueue SMS", s.EnqueueMessage(ctx, a.ID, sms))
 	if n, err := s.CountMessages(ctx, b.ID, "sms", t0.Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("SMS counted across workspaces = %d, %v; want 0", n, err)
 	}
 	if n, err := s.CountMessages(ctx, a.ID, "sms", t0.Add(-time.Hour)); err != nil || n != 1 {
 		t.Fatalf("SMS counted in a = %d, %v; want 1", n, err)
+	}
+	// ScrubMessage is not scoped: the sender works for every workspace. The
+	// scrubbed message still counts towards a's caps.
+	must(t, "scrub SMS", s.ScrubMessage(ctx, sms.ID))
+	if m, err := s.FindMessage(ctx, sms.ID); err != nil || m.Body != "" || m.WorkspaceID != a.ID || m.To != sms.To {
+		t.Fatalf("scrubbed SMS = %+v, %v", m, err)
+	}
+	if n, err := s.CountMessages(ctx, a.ID, "sms", t0.Add(-time.Hour)); err != nil || n != 1 {
+		t.Fatalf("SMS counted in a after scrubbing = %d, %v; want 1", n, err)
 	}
 
 	// Sessions' two-factor state.
@@ -1743,6 +1830,10 @@ func testTenancy(t *testing.T, s Store) {
 	wantNotFound(t, "find code across", err)
 	_, err = s.ConsumeCode(ctx, b.ID, sess.ID, gatehouse.MethodSMS, code.MAC, t0)
 	wantNotFound(t, "consume code across", err)
+	must(t, "void codes across", s.VoidCodes(ctx, b.ID, sess.ID, gatehouse.MethodSMS, t0))
+	if c, err := s.FindLatestCode(ctx, a.ID, sess.ID, gatehouse.MethodSMS); err != nil || c.UsedAt != nil {
+		t.Fatalf("code after a void across workspaces = %+v, %v; want unused", c, err)
+	}
 	_, err = s.ConsumeCode(ctx, a.ID, sess.ID, gatehouse.MethodSMS, code.MAC, t0)
 	must(t, "code survives", err)
 

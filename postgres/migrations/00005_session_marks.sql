@@ -1,0 +1,13 @@
+-- +goose Up
+-- Two marks on a login, NULL until set: when it proved the mailbox (an
+-- e-mailed code, or the e-mailed link that started it), and when the user
+-- chose "Remind me later" instead of enrolling in a grace period. The same
+-- columns as the SQLite store.
+ALTER TABLE sessions
+    ADD COLUMN mailbox_proven_at TIMESTAMPTZ,
+    ADD COLUMN enroll_skipped_at TIMESTAMPTZ;
+
+-- +goose Down
+ALTER TABLE sessions
+    DROP COLUMN enroll_skipped_at,
+    DROP COLUMN mailbox_proven_at;
