@@ -224,6 +224,9 @@ type SignInOptions struct {
 	Replaces string
 	// AfterReset marks a login through a password reset.
 	AfterReset bool
+	// MailboxProven marks a login that an e-mailed link started
+	// (invitation, sign-up, reset): it proved the mailbox.
+	MailboxProven bool
 	// TrustedDevice reports a valid trusted-device cookie for this user.
 	TrustedDevice bool
 	// Next is the page first asked for.
@@ -260,13 +263,16 @@ func (s *Service) SignIn(ctx context.Context, ws *gatehouse.Workspace, u *gateho
 		}
 	}
 	d := mfa.Decide(mfa.Input{
-		Plan: ws.Plan, Settings: ws.MFA, Methods: active, EmailVerified: u.EmailVerified, UserCreatedAt: u.CreatedAt,
+		Plan: ws.Plan, Settings: ws.MFA, Methods: active, MailboxProven: o.MailboxProven, UserCreatedAt: u.CreatedAt,
 		TrustedDevice: o.TrustedDevice, AfterReset: o.AfterReset, Now: now,
 	})
 	remember := o.Remember && ws.RememberMeEnabled
 	sess := &gatehouse.Session{
 		UserID: u.ID, Remember: remember, CreatedAt: now, LastSeenAt: now,
 		UserAgent: truncate(o.UserAgent, 256), IP: o.IP, AfterReset: o.AfterReset,
+	}
+	if o.MailboxProven {
+		sess.MailboxProvenAt = &now
 	}
 	if d.Next == mfa.SignedIn {
 		sess.ExpiresAt, sess.IdleTimeout = lifetime(remember, now)
@@ -297,13 +303,18 @@ func (s *Service) SignIn(ctx context.Context, ws *gatehouse.Workspace, u *gateho
 
 // Promote ends a pending session's wait: it is replaced by a new session
 // (a new id, so whatever the pending cookie was worth is gone) with the full
-// lifetime, marked as having passed the gate. verified reports a second
-// factor (or a new method's confirmation code) rather than a grace skip.
-func (s *Service) Promote(ctx context.Context, v *gatehouse.Visit, userAgent, ip string) (*SignedIn, error) {
+// lifetime, marked as verified, or with skipped as let through a grace
+// period unenrolled.
+func (s *Service) Promote(ctx context.Context, v *gatehouse.Visit, userAgent, ip string, skipped bool) (*SignedIn, error) {
 	now := s.Now()
 	sess := &gatehouse.Session{
 		UserID: v.User.ID, Remember: v.Session.Remember, CreatedAt: now, LastSeenAt: now,
-		UserAgent: truncate(userAgent, 256), IP: ip, MFAVerifiedAt: &now, ReauthAt: now,
+		UserAgent: truncate(userAgent, 256), IP: ip, ReauthAt: now, MailboxProvenAt: v.Session.MailboxProvenAt,
+	}
+	if skipped {
+		sess.EnrollSkippedAt = &now
+	} else {
+		sess.MFAVerifiedAt = &now
 	}
 	sess.ExpiresAt, sess.IdleTimeout = lifetime(sess.Remember, now)
 	token, err := s.replaceSession(ctx, v.Workspace.ID, "", sess)

@@ -60,7 +60,10 @@ func (s *Service) CreateUser(ctx context.Context, ws *gatehouse.Workspace, nu Ne
 // Invite creates an account for email with the role, waiting for its owner
 // to accept the e-mailed link (valid 7 days, single use). Inviting again
 // someone who has not accepted yet sends a new link and voids the old one.
-func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, email string, role gatehouse.Role) (*gatehouse.User, string, error) {
+// actor is who invites (nil for the operator): re-inviting someone who has
+// not accepted yet may change their role, so it needs the right to manage
+// them, and the owner is never re-invited.
+func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, actor *gatehouse.User, email string, role gatehouse.Role) (*gatehouse.User, string, error) {
 	if role == gatehouse.RoleOwner {
 		return nil, "", fmt.Errorf("%w: a workspace has one owner", gatehouse.ErrInvalid)
 	}
@@ -76,6 +79,8 @@ func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, email str
 		return nil, "", err
 	case u.PasswordHash != "":
 		return nil, "", ErrAlreadyMember
+	case u.Role == gatehouse.RoleOwner || (actor != nil && !actor.CanManage(u)):
+		return nil, "", ErrForbidden
 	}
 	u.Role, u.UpdatedAt = role, s.Now()
 	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
@@ -297,8 +302,9 @@ func (s *Service) ConfirmSignUp(ctx context.Context, ws *gatehouse.Workspace, to
 		return nil, err
 	}
 	if u.PasswordHash != "" {
-		// The account was activated another way meanwhile; keep its password.
-		return u, nil
+		// The account was activated another way meanwhile: the link must not
+		// sign anyone into it.
+		return nil, ErrLinkInvalid
 	}
 	u.PasswordHash, u.EmailVerified, u.UpdatedAt = hash, true, s.Now()
 	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {

@@ -32,7 +32,7 @@ func TestInvite(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 
-	u, link, err := e.svc.Invite(ctx, e.ws, "  New.Person@Example.COM ", gatehouse.RoleMember)
+	u, link, err := e.svc.Invite(ctx, e.ws, nil, "  New.Person@Example.COM ", gatehouse.RoleMember)
 	if err != nil {
 		t.Fatalf("invite: %v", err)
 	}
@@ -206,7 +206,7 @@ func TestInviteRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(e.mail.all())
-			u, link, err := e.svc.Invite(context.Background(), e.ws, tt.email, tt.role)
+			u, link, err := e.svc.Invite(context.Background(), e.ws, nil, tt.email, tt.role)
 			wantErr(t, "invite", err, tt.want)
 			if u != nil || link != "" {
 				t.Errorf("got user %v and link %q with the error", u, link)
@@ -788,7 +788,7 @@ func TestNormalizeEmail(t *testing.T) {
 func TestSignUpCannotHijack(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, _, err := e.svc.Invite(ctx, e.ws, "bob@example.com", gatehouse.RoleAdmin); err != nil {
+	if _, _, err := e.svc.Invite(ctx, e.ws, nil, "bob@example.com", gatehouse.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.SignUp(ctx, e.ws, "Mallory", "bob@example.com", otherPassword); err != nil {

@@ -206,7 +206,7 @@ func (e *env) mustUser(tb testing.TB, ws *gatehouse.Workspace, email, plain stri
 // mustInvited creates a user who has been invited but has not accepted.
 func (e *env) mustInvited(tb testing.TB, ws *gatehouse.Workspace, email string, role gatehouse.Role) (*gatehouse.User, string) {
 	tb.Helper()
-	u, link, err := e.svc.Invite(context.Background(), ws, email, role)
+	u, link, err := e.svc.Invite(context.Background(), ws, nil, email, role)
 	if err != nil {
 		tb.Fatalf("invite %s: %v", email, err)
 	}

@@ -48,7 +48,11 @@ type Outbox struct {
 	Store  gatehouse.OutboxStore
 	Sender Sender // e-mail
 	// SMS delivers messages on the "sms" channel; nil gives them up at once.
-	SMS          Sender
+	SMS Sender
+	// KeepSent keeps the text of delivered and abandoned messages, for the
+	// dev outbox (--demo). Otherwise it is blanked at once: messages carry
+	// codes and links, which must not stay stored in the clear.
+	KeepSent     bool
 	Logger       *slog.Logger     // nil means slog.Default()
 	Now          func() time.Time // nil means time.Now
 	PollInterval time.Duration    // between rounds when not poked; default 1s
@@ -103,9 +107,15 @@ func (o *Outbox) pokes() chan struct{} {
 // gatehouse.ErrInvalid, so the user sees the problem at once rather than the
 // message failing later.
 func (o *Outbox) Enqueue(ctx context.Context, workspaceID int64, to, subject, body string) error {
+	_, err := o.EnqueueEmail(ctx, workspaceID, to, subject, body)
+	return err
+}
+
+// EnqueueEmail is Enqueue returning the message's ID (for Await).
+func (o *Outbox) EnqueueEmail(ctx context.Context, workspaceID int64, to, subject, body string) (int64, error) {
 	to = strings.TrimSpace(to)
 	if _, err := netmail.ParseAddress(to); err != nil {
-		return fmt.Errorf("%w: enqueue message: recipient %q is not an e-mail address", gatehouse.ErrInvalid, to)
+		return 0, fmt.Errorf("%w: enqueue message: recipient %q is not an e-mail address", gatehouse.ErrInvalid, to)
 	}
 	now := o.now()
 	m := &gatehouse.Message{
@@ -119,7 +129,7 @@ func (o *Outbox) Enqueue(ctx context.Context, workspaceID int64, to, subject, bo
 		NextAttempt: now,
 	}
 	if err := o.Store.EnqueueMessage(ctx, workspaceID, m); err != nil {
-		return fmt.Errorf("enqueue message to %s: %w", to, err)
+		return 0, fmt.Errorf("enqueue message to %s: %w", to, err)
 	}
 	// Non-blocking: one pending poke is enough to make Run look again, and
 	// Enqueue must never wait for the worker.
@@ -127,7 +137,7 @@ func (o *Outbox) Enqueue(ctx context.Context, workspaceID int64, to, subject, bo
 	case o.pokes() <- struct{}{}:
 	default:
 	}
-	return nil
+	return m.ID, nil
 }
 
 // EnqueueSMS stores a text message to the E.164 number to, due now, wakes
@@ -275,7 +285,7 @@ func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.
 		if err := o.Store.MarkMessageSent(storeCtx, m.ID, now); err != nil {
 			return false, fmt.Errorf("outbox: message %d was delivered but not recorded: %w", m.ID, err)
 		}
-		return true, nil
+		return true, o.scrub(storeCtx, m.ID)
 	}
 
 	attempt := m.Attempts + 1
@@ -298,7 +308,21 @@ func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.
 	if err := o.Store.MarkMessageFailed(storeCtx, m.ID, truncate(sendErr.Error(), maxErrorLen), next, giveUp); err != nil {
 		return false, fmt.Errorf("outbox: record failed delivery of message %d: %w", m.ID, err)
 	}
+	if giveUp {
+		return false, o.scrub(storeCtx, m.ID)
+	}
 	return false, nil
+}
+
+// scrub blanks a finished message's text unless KeepSent.
+func (o *Outbox) scrub(ctx context.Context, id int64) error {
+	if o.KeepSent {
+		return nil
+	}
+	if err := o.Store.ScrubMessage(ctx, id); err != nil {
+		return fmt.Errorf("outbox: scrub message %d: %w", id, err)
+	}
+	return nil
 }
 
 // backoff returns how long to wait after the attempt-th failed attempt:

@@ -90,6 +90,17 @@ func (s *memStore) CountMessages(_ context.Context, workspaceID int64, channel s
 	return n, nil
 }
 
+func (s *memStore) ScrubMessage(_ context.Context, id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.find(id)
+	if err != nil {
+		return err
+	}
+	m.Subject, m.Body = "", ""
+	return nil
+}
+
 func (s *memStore) find(id int64) (*memMessage, error) {
 	for _, m := range s.msgs {
 		if m.ID == id {
@@ -654,3 +665,38 @@ func (r *recordingSender) sent() []gatehouse.Message {
 	defer r.mu.Unlock()
 	return append([]gatehouse.Message(nil), r.msgs...)
 }
+
+// TestScrub: a delivered or abandoned message loses its text (it may hold
+// a code or a link) unless KeepSent, and a retried one keeps it.
+func TestScrub(t *testing.T) {
+	clock := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for _, keep := range []bool{false, true} {
+		store := &memStore{}
+		sender := &scriptedSender{}
+		o := &mail.Outbox{Store: store, Sender: sender, KeepSent: keep, Now: func() time.Time { return clock }}
+		ctx := context.Background()
+		for _, to := range []string{"ok@example.com", "later@example.com", "never@example.com"} {
+			if err := o.Enqueue(ctx, 1, to, "123456 is your code", "Your code is 123456"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sender.fail = map[string]error{
+			"later@example.com": errors.New("451 try later"),
+			"never@example.com": fmt.Errorf("%w: 550 no such user", mail.ErrPermanent),
+		}
+		if _, _, err := o.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for id, wantBody := range map[int64]bool{1: keep, 2: true, 3: keep} {
+			m := store.get(t, id)
+			if (m.Body != "") != wantBody || (m.Subject != "") != wantBody {
+				t.Errorf("keep=%v: message %d (%s, %s) has subject %q body %q", keep, id, m.To, m.Status, m.Subject, m.Body)
+			}
+		}
+	}
+}
+
+// scriptedSender fails for the recipients in fail.
+type scriptedSender struct{ fail map[string]error }
+
+func (s *scriptedSender) Send(_ context.Context, m gatehouse.Message) error { return s.fail[m.To] }

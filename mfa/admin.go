@@ -26,7 +26,10 @@ func lockKey(userID int64) string { return "mfa:" + strconv.FormatInt(userID, 10
 // UpdateSettings saves the owner's two-factor settings (SPEC §3). Only the
 // owner may, and only on a plan with two-factor features. A mode change
 // restarts the grace period clock.
-func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next gatehouse.MFASettings, guard gatehouse.SMSGuard, ip string) error {
+// twilio, when not nil, replaces the workspace's Twilio account (see
+// TwilioAccount) in the same save, so SMS can be allowed with it and a
+// refused form changes nothing.
+func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next gatehouse.MFASettings, guard gatehouse.SMSGuard, twilio *gatehouse.TwilioAccount, ip string) error {
 	if v.User.Role != gatehouse.RoleOwner {
 		return ErrForbidden
 	}
@@ -34,7 +37,11 @@ func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next g
 		return ErrPlan
 	}
 	next.Methods = gatehouse.SortMethods(next.Methods)
-	if err := next.Validate(v.Workspace.Twilio.Ready()); err != nil {
+	acct := v.Workspace.Twilio
+	if twilio != nil {
+		acct = *twilio
+	}
+	if err := next.Validate(acct.Ready()); err != nil {
 		return err
 	}
 	if err := validateGuard(&guard); err != nil {
@@ -46,7 +53,7 @@ func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next g
 	if next.Mode != ws.MFA.Mode {
 		next.ModeChangedAt = now
 	}
-	ws.MFA, ws.SMSGuard, ws.UpdatedAt = next, guard, now
+	ws.MFA, ws.SMSGuard, ws.Twilio, ws.UpdatedAt = next, guard, acct, now
 	if err := s.Store.UpdateWorkspace(ctx, &ws); err != nil {
 		return err
 	}
@@ -58,6 +65,9 @@ func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next g
 	countries := "any"
 	if len(guard.Countries) > 0 {
 		countries = strings.Join(guard.Countries, ",")
+	}
+	if twilio != nil {
+		s.audit(ctx, v, 0, "settings.twilio", ip, "account "+acct.AccountSID)
 	}
 	s.audit(ctx, v, 0, "settings.changed", ip, fmt.Sprintf("mode %s, methods %s, trusted devices %d days, grace %d days, SMS countries %s, SMS caps %d/h %d/day",
 		next.Mode, strings.Join(methods, ","), next.TrustedDeviceDays, next.GraceDays, countries, guard.HourlyCap, guard.DailyCap))
@@ -170,7 +180,7 @@ func BuildCoverage(ws *gatehouse.Workspace, users []gatehouse.User, states []Use
 			c.Total.Enrolled++
 		} else {
 			c.Unenrolled = append(c.Unenrolled, u)
-			d := Decide(Input{Plan: ws.Plan, Settings: ws.MFA, UserCreatedAt: u.CreatedAt, EmailVerified: true, Now: now})
+			d := Decide(Input{Plan: ws.Plan, Settings: ws.MFA, UserCreatedAt: u.CreatedAt, MailboxProven: true, Now: now})
 			if d.Next == Enroll && d.CanSkip {
 				c.InGrace = append(c.InGrace, GraceUser{User: u, Until: d.GraceUntil})
 			}

@@ -55,20 +55,25 @@ func (s *Service) TrustDevice(ctx context.Context, v *gatehouse.Visit, userAgent
 
 // DeviceTrusted reports whether token is a trusted device of the user in
 // the workspace, and records its use. Another user's or another
-// workspace's device never matches.
-func (s *Service) DeviceTrusted(ctx context.Context, workspaceID, userID int64, token string) (bool, error) {
-	if token == "" || len(token) > 64 {
+// workspace's device never matches, and the workspace's current lifetime
+// applies: 0 stops every device, and a shorter one ends older devices.
+func (s *Service) DeviceTrusted(ctx context.Context, ws *gatehouse.Workspace, userID int64, token string) (bool, error) {
+	days := ws.MFA.TrustedDeviceDays
+	if token == "" || len(token) > 64 || days <= 0 {
 		return false, nil
 	}
 	now := s.Now()
-	d, err := s.Store.FindDevice(ctx, workspaceID, userID, deviceHash(token), now)
+	d, err := s.Store.FindDevice(ctx, ws.ID, userID, deviceHash(token), now)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return true, s.Store.TouchDevice(ctx, workspaceID, d.ID, now)
+	if !now.Before(d.CreatedAt.Add(time.Duration(days) * 24 * time.Hour)) {
+		return false, nil
+	}
+	return true, s.Store.TouchDevice(ctx, ws.ID, d.ID, now)
 }
 
 // Devices lists the user's trusted devices, most recently used first.

@@ -40,8 +40,11 @@ type Input struct {
 	// Methods are the user's active methods, allowed or not.
 	Methods          []gatehouse.Method
 	HasRecoveryCodes bool
-	EmailVerified    bool
-	UserCreatedAt    time.Time
+	// MailboxProven reports that this login proved the mailbox (an e-mailed
+	// code or link); a proof from an earlier login does not count, or a
+	// password alone could enroll e-mail with one click.
+	MailboxProven bool
+	UserCreatedAt time.Time
 	// TrustedDevice reports that the browser holds a valid trusted-device
 	// cookie for this user.
 	TrustedDevice bool
@@ -97,7 +100,7 @@ func Decide(in Input) Decision {
 			return Decision{Next: Enroll, CanSkip: true, GraceUntil: until}
 		}
 	}
-	if in.Settings.Allows(gatehouse.MethodEmail) && !in.EmailVerified {
+	if in.Settings.Allows(gatehouse.MethodEmail) && !in.MailboxProven {
 		return Decision{Next: ProveMailbox}
 	}
 	return Decision{Next: Enroll}
@@ -120,16 +123,16 @@ func Usable(s gatehouse.MFASettings, active []gatehouse.Method, afterReset bool)
 }
 
 // Satisfied reports whether a session may go past the gate under decision d:
-// verified is whether the session passed a second factor, enrolled one, or
-// was let through a grace period.
-func Satisfied(d Decision, verified bool) bool {
+// verified is whether it passed a second factor (or confirmed a new one),
+// skipped whether the user chose "Remind me later" in a grace period.
+func Satisfied(d Decision, verified, skipped bool) bool {
 	switch d.Next {
 	case SignedIn:
 		return true
 	case Challenge:
 		return verified
 	case Enroll:
-		return verified && d.CanSkip
+		return d.CanSkip && (skipped || verified)
 	}
 	return false
 }

@@ -53,11 +53,11 @@ func TestDecideCases(t *testing.T) {
 			Decision{Next: SignedIn}},
 		{"required, no method, mailbox unproven", Input{Plan: gatehouse.PlanPro, Settings: settings(gatehouse.MFARequired, totp, email)},
 			Decision{Next: ProveMailbox}},
-		{"required, no method, mailbox proven", Input{Plan: gatehouse.PlanPro, Settings: settings(gatehouse.MFARequired, totp, email), EmailVerified: true},
+		{"required, no method, mailbox proven", Input{Plan: gatehouse.PlanPro, Settings: settings(gatehouse.MFARequired, totp, email), MailboxProven: true},
 			Decision{Next: Enroll}},
 		{"required, e-mail not allowed: enroll at once", Input{Plan: gatehouse.PlanPro, Settings: smsOnly},
 			Decision{Next: Enroll}},
-		{"required, only a disallowed method: enroll an allowed one", Input{Plan: gatehouse.PlanPro, Settings: smsOnly, Methods: []gatehouse.Method{email}, EmailVerified: true},
+		{"required, only a disallowed method: enroll an allowed one", Input{Plan: gatehouse.PlanPro, Settings: smsOnly, Methods: []gatehouse.Method{email}, MailboxProven: true},
 			Decision{Next: Enroll}},
 		{"grace period: may skip", Input{Plan: gatehouse.PlanPro, Settings: grace, UserCreatedAt: now.Add(-time.Hour), Now: now},
 			Decision{Next: Enroll, CanSkip: true, GraceUntil: now.Add(-time.Hour).Add(7 * 24 * time.Hour)}},
@@ -128,7 +128,7 @@ func TestDecideExhaustive(t *testing.T) {
 							for _, verified := range []bool{false, true} {
 								for _, afterReset := range []bool{false, true} {
 									s := gatehouse.MFASettings{Mode: mode, Methods: allowed, GraceDays: g.days, ModeChangedAt: g.modeChanged}
-									in := Input{Plan: plan, Settings: s, Methods: active, TrustedDevice: trusted, EmailVerified: verified,
+									in := Input{Plan: plan, Settings: s, Methods: active, TrustedDevice: trusted, MailboxProven: verified,
 										AfterReset: afterReset, UserCreatedAt: now.Add(-30 * 24 * time.Hour), Now: now, HasRecoveryCodes: true}
 									checkInvariants(t, fmt.Sprintf("%s/%s/allowed=%v/active=%v/trusted=%v/grace=%s/verified=%v/reset=%v",
 										plan, mode, allowed, active, trusted, g.name, verified, afterReset), in, g.inGrace)
@@ -181,7 +181,7 @@ func checkInvariants(t *testing.T, name string, in Input, inGrace bool) {
 		if d.Next != Enroll || !d.CanSkip {
 			fail("inside the grace period enrollment may be skipped")
 		}
-	case slices.Contains(in.Settings.Methods, email) && !in.EmailVerified:
+	case slices.Contains(in.Settings.Methods, email) && !in.MailboxProven:
 		if d.Next != ProveMailbox {
 			fail("required mode must prove the mailbox first")
 		}
@@ -197,22 +197,24 @@ func checkInvariants(t *testing.T, name string, in Input, inGrace bool) {
 
 func TestSatisfied(t *testing.T) {
 	tests := []struct {
-		name     string
-		d        Decision
-		verified bool
-		want     bool
+		name              string
+		d                 Decision
+		verified, skipped bool
+		want              bool
 	}{
-		{"signed in", Decision{Next: SignedIn}, false, true},
-		{"challenge, unverified", Decision{Next: Challenge}, false, false},
-		{"challenge, verified", Decision{Next: Challenge}, true, true},
-		{"prove mailbox", Decision{Next: ProveMailbox}, true, false},
-		{"enroll, forced", Decision{Next: Enroll}, true, false},
-		{"enroll, skipped in grace", Decision{Next: Enroll, CanSkip: true}, true, true},
-		{"enroll, grace not yet skipped", Decision{Next: Enroll, CanSkip: true}, false, false},
+		{"signed in", Decision{Next: SignedIn}, false, false, true},
+		{"challenge, unverified", Decision{Next: Challenge}, false, false, false},
+		{"challenge, verified", Decision{Next: Challenge}, true, false, true},
+		{"challenge, only skipped", Decision{Next: Challenge}, false, true, false},
+		{"prove mailbox", Decision{Next: ProveMailbox}, true, true, false},
+		{"enroll, forced", Decision{Next: Enroll}, true, false, false},
+		{"enroll, forced, skipped before", Decision{Next: Enroll}, false, true, false},
+		{"enroll, skipped in grace", Decision{Next: Enroll, CanSkip: true}, false, true, true},
+		{"enroll, grace not yet skipped", Decision{Next: Enroll, CanSkip: true}, false, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Satisfied(tt.d, tt.verified); got != tt.want {
+			if got := Satisfied(tt.d, tt.verified, tt.skipped); got != tt.want {
 				t.Fatalf("Satisfied = %v, want %v", got, tt.want)
 			}
 		})

@@ -82,8 +82,10 @@ type Service struct {
 	Store  Stores
 	Keys   *secret.Keyring
 	Mailer Mailer
-	// SMS is the outbox for text messages; nil leaves SMS unavailable.
-	SMS    SMSQueue
+	// Queue is the outbox for codes (e-mail and SMS), which the service
+	// waits on for the first delivery attempt; nil leaves SMS unavailable
+	// and sends e-mail codes through Mailer without waiting.
+	Queue  Queue
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -100,7 +102,7 @@ func (s *Service) logger() *slog.Logger {
 func InputFor(v *gatehouse.Visit, trusted bool, now time.Time) Input {
 	return Input{
 		Plan: v.Workspace.Plan, Settings: v.Workspace.MFA, Methods: v.Methods,
-		EmailVerified: v.User.EmailVerified, UserCreatedAt: v.User.CreatedAt,
+		MailboxProven: v.Session.MailboxProvenAt != nil, UserCreatedAt: v.User.CreatedAt,
 		TrustedDevice: trusted, AfterReset: v.Session.AfterReset, Now: now,
 	}
 }
@@ -140,7 +142,9 @@ func totpAAD(v *gatehouse.Visit) string {
 // one a minute and DailyCodeCap a day per user and channel, counted in the
 // store so the pace holds across instances.
 func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, ip string) error {
-	if !v.Workspace.MFA.Allows(channel) {
+	// A channel the workspace allows, or an active method of the user's
+	// (re-verifying with it after the owner stopped offering it).
+	if !v.Workspace.MFA.Allows(channel) && !contains(v.Methods, channel) {
 		return ErrUnavailable
 	}
 	to := v.User.Email
@@ -172,6 +176,11 @@ func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 			return err
 		}
 	}
+	// Only the newest code works: more live codes would multiply the odds
+	// of a guess.
+	if err := s.Store.VoidCodes(ctx, v.Workspace.ID, v.Session.ID, channel, now); err != nil {
+		return err
+	}
 	code := NewCode()
 	c := &Code{
 		UserID: v.User.ID, SessionID: v.Session.ID, Channel: channel, MAC: s.codeMAC(v, channel, code),
@@ -184,7 +193,19 @@ func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 		return s.sendSMS(ctx, v, to, fmt.Sprintf("%s is your %s code. It expires in 10 minutes.", code, v.Workspace.Name))
 	}
 	body := fmt.Sprintf("Your %s sign-in code is %s\n\nIt works once, for 10 minutes. If you did not try to sign in, change your password.\n", v.Workspace.Name, code)
-	return s.Mailer.Enqueue(ctx, v.Workspace.ID, v.User.Email, code+" is your "+v.Workspace.Name+" code", body)
+	subject := code + " is your " + v.Workspace.Name + " code"
+	if s.Queue == nil {
+		return s.Mailer.Enqueue(ctx, v.Workspace.ID, v.User.Email, subject, body)
+	}
+	// Wait for the first attempt, so that an address the mail server refuses
+	// is shown on the page rather than leaving the user waiting (SPEC §10).
+	id, err := s.Queue.EnqueueEmail(ctx, v.Workspace.ID, v.User.Email, subject, body)
+	if err != nil {
+		return err
+	}
+	return s.awaitDelivery(ctx, id, func(string) string {
+		return "We could not deliver the code to your e-mail address. Try another way, or ask your workspace admin."
+	})
 }
 
 // LastSend returns how long until a new code may be sent on the channel
@@ -227,33 +248,16 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 	if err != nil {
 		return nil, err
 	}
-	if !methodOffered(ch, method) {
+	pending := Pending(v, ch.Decision)
+	if pending && !methodOffered(ch, method) ||
+		// Re-verifying in a signed-in session: any of the user's active
+		// methods, or a recovery code.
+		!pending && !contains(v.Methods, gatehouse.Method(method)) && (method != "recovery" || ch.RecoveryLeft == 0) {
 		return nil, ErrUnavailable
 	}
-	// Count the attempt before looking at the code, so a burst of parallel
-	// guesses cannot all be checked: each takes its turn on the account
-	// counter with one atomic increment, and an attempt that finds another
-	// slipped in since it read the counter is refused as throttled.
-	after, err := s.Store.AddFailure(ctx, v.Workspace.ID, key, now, now.Add(-accountBackoff.Forget))
+	a, err := s.countAttempt(ctx, v, th, now, pending)
 	if err != nil {
 		return nil, err
-	}
-	// (A forgotten counter restarts at 1, which never exceeds the old count
-	// plus one.)
-	if after.Failures > th.Failures+1 {
-		return nil, &ThrottledError{RetryAfter: time.Second}
-	}
-	pending := v.Session.MFAVerifiedAt == nil
-	attempts := 0
-	if pending {
-		// The login's count is of attempts too: past the limit the code is
-		// not even looked at.
-		if attempts, err = s.Store.AddSessionFailure(ctx, v.Workspace.ID, v.Session.ID); err != nil {
-			return nil, err
-		}
-		if attempts > MaxLoginFailures {
-			return nil, ErrTooManyFailures
-		}
 	}
 
 	res := &Verified{Method: method}
@@ -277,21 +281,97 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 			return nil, err
 		}
 		s.audit(ctx, v, v.User.ID, "mfa.challenge.failed", ip, method)
-		if pending && attempts >= MaxLoginFailures {
-			return nil, ErrTooManyFailures
-		}
-		return nil, err
+		return nil, a.wrong(err)
 	}
 	if err := s.Store.ResetThrottle(ctx, v.Workspace.ID, key); err != nil {
 		return nil, err
 	}
-	if method == string(gatehouse.MethodEmail) && !v.User.EmailVerified {
+	if method == string(gatehouse.MethodEmail) && v.Session.MailboxProvenAt == nil {
 		if err := s.markMailbox(ctx, v, now); err != nil {
 			return nil, err
 		}
 	}
 	s.audit(ctx, v, v.User.ID, "mfa.challenge.passed", ip, method)
 	return res, nil
+}
+
+// attempt is one counted try at a code.
+type attempt struct {
+	pending  bool // the session is a pending login (its tries are limited)
+	attempts int  // tries in this login so far, this one included
+}
+
+// wrong is the error for a wrong code: the login ends on its last try.
+func (a attempt) wrong(cause error) error {
+	if a.pending && a.attempts >= MaxLoginFailures {
+		return ErrTooManyFailures
+	}
+	return cause
+}
+
+// countAttempt counts a try before its code is looked at, so a burst of
+// parallel guesses cannot all be checked: each takes its turn on the
+// account counter with one atomic increment, and a try that finds another
+// slipped in since it read the counter (th) is refused as throttled. (A
+// forgotten counter restarts at 1, which never exceeds the old count plus
+// one.) In a pending login the login's count is of tries too: past the
+// limit the code is not even looked at.
+func (s *Service) countAttempt(ctx context.Context, v *gatehouse.Visit, th gatehouse.Throttle, now time.Time, pending bool) (attempt, error) {
+	after, err := s.Store.AddFailure(ctx, v.Workspace.ID, lockKey(v.User.ID), now, now.Add(-accountBackoff.Forget))
+	if err != nil {
+		return attempt{}, err
+	}
+	if after.Failures > th.Failures+1 {
+		return attempt{}, &ThrottledError{RetryAfter: time.Second}
+	}
+	a := attempt{pending: pending}
+	if a.pending {
+		if a.attempts, err = s.Store.AddSessionFailure(ctx, v.Workspace.ID, v.Session.ID); err != nil {
+			return attempt{}, err
+		}
+		if a.attempts > MaxLoginFailures {
+			return attempt{}, ErrTooManyFailures
+		}
+	}
+	return a, nil
+}
+
+// regulate checks the account's pause and lock, then counts the try.
+func (s *Service) regulate(ctx context.Context, v *gatehouse.Visit, now time.Time) (attempt, error) {
+	th, err := s.Store.FindThrottle(ctx, v.Workspace.ID, lockKey(v.User.ID))
+	if err != nil {
+		return attempt{}, err
+	}
+	if accountBackoff.Locked(th, now) {
+		return attempt{}, ErrLocked
+	}
+	if wait := accountBackoff.Wait(th, now); wait > 0 {
+		return attempt{}, &ThrottledError{RetryAfter: wait}
+	}
+	return s.countAttempt(ctx, v, th, now, Pending(v, Decide(InputFor(v, false, now))))
+}
+
+// Pending reports whether the visit's session has yet to satisfy the gate
+// under decision d (a pending login).
+func Pending(v *gatehouse.Visit, d Decision) bool {
+	return !Satisfied(d, v.Session.MFAVerifiedAt != nil, v.Session.EnrollSkippedAt != nil)
+}
+
+// confirm checks an enrollment code like a challenge: the try is counted
+// against the login and the account, and a right code clears the account's
+// failures.
+func (s *Service) confirm(ctx context.Context, v *gatehouse.Visit, now time.Time, check func() error) error {
+	a, err := s.regulate(ctx, v, now)
+	if err != nil {
+		return err
+	}
+	if err := check(); err != nil {
+		if isWrongCode(err) {
+			return a.wrong(err)
+		}
+		return err
+	}
+	return s.Store.ResetThrottle(ctx, v.Workspace.ID, lockKey(v.User.ID))
 }
 
 func methodOffered(ch *ChallengeState, method string) bool {
@@ -388,14 +468,11 @@ func (s *Service) useRecoveryCode(ctx context.Context, v *gatehouse.Visit, input
 	return ErrMismatch
 }
 
+// markMailbox records that this login proved the mailbox with an e-mailed
+// code. The proof belongs to the session: a later login proves it again.
 func (s *Service) markMailbox(ctx context.Context, v *gatehouse.Visit, now time.Time) error {
-	u := v.User
-	u.EmailVerified, u.UpdatedAt = true, now
-	if err := s.Store.UpdateUser(ctx, v.Workspace.ID, &u); err != nil {
-		return err
-	}
-	v.User.EmailVerified = true
-	return nil
+	v.Session.MailboxProvenAt = &now
+	return s.Store.UpdateSession(ctx, v.Workspace.ID, &v.Session)
 }
 
 func (s *Service) factor(ctx context.Context, v *gatehouse.Visit, m gatehouse.Method) (*Factor, error) {
@@ -479,7 +556,16 @@ func (s *Service) PendingTOTP(ctx context.Context, v *gatehouse.Visit) (*TOTPSet
 // (shown once); it returns none when the user already has some.
 func (s *Service) ConfirmTOTP(ctx context.Context, v *gatehouse.Visit, code, ip string) ([]string, error) {
 	now := s.Now()
-	if err := s.useTOTP(ctx, v, code, now, false); err != nil {
+	// Nothing to confirm costs no attempt: check before counting.
+	if f, err := s.factor(ctx, v, gatehouse.MethodTOTP); err != nil {
+		return nil, err
+	} else if f == nil || f.Active {
+		return nil, ErrNotPending
+	}
+	if !v.Workspace.MFA.Allows(gatehouse.MethodTOTP) {
+		return nil, ErrUnavailable
+	}
+	if err := s.confirm(ctx, v, now, func() error { return s.useTOTP(ctx, v, code, now, false) }); err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			return nil, ErrNotPending
 		}
@@ -501,13 +587,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, v *gatehouse.Visit, code, ip 
 	return codes, s.methodChanged(ctx, v, gatehouse.MethodTOTP, true, ip)
 }
 
-// EnableEmail turns on e-mail codes. When the mailbox is proven it is one
-// click; otherwise a code is sent and ConfirmEmail finishes (needsCode).
+// EnableEmail turns on e-mail codes. When this login proved the mailbox it
+// is one click; otherwise a code is sent and ConfirmEmail finishes
+// (needsCode).
 func (s *Service) EnableEmail(ctx context.Context, v *gatehouse.Visit, ip string) (needsCode bool, err error) {
 	if !v.Workspace.MFA.Allows(gatehouse.MethodEmail) {
 		return false, ErrUnavailable
 	}
-	if !v.User.EmailVerified {
+	if v.Session.MailboxProvenAt == nil {
 		return true, s.SendCode(ctx, v, gatehouse.MethodEmail, ip)
 	}
 	return false, s.activateEmail(ctx, v, ip)
@@ -517,7 +604,10 @@ func (s *Service) EnableEmail(ctx context.Context, v *gatehouse.Visit, ip string
 // on e-mail codes.
 func (s *Service) ConfirmEmail(ctx context.Context, v *gatehouse.Visit, code, ip string) error {
 	now := s.Now()
-	if err := s.useCode(ctx, v, gatehouse.MethodEmail, code, now); err != nil {
+	if !v.Workspace.MFA.Allows(gatehouse.MethodEmail) {
+		return ErrUnavailable
+	}
+	if err := s.confirm(ctx, v, now, func() error { return s.useCode(ctx, v, gatehouse.MethodEmail, code, now) }); err != nil {
 		return err
 	}
 	if err := s.markMailbox(ctx, v, now); err != nil {

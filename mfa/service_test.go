@@ -272,9 +272,11 @@ type harness struct {
 	key   []byte
 	clock *clock
 	mail  *mailer
-	ws    *gatehouse.Workspace
-	user  *gatehouse.User
-	tb    testing.TB
+	// sms is the fake outbox for texts, once enableSMS has set it.
+	sms  *smsQueue
+	ws   *gatehouse.Workspace
+	user *gatehouse.User
+	tb   testing.TB
 }
 
 func newHarness(tb testing.TB, store mfa.Stores, s setup) *harness {
@@ -334,9 +336,25 @@ func (h *harness) signedIn(tb testing.TB) *gatehouse.Visit {
 	return h.session(tb, h.store, h.user, true)
 }
 
-// session creates a session of u through store and reads it back with
-// FindVisit, so the visit's methods, settings and counters are the store's.
-func (h *harness) session(tb testing.TB, store mfa.Stores, u *gatehouse.User, verified bool) *gatehouse.Visit {
+// proven returns a session of the harness's user whose login proved the
+// mailbox, as one that an e-mailed link (invitation, sign-up, reset)
+// started; verified as session's.
+func (h *harness) proven(tb testing.TB, verified bool) *gatehouse.Visit {
+	tb.Helper()
+	return h.session(tb, h.store, h.user, verified, mailboxProven)
+}
+
+// mailboxProven marks a session as a login that proved the mailbox when it
+// began.
+func mailboxProven(s *gatehouse.Session) {
+	at := s.CreatedAt
+	s.MailboxProvenAt = &at
+}
+
+// session creates a session of u through store, adjusted by each of marks,
+// and reads it back with FindVisit, so the visit's methods, settings and
+// counters are the store's.
+func (h *harness) session(tb testing.TB, store mfa.Stores, u *gatehouse.User, verified bool, marks ...func(*gatehouse.Session)) *gatehouse.Visit {
 	tb.Helper()
 	token := make([]byte, 32)
 	rand.Read(token)
@@ -347,6 +365,9 @@ func (h *harness) session(tb testing.TB, store mfa.Stores, u *gatehouse.User, ve
 	if verified {
 		s.MFAVerifiedAt = &now
 		s.ExpiresAt, s.IdleTimeout = now.Add(12*time.Hour), time.Hour
+	}
+	for _, mark := range marks {
+		mark(s)
 	}
 	if err := store.CreateSession(context.Background(), h.ws.ID, s); err != nil {
 		tb.Fatal(err)
@@ -387,6 +408,47 @@ func (h *harness) setMethods(tb testing.TB, ms ...gatehouse.Method) {
 	if err := h.store.UpdateWorkspace(context.Background(), h.ws); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// setMode changes the workspace's two-factor mode.
+func (h *harness) setMode(tb testing.TB, m gatehouse.MFAMode) {
+	tb.Helper()
+	h.ws.MFA.Mode = m
+	if err := h.store.UpdateWorkspace(context.Background(), h.ws); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// stored reads u again from the store.
+func (h *harness) stored(tb testing.TB, u *gatehouse.User) *gatehouse.User {
+	tb.Helper()
+	got, err := h.store.FindUserByID(context.Background(), h.ws.ID, u.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return got
+}
+
+// checkUserUntouched checks that u's stored row is as it was made: proving
+// the mailbox belongs to a login, not to the user.
+func (h *harness) checkUserUntouched(tb testing.TB, u *gatehouse.User) {
+	tb.Helper()
+	got := h.stored(tb, u)
+	if got.EmailVerified != u.EmailVerified || !got.UpdatedAt.Equal(u.UpdatedAt) {
+		tb.Errorf("stored user = EmailVerified %v, UpdatedAt %v; want %v, %v (untouched)",
+			got.EmailVerified, got.UpdatedAt, u.EmailVerified, u.UpdatedAt)
+	}
+}
+
+// decision returns ChallengeFor's decision for v, failing the test on an
+// error.
+func (h *harness) decision(tb testing.TB, v *gatehouse.Visit) mfa.Decision {
+	tb.Helper()
+	ch, err := h.svc.ChallengeFor(context.Background(), v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ch.Decision
 }
 
 // addEmailFactor gives u an active e-mail factor straight in the store.
@@ -705,7 +767,7 @@ func TestTOTPReenrollment(t *testing.T) {
 func TestVerifyTOTP(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		h := newHarness(t, b.open(t, 1)[0], setup{})
-		seed, _ := h.enrollTOTP(t, h.signedIn(t))
+		seed, recovery := h.enrollTOTP(t, h.signedIn(t))
 		period := mfa.TOTPPeriod
 
 		t.Run("current code once", func(t *testing.T) {
@@ -759,23 +821,71 @@ func TestVerifyTOTP(t *testing.T) {
 			h.verify(t, h.pending(t), "totp", totpCode(t, seed, h.clock.Now()))
 		})
 		t.Run("not allowed", func(t *testing.T) {
+			// In a pending login only the decision's options count: with
+			// TOTP no longer allowed and two-factor sign-in required, the
+			// login has to prove the mailbox, and TOTP is refused.
 			h.clock.Advance(5 * period)
 			h.clearThrottle(t, h.user)
 			code := totpCode(t, seed, h.clock.Now())
 			h.setMethods(t, gatehouse.MethodEmail)
+			h.setMode(t, gatehouse.MFARequired)
 			v := h.pending(t)
+			if d := h.decision(t, v); d.Next != mfa.ProveMailbox || !mfa.Pending(v, d) {
+				t.Fatalf("decision = %+v, pending %v; want a pending prove-mailbox", d, mfa.Pending(v, d))
+			}
 			h.verifyErr(t, v, "totp", code, mfa.ErrUnavailable)
-			h.verifyErr(t, v, "recovery", "aaaa-bbbb-cccc-dddd", mfa.ErrUnavailable)
+			h.verifyErr(t, v, "recovery", recovery[0], mfa.ErrUnavailable)
 			// A method that is not offered is no wrong code: nothing is
-			// counted and the step is not used.
+			// counted and neither the step nor the recovery code is used.
 			if th := h.throttle(t, h.user); th.Failures != 0 {
 				t.Errorf("account failures = %d, want 0", th.Failures)
 			}
 			if n := h.reload(t, v).Session.MFAFailures; n != 0 {
 				t.Errorf("session failures = %d, want 0", n)
 			}
+			if n := h.recoveryLeft(t, h.user); n != 8 {
+				t.Errorf("%d recovery codes left, want 8", n)
+			}
+			h.setMode(t, gatehouse.MFAOptional)
 			h.setMethods(t, gatehouse.MethodTOTP, gatehouse.MethodEmail)
 			h.verify(t, h.pending(t), "totp", code)
+		})
+		t.Run("signed-in re-verify", func(t *testing.T) {
+			// A signed-in session re-verifying (before a sensitive change)
+			// may use any of the user's active methods, or a recovery code,
+			// whatever the workspace now allows or its mode.
+			defer h.setMode(t, gatehouse.MFAOptional)
+			defer h.setMethods(t, gatehouse.MethodTOTP, gatehouse.MethodEmail)
+			for _, c := range []struct {
+				name    string
+				mode    gatehouse.MFAMode
+				allowed []gatehouse.Method
+			}{
+				{"optional, TOTP not allowed", gatehouse.MFAOptional, []gatehouse.Method{gatehouse.MethodEmail}},
+				{"two-factor sign-in disabled", gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}},
+				{"required", gatehouse.MFARequired, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}},
+			} {
+				h.clock.Advance(5 * period)
+				h.setMode(t, c.mode)
+				h.setMethods(t, c.allowed...)
+				v := h.signedIn(t)
+				if d := h.decision(t, v); mfa.Pending(v, d) {
+					t.Fatalf("%s: a signed-in session is pending under %+v", c.name, d)
+				}
+				h.verify(t, v, "totp", totpCode(t, seed, h.clock.Now()))
+				// Still no method the user does not have.
+				h.verifyErr(t, v, "email", "123456", mfa.ErrUnavailable)
+				h.verifyErr(t, v, "sms", "123456", mfa.ErrUnavailable)
+			}
+			v := h.signedIn(t)
+			h.setMode(t, gatehouse.MFAOptional)
+			h.setMethods(t, gatehouse.MethodEmail)
+			if res := h.verify(t, h.reload(t, v), "recovery", recovery[1]); res.RecoveryLeft != 7 {
+				t.Errorf("RecoveryLeft = %d, want 7", res.RecoveryLeft)
+			}
+			if th := h.throttle(t, h.user); th.Failures != 0 {
+				t.Errorf("account failures = %d, want 0", th.Failures)
+			}
 		})
 		t.Run("methods not enrolled", func(t *testing.T) {
 			v := h.pending(t)
@@ -846,6 +956,28 @@ func TestSendCode(t *testing.T) {
 		}
 		if err := h.svc.SendCode(ctx, v, gatehouse.Method("pigeon"), testIP); !errors.Is(err, mfa.ErrUnavailable) {
 			t.Errorf("SendCode on an unknown channel = %v; want ErrUnavailable", err)
+		}
+		// A channel the workspace does not allow is refused, before the
+		// send is counted.
+		h.clock.Advance(61 * time.Second)
+		if err := h.svc.SendCode(ctx, v, gatehouse.MethodSMS, testIP); !errors.Is(err, mfa.ErrUnavailable) {
+			t.Errorf("SendCode on SMS, not allowed = %v; want ErrUnavailable", err)
+		}
+		// E-mail no longer allowed: refused for a user without it (as when
+		// proving the mailbox), still sent for a user re-verifying with the
+		// e-mail method they have active.
+		h.setMethods(t, gatehouse.MethodTOTP)
+		v = h.reload(t, v)
+		without := *v
+		without.Methods = nil
+		if err := h.svc.SendCode(ctx, &without, gatehouse.MethodEmail, testIP); !errors.Is(err, mfa.ErrUnavailable) {
+			t.Errorf("SendCode on e-mail, no longer allowed, no such method = %v; want ErrUnavailable", err)
+		}
+		if !slices.Contains(v.Methods, gatehouse.MethodEmail) {
+			t.Fatalf("the test's user has methods %v, want e-mail active", v.Methods)
+		}
+		if err := send(); err != nil {
+			t.Errorf("SendCode on e-mail for a user re-verifying with it = %v", err)
 		}
 	})
 }
@@ -967,16 +1099,22 @@ func TestVerifyEmailCode(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.verifyErr(t, v, "totp", "123456", mfa.ErrUnavailable)
+			h.clock.Advance(time.Second)
 			h.verify(t, v, "email", h.mail.lastCode(t))
-			if !v.User.EmailVerified {
-				t.Error("the visit's user is not marked EmailVerified")
+			if at := v.Session.MailboxProvenAt; at == nil || !at.Equal(h.clock.Now()) {
+				t.Errorf("the visit's session MailboxProvenAt = %v; want %v", at, h.clock.Now())
 			}
-			u, err := h.store.FindUserByID(ctx, h.ws.ID, h.user.ID)
-			if err != nil || !u.EmailVerified {
-				t.Errorf("stored user = %+v, %v; want EmailVerified", u, err)
+			if at := h.reload(t, v).Session.MailboxProvenAt; at == nil || !at.Equal(h.clock.Now()) {
+				t.Errorf("stored session MailboxProvenAt = %v; want %v", at, h.clock.Now())
 			}
+			// The proof is the login's: the user's row is not touched.
+			h.checkUserUntouched(t, h.user)
 			if ch, err := h.svc.ChallengeFor(ctx, h.reload(t, v)); err != nil || ch.Decision.Next != mfa.Enroll {
 				t.Errorf("after proving the mailbox ChallengeFor = %+v, %v; want enroll", ch, err)
+			}
+			// The next login proves it again.
+			if d := h.decision(t, h.pending(t)); d.Next != mfa.ProveMailbox {
+				t.Errorf("a new login's decision = %+v; want prove-mailbox", d)
 			}
 		})
 	})
@@ -1255,7 +1393,7 @@ func TestEnableEmail(t *testing.T) {
 		t.Run("mailbox proven", func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{})
-			v := h.signedIn(t)
+			v := h.proven(t, true)
 			needsCode, err := h.svc.EnableEmail(t.Context(), v, testIP)
 			if err != nil || needsCode {
 				t.Fatalf("EnableEmail = %v, %v; want false, nil", needsCode, err)
@@ -1270,36 +1408,55 @@ func TestEnableEmail(t *testing.T) {
 				t.Errorf("method-added e-mails = %+v", got)
 			}
 		})
-		t.Run("mailbox unproven", func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t, b.open(t, 1)[0], setup{unverified: true})
-			ctx := t.Context()
-			v := h.signedIn(t)
-			needsCode, err := h.svc.EnableEmail(ctx, v, testIP)
-			if err != nil || !needsCode {
-				t.Fatalf("EnableEmail = %v, %v; want true, nil", needsCode, err)
-			}
-			code := h.mail.lastCode(t)
-			if ms := h.reload(t, v).Methods; len(ms) != 0 {
-				t.Errorf("methods before confirming = %v; want none", ms)
-			}
-			if err := h.svc.ConfirmEmail(ctx, v, wrongEmailCode(code), testIP); !errors.Is(err, mfa.ErrMismatch) {
-				t.Fatalf("ConfirmEmail with a wrong code = %v; want ErrMismatch", err)
-			}
-			if err := h.svc.ConfirmEmail(ctx, v, code, testIP); err != nil {
-				t.Fatalf("ConfirmEmail: %v", err)
-			}
-			if ms := h.reload(t, v).Methods; !slices.Equal(ms, []gatehouse.Method{gatehouse.MethodEmail}) {
-				t.Errorf("methods = %v; want [email]", ms)
-			}
-			u, err := h.store.FindUserByID(ctx, h.ws.ID, h.user.ID)
-			if err != nil || !u.EmailVerified {
-				t.Errorf("stored user = %+v, %v; want EmailVerified", u, err)
-			}
-			if err := h.svc.ConfirmEmail(ctx, v, code, testIP); !errors.Is(err, mfa.ErrMismatch) {
-				t.Errorf("ConfirmEmail with the used code = %v; want ErrMismatch", err)
-			}
-		})
+		for _, verified := range []bool{false, true} {
+			// User.EmailVerified makes no difference: only a proof in this
+			// login counts.
+			t.Run(fmt.Sprintf("mailbox unproven in this login, user EmailVerified %v", verified), func(t *testing.T) {
+				t.Parallel()
+				h := newHarness(t, b.open(t, 1)[0], setup{unverified: !verified})
+				ctx := t.Context()
+				v := h.signedIn(t)
+				needsCode, err := h.svc.EnableEmail(ctx, v, testIP)
+				if err != nil || !needsCode {
+					t.Fatalf("EnableEmail = %v, %v; want true, nil", needsCode, err)
+				}
+				code := h.mail.lastCode(t)
+				if ms := h.reload(t, v).Methods; len(ms) != 0 {
+					t.Errorf("methods before confirming = %v; want none", ms)
+				}
+				if err := h.svc.ConfirmEmail(ctx, v, wrongEmailCode(code), testIP); !errors.Is(err, mfa.ErrMismatch) {
+					t.Fatalf("ConfirmEmail with a wrong code = %v; want ErrMismatch", err)
+				}
+				// The wrong code counts against the account; a signed-in
+				// session has no login limit.
+				if th := h.throttle(t, h.user); th.Failures != 1 {
+					t.Errorf("account failures after a wrong code = %d, want 1", th.Failures)
+				}
+				if n := h.reload(t, v).Session.MFAFailures; n != 0 {
+					t.Errorf("session failures = %d, want 0 in a signed-in session", n)
+				}
+				if v.Session.MailboxProvenAt != nil {
+					t.Error("a wrong code proved the mailbox")
+				}
+				if err := h.svc.ConfirmEmail(ctx, v, code, testIP); err != nil {
+					t.Fatalf("ConfirmEmail: %v", err)
+				}
+				if th := h.throttle(t, h.user); th.Failures != 0 {
+					t.Errorf("account failures after the right code = %d, want 0", th.Failures)
+				}
+				v = h.reload(t, v)
+				if !slices.Equal(v.Methods, []gatehouse.Method{gatehouse.MethodEmail}) {
+					t.Errorf("methods = %v; want [email]", v.Methods)
+				}
+				if at := v.Session.MailboxProvenAt; at == nil || !at.Equal(h.clock.Now()) {
+					t.Errorf("session MailboxProvenAt = %v; want %v", at, h.clock.Now())
+				}
+				h.checkUserUntouched(t, h.user)
+				if err := h.svc.ConfirmEmail(ctx, v, code, testIP); !errors.Is(err, mfa.ErrMismatch) {
+					t.Errorf("ConfirmEmail with the used code = %v; want ErrMismatch", err)
+				}
+			})
+		}
 		t.Run("not allowed", func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodTOTP}})
@@ -1447,7 +1604,8 @@ func TestAuditEvents(t *testing.T) {
 					typ, e, h.user.ID, testIP, detail, h.clock.Now())
 			}
 		}
-		v := h.signedIn(t)
+		// A login that proved the mailbox, so e-mail codes are one click.
+		v := h.proven(t, true)
 		st, err := h.svc.StartTOTP(ctx, v)
 		if err != nil {
 			t.Fatal(err)
@@ -1501,11 +1659,13 @@ func TestAuditEvents(t *testing.T) {
 func TestOtherSessionsEnd(t *testing.T) {
 	tests := []struct {
 		name string
+		// proven makes the acting login one that proved the mailbox.
+		proven bool
 		// prepare runs before the other sessions are made.
 		prepare func(t *testing.T, h *harness, v *gatehouse.Visit)
 		act     func(t *testing.T, h *harness, v *gatehouse.Visit) error
 	}{
-		{"ConfirmTOTP", nil, func(t *testing.T, h *harness, v *gatehouse.Visit) error {
+		{"ConfirmTOTP", false, nil, func(t *testing.T, h *harness, v *gatehouse.Visit) error {
 			st, err := h.svc.StartTOTP(t.Context(), v)
 			if err != nil {
 				return err
@@ -1513,15 +1673,25 @@ func TestOtherSessionsEnd(t *testing.T) {
 			_, err = h.svc.ConfirmTOTP(t.Context(), v, totpCode(t, st.Secret, h.clock.Now()), testIP)
 			return err
 		}},
-		{"EnableEmail", nil, func(t *testing.T, h *harness, v *gatehouse.Visit) error {
-			_, err := h.svc.EnableEmail(t.Context(), v, testIP)
+		{"EnableEmail", true, nil, func(t *testing.T, h *harness, v *gatehouse.Visit) error {
+			needsCode, err := h.svc.EnableEmail(t.Context(), v, testIP)
+			if err == nil && needsCode {
+				t.Fatal("EnableEmail in a login that proved the mailbox asked for a code")
+			}
 			return err
 		}},
-		{"Disable", func(t *testing.T, h *harness, v *gatehouse.Visit) { h.enrollTOTP(t, v) },
+		{"ConfirmEmail", false, nil, func(t *testing.T, h *harness, v *gatehouse.Visit) error {
+			needsCode, err := h.svc.EnableEmail(t.Context(), v, testIP)
+			if err != nil || !needsCode {
+				t.Fatalf("EnableEmail = %v, %v; want true, nil", needsCode, err)
+			}
+			return h.svc.ConfirmEmail(t.Context(), v, h.mail.lastCode(t), testIP)
+		}},
+		{"Disable", false, func(t *testing.T, h *harness, v *gatehouse.Visit) { h.enrollTOTP(t, v) },
 			func(t *testing.T, h *harness, v *gatehouse.Visit) error {
 				return h.svc.Disable(t.Context(), h.reload(t, v), gatehouse.MethodTOTP, testIP)
 			}},
-		{"RegenerateRecovery", func(t *testing.T, h *harness, v *gatehouse.Visit) { h.enrollTOTP(t, v) },
+		{"RegenerateRecovery", false, func(t *testing.T, h *harness, v *gatehouse.Visit) { h.enrollTOTP(t, v) },
 			func(t *testing.T, h *harness, v *gatehouse.Visit) error {
 				_, err := h.svc.RegenerateRecovery(t.Context(), h.reload(t, v), testIP)
 				return err
@@ -1532,7 +1702,11 @@ func TestOtherSessionsEnd(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				h := newHarness(t, b.open(t, 1)[0], setup{})
-				acting := h.signedIn(t)
+				var marks []func(*gatehouse.Session)
+				if tt.proven {
+					marks = append(marks, mailboxProven)
+				}
+				acting := h.session(t, h.store, h.user, true, marks...)
 				if tt.prepare != nil {
 					tt.prepare(t, h, acting)
 				}
@@ -1554,6 +1728,430 @@ func TestOtherSessionsEnd(t *testing.T) {
 					t.Error("another user's session ended")
 				}
 			})
+		}
+	})
+}
+
+// TestMailboxProofPerLogin is the regression test for a bypass: a user with
+// no method whose row says EmailVerified (as after an invitation), in
+// required mode with e-mail allowed, could turn on e-mail codes with one
+// click after a password alone, and so pass the gate without ever showing
+// the mailbox. The proof of the mailbox belongs to the login.
+func TestMailboxProofPerLogin(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{mode: gatehouse.MFARequired})
+		ctx := t.Context()
+		if !h.user.EmailVerified {
+			t.Fatal("the user must be EmailVerified for this test")
+		}
+		v := h.pending(t) // a login with a password alone
+		if d := h.decision(t, v); d.Next != mfa.ProveMailbox || !mfa.Pending(v, d) {
+			t.Fatalf("a new login's decision = %+v (pending %v); want a pending prove-mailbox, not enroll", d, mfa.Pending(v, d))
+		}
+		needsCode, err := h.svc.EnableEmail(ctx, v, testIP)
+		if err != nil || !needsCode {
+			t.Fatalf("EnableEmail = %v, %v; want a code sent (true, nil)", needsCode, err)
+		}
+		if ms := h.reload(t, v).Methods; len(ms) != 0 {
+			t.Fatalf("EnableEmail turned on %v without a code", ms)
+		}
+		if got := h.mail.withSubject("Two-factor method added"); len(got) != 0 {
+			t.Errorf("method-added e-mails = %+v; want none", got)
+		}
+		code := h.mail.lastCode(t)
+		// Another login neither has this login's code nor gets its proof.
+		other := h.pending(t)
+		h.verifyErr(t, other, "email", code, mfa.ErrNoCode)
+
+		h.verify(t, v, "email", code)
+		v = h.reload(t, v)
+		if v.Session.MailboxProvenAt == nil {
+			t.Fatal("the e-mailed code did not mark the session")
+		}
+		if d := h.decision(t, v); d.Next != mfa.Enroll {
+			t.Errorf("after the e-mailed code the decision = %+v; want enroll", d)
+		}
+		if d := h.decision(t, h.reload(t, other)); d.Next != mfa.ProveMailbox {
+			t.Errorf("the other login's decision = %+v; want prove-mailbox still", d)
+		}
+		h.checkUserUntouched(t, h.user)
+
+		needsCode, err = h.svc.EnableEmail(ctx, v, testIP)
+		if err != nil || needsCode {
+			t.Fatalf("EnableEmail after the proof = %v, %v; want one click (false, nil)", needsCode, err)
+		}
+		if ms := h.reload(t, v).Methods; !slices.Equal(ms, []gatehouse.Method{gatehouse.MethodEmail}) {
+			t.Errorf("methods = %v; want [email]", ms)
+		}
+		if _, codes := h.mail.codeMails(); len(codes) != 1 {
+			t.Errorf("%d codes e-mailed, want 1: the one-click enable sent another", len(codes))
+		}
+	})
+}
+
+// TestOnlyNewestCode checks that a new code voids the login's older ones of
+// the channel, so a resend does not multiply the odds of a guess, and leaves
+// other logins' codes alone.
+func TestOnlyNewestCode(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		t.Run("challenge", func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, b.open(t, 1)[0], setup{})
+			h.addEmailFactor(t, h.user)
+			send := func(v *gatehouse.Visit) string {
+				t.Helper()
+				if err := h.svc.SendCode(t.Context(), v, gatehouse.MethodEmail, testIP); err != nil {
+					t.Fatal(err)
+				}
+				return h.mail.lastCode(t)
+			}
+			v, other := h.pending(t), h.pending(t)
+			otherCode := send(other)
+			h.clock.Advance(61 * time.Second)
+			first := send(v)
+			h.clock.Advance(61 * time.Second)
+			second := send(v)
+			if first == second {
+				t.Skip("two random codes coincided")
+			}
+			h.verifyErr(t, v, "email", first, mfa.ErrMismatch)
+			h.verify(t, v, "email", second)
+			// The other login's code was not voided by this login's sends.
+			h.verify(t, other, "email", otherCode)
+		})
+		t.Run("confirm", func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, b.open(t, 1)[0], setup{})
+			ctx := t.Context()
+			v := h.signedIn(t)
+			enable := func() string {
+				t.Helper()
+				if needsCode, err := h.svc.EnableEmail(ctx, v, testIP); err != nil || !needsCode {
+					t.Fatalf("EnableEmail = %v, %v; want true, nil", needsCode, err)
+				}
+				return h.mail.lastCode(t)
+			}
+			first := enable()
+			h.clock.Advance(61 * time.Second)
+			second := enable()
+			if first == second {
+				t.Skip("two random codes coincided")
+			}
+			if err := h.svc.ConfirmEmail(ctx, v, first, testIP); !errors.Is(err, mfa.ErrMismatch) {
+				t.Fatalf("ConfirmEmail with the first code = %v; want ErrMismatch", err)
+			}
+			if err := h.svc.ConfirmEmail(ctx, v, second, testIP); err != nil {
+				t.Fatalf("ConfirmEmail with the second code: %v", err)
+			}
+		})
+	})
+}
+
+// smsQueue is a fake mfa.Queue: every message is delivered at once, texts
+// are kept, and e-mails go to the harness's mailer.
+type smsQueue struct {
+	mail *mailer
+	mu   sync.Mutex
+	sent []sentMail // To and Body
+}
+
+func (q *smsQueue) EnqueueEmail(ctx context.Context, workspaceID int64, to, subject, body string) (int64, error) {
+	return 0, q.mail.Enqueue(ctx, workspaceID, to, subject, body)
+}
+
+func (q *smsQueue) EnqueueSMS(_ context.Context, workspaceID int64, to, body string) (int64, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.sent = append(q.sent, sentMail{WorkspaceID: workspaceID, To: to, Body: body})
+	return int64(len(q.sent)), nil
+}
+
+func (q *smsQueue) Await(_ context.Context, id int64, _ time.Duration) (*gatehouse.Message, error) {
+	return &gatehouse.Message{ID: id, Channel: "sms", Status: gatehouse.MessageSent}, nil
+}
+
+var textedCodeRE = regexp.MustCompile(`^(\d{6}) is your `)
+
+// lastCode returns the code in the newest text, failing the test unless
+// there is one.
+func (q *smsQueue) lastCode(tb testing.TB) string {
+	tb.Helper()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.sent) > 0 {
+		if c := textedCodeRE.FindStringSubmatch(q.sent[len(q.sent)-1].Body); c != nil {
+			return c[1]
+		}
+	}
+	tb.Fatal("no code was texted")
+	return ""
+}
+
+// enableSMS gives the workspace a Twilio account and the default SMS guard,
+// and the service a fake outbox. Visits read afterwards see it.
+func (h *harness) enableSMS(tb testing.TB) *smsQueue {
+	tb.Helper()
+	q := &smsQueue{mail: h.mail}
+	h.svc.Queue = q
+	h.ws.Twilio = gatehouse.TwilioAccount{AccountSID: "AC" + strings.Repeat("0", 32), AuthToken: []byte("sealed"), From: "+15017122661"}
+	h.ws.SMSGuard = gatehouse.DefaultSMSGuard()
+	if err := h.store.UpdateWorkspace(context.Background(), h.ws); err != nil {
+		tb.Fatal(err)
+	}
+	return q
+}
+
+// TestConfirmCountsAttempts checks that a confirmation code during
+// enrollment is regulated like a challenge: each try counts against the
+// pending login (MaxLoginFailures ends it, and a try past it is not even
+// checked) and against the account (its pause holds even for the right
+// code), and the right code clears the account's failures.
+func TestConfirmCountsAttempts(t *testing.T) {
+	type enrollment struct {
+		method gatehouse.Method
+		// start begins enrolling in v and returns the right code (read
+		// when called) and a wrong one.
+		start   func(t *testing.T, h *harness, v *gatehouse.Visit) (right func() string, wrong string)
+		confirm func(h *harness, v *gatehouse.Visit, code string) error
+	}
+	enrollments := []enrollment{
+		{gatehouse.MethodEmail, func(t *testing.T, h *harness, v *gatehouse.Visit) (func() string, string) {
+			if needsCode, err := h.svc.EnableEmail(t.Context(), v, testIP); err != nil || !needsCode {
+				t.Fatalf("EnableEmail = %v, %v; want true, nil", needsCode, err)
+			}
+			c := h.mail.lastCode(t)
+			return func() string { return c }, wrongEmailCode(c)
+		}, func(h *harness, v *gatehouse.Visit, code string) error {
+			return h.svc.ConfirmEmail(context.Background(), v, code, testIP)
+		}},
+		{gatehouse.MethodTOTP, func(t *testing.T, h *harness, v *gatehouse.Visit) (func() string, string) {
+			st, err := h.svc.StartTOTP(t.Context(), v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func() string { return totpCode(t, st.Secret, h.clock.Now()) }, wrongTOTP(t, st.Secret, h.clock.Now())
+		}, func(h *harness, v *gatehouse.Visit, code string) error {
+			_, err := h.svc.ConfirmTOTP(context.Background(), v, code, testIP)
+			return err
+		}},
+		{gatehouse.MethodSMS, func(t *testing.T, h *harness, v *gatehouse.Visit) (func() string, string) {
+			if _, err := h.svc.StartSMS(t.Context(), v, "GB", "07700 900123", testIP); err != nil {
+				t.Fatalf("StartSMS: %v", err)
+			}
+			c := h.sms.lastCode(t)
+			return func() string { return c }, wrongEmailCode(c)
+		}, func(h *harness, v *gatehouse.Visit, code string) error {
+			return h.svc.ConfirmSMS(context.Background(), v, code, testIP)
+		}},
+	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		for _, e := range enrollments {
+			open := func(t *testing.T, mode gatehouse.MFAMode) *harness {
+				h := newHarness(t, b.open(t, 1)[0], setup{mode: mode, methods: []gatehouse.Method{e.method}})
+				if e.method == gatehouse.MethodSMS {
+					h.sms = h.enableSMS(t)
+				}
+				return h
+			}
+			t.Run(string(e.method)+"/pending login", func(t *testing.T) {
+				t.Parallel()
+				h := open(t, gatehouse.MFARequired)
+				v := h.pending(t)
+				if d := h.decision(t, v); !mfa.Pending(v, d) {
+					t.Fatalf("the login is not pending: %+v", d)
+				}
+				right, wrong := e.start(t, h, v)
+				for i := 1; i < mfa.MaxLoginFailures; i++ {
+					if err := e.confirm(h, v, wrong); !errors.Is(err, mfa.ErrMismatch) {
+						t.Fatalf("wrong code %d = %v; want ErrMismatch", i, err)
+					}
+				}
+				if n := h.reload(t, v).Session.MFAFailures; n != mfa.MaxLoginFailures-1 {
+					t.Errorf("session failures = %d, want %d", n, mfa.MaxLoginFailures-1)
+				}
+				if err := e.confirm(h, v, wrong); !errors.Is(err, mfa.ErrTooManyFailures) {
+					t.Fatalf("wrong code %d = %v; want ErrTooManyFailures", mfa.MaxLoginFailures, err)
+				}
+				if th := h.throttle(t, h.user); th.Failures != mfa.MaxLoginFailures {
+					t.Errorf("account failures = %d, want %d", th.Failures, mfa.MaxLoginFailures)
+				}
+				// Past the limit even the right code is not looked at.
+				h.clock.Advance(time.Second) // the account's pause after five failures
+				if err := e.confirm(h, v, right()); !errors.Is(err, mfa.ErrTooManyFailures) {
+					t.Fatalf("the right code after the limit = %v; want ErrTooManyFailures", err)
+				}
+				v = h.reload(t, v)
+				if len(v.Methods) != 0 {
+					t.Errorf("methods = %v; want none", v.Methods)
+				}
+				if e.method == gatehouse.MethodEmail && v.Session.MailboxProvenAt != nil {
+					t.Error("a refused code proved the mailbox")
+				}
+			})
+			t.Run(string(e.method)+"/account", func(t *testing.T) {
+				t.Parallel()
+				h := open(t, gatehouse.MFAOptional)
+				v := h.signedIn(t)
+				right, wrong := e.start(t, h, v)
+				// A signed-in session has no login limit...
+				for i := 1; i <= mfa.MaxLoginFailures; i++ {
+					if err := e.confirm(h, v, wrong); !errors.Is(err, mfa.ErrMismatch) {
+						t.Fatalf("wrong code %d = %v; want ErrMismatch", i, err)
+					}
+				}
+				if n := h.reload(t, v).Session.MFAFailures; n != 0 {
+					t.Errorf("session failures = %d, want 0", n)
+				}
+				// ...but the account pauses, even for the right code.
+				var th *mfa.ThrottledError
+				if err := e.confirm(h, v, right()); !errors.As(err, &th) || th.RetryAfter != time.Second {
+					t.Fatalf("the right code during the pause = %v; want *ThrottledError after 1s", err)
+				}
+				if ms := h.reload(t, v).Methods; len(ms) != 0 {
+					t.Errorf("methods = %v; want none", ms)
+				}
+				h.clock.Advance(time.Second)
+				if err := e.confirm(h, v, right()); err != nil {
+					t.Fatalf("the right code after the pause: %v", err)
+				}
+				if th := h.throttle(t, h.user); th.Failures != 0 {
+					t.Errorf("account failures after the right code = %d, want 0", th.Failures)
+				}
+				if ms := h.reload(t, v).Methods; !slices.Equal(ms, []gatehouse.Method{e.method}) {
+					t.Errorf("methods = %v; want [%s]", ms, e.method)
+				}
+			})
+		}
+	})
+}
+
+// TestPending checks which sessions are pending logins: a grace skip lets
+// a session through an enrollment it may skip, and is no verification.
+func TestPending(t *testing.T) {
+	verified := func(s *gatehouse.Session) { s.MFAVerifiedAt = &t0 }
+	skipped := func(s *gatehouse.Session) { s.EnrollSkippedAt = &t0 }
+	grace := mfa.Decision{Next: mfa.Enroll, CanSkip: true}
+	tests := []struct {
+		name string
+		d    mfa.Decision
+		mark func(*gatehouse.Session)
+		want bool
+	}{
+		{"signed in", mfa.Decision{Next: mfa.SignedIn}, nil, false},
+		{"challenge, new login", mfa.Decision{Next: mfa.Challenge}, nil, true},
+		{"challenge, verified", mfa.Decision{Next: mfa.Challenge}, verified, false},
+		{"challenge, only skipped enrollment", mfa.Decision{Next: mfa.Challenge}, skipped, true},
+		{"prove mailbox, verified", mfa.Decision{Next: mfa.ProveMailbox}, verified, true},
+		{"grace, new login", grace, nil, true},
+		{"grace, skipped", grace, skipped, false},
+		{"grace, verified", grace, verified, false},
+		{"forced enrollment, skipped in the grace period", mfa.Decision{Next: mfa.Enroll}, skipped, true},
+		{"forced enrollment, verified", mfa.Decision{Next: mfa.Enroll}, verified, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &gatehouse.Visit{}
+			if tt.mark != nil {
+				tt.mark(&v.Session)
+			}
+			if got := mfa.Pending(v, tt.d); got != tt.want {
+				t.Errorf("Pending = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDeviceTrusted checks that a trusted device skips the second step only
+// within the workspace's current lifetime, and only for its user and
+// workspace.
+func TestDeviceTrusted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{})
+		ctx := t.Context()
+		v := h.signedIn(t)
+		created := h.clock.Now()
+		nd, err := h.svc.TrustDevice(ctx, v, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", testIP)
+		if err != nil || nd == nil {
+			t.Fatalf("TrustDevice = %+v, %v", nd, err)
+		}
+		if want := created.Add(30 * 24 * time.Hour); !nd.ExpiresAt.Equal(want) {
+			t.Errorf("ExpiresAt = %v; want %v", nd.ExpiresAt, want)
+		}
+		trusted := func(ws *gatehouse.Workspace, userID int64, token string) bool {
+			t.Helper()
+			ok, err := h.svc.DeviceTrusted(ctx, ws, userID, token)
+			if err != nil {
+				t.Fatalf("DeviceTrusted: %v", err)
+			}
+			return ok
+		}
+		lifetime := func(days int) *gatehouse.Workspace {
+			t.Helper()
+			h.ws.MFA.TrustedDeviceDays = days
+			if err := h.store.UpdateWorkspace(ctx, h.ws); err != nil {
+				t.Fatal(err)
+			}
+			return h.ws
+		}
+		lastUsed := func() time.Time {
+			t.Helper()
+			ds, err := h.svc.Devices(ctx, v)
+			if err != nil || len(ds) != 1 {
+				t.Fatalf("Devices = %+v, %v; want one", ds, err)
+			}
+			return ds[0].LastUsedAt
+		}
+
+		if !trusted(h.ws, h.user.ID, nd.Token) {
+			t.Fatal("a new device is not trusted")
+		}
+		bob := h.newUser(t, "bob@example.com", true)
+		elsewhere := *h.ws
+		elsewhere.ID++
+		for _, c := range []struct {
+			name   string
+			ws     *gatehouse.Workspace
+			userID int64
+			token  string
+		}{
+			{"another user", h.ws, bob.ID, nd.Token},
+			{"another workspace", &elsewhere, h.user.ID, nd.Token},
+			{"no token", h.ws, h.user.ID, ""},
+			{"another token", h.ws, h.user.ID, nd.Token[1:] + "A"},
+			{"too long", h.ws, h.user.ID, strings.Repeat("A", 65)},
+		} {
+			if trusted(c.ws, c.userID, c.token) {
+				t.Errorf("%s: trusted", c.name)
+			}
+		}
+
+		h.clock.Advance(3 * 24 * time.Hour)
+		if !trusted(lifetime(4), h.user.ID, nd.Token) {
+			t.Error("a 3-day-old device is not trusted under a 4-day lifetime")
+		}
+		if got := lastUsed(); !got.Equal(h.clock.Now()) {
+			t.Errorf("LastUsedAt = %v; want %v", got, h.clock.Now())
+		}
+		touched := h.clock.Now()
+		h.clock.Advance(time.Minute)
+		// A lifetime lowered below the device's age ends it.
+		if trusted(lifetime(3), h.user.ID, nd.Token) {
+			t.Error("a 3-day-old device is trusted under a 3-day lifetime")
+		}
+		if trusted(lifetime(2), h.user.ID, nd.Token) {
+			t.Error("a 3-day-old device is trusted under a 2-day lifetime")
+		}
+		// Lifetime 0 stops every device.
+		if trusted(lifetime(0), h.user.ID, nd.Token) {
+			t.Error("a device is trusted under lifetime 0")
+		}
+		if got := lastUsed(); !got.Equal(touched) {
+			t.Errorf("a refused device was touched: LastUsedAt = %v; want %v", got, touched)
+		}
+		// A longer lifetime does not stretch the device's own expiry.
+		h.clock.Set(nd.ExpiresAt)
+		if trusted(lifetime(90), h.user.ID, nd.Token) {
+			t.Error("a device is trusted past its own expiry")
 		}
 	})
 }

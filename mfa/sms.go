@@ -24,22 +24,24 @@ var (
 	errDeliveryStart = " (Twilio"
 )
 
-// SMSDeliveryError reports that a text message could not be delivered.
-type SMSDeliveryError struct{ Reason string }
+// DeliveryError reports that a text message could not be delivered.
+type DeliveryError struct{ Reason string }
 
-func (e *SMSDeliveryError) Error() string { return e.Reason }
+func (e *DeliveryError) Error() string { return e.Reason }
 
 // smsIPBackoff limits SMS sends per client address: 10 an hour, so one
 // visitor cannot pump texts through many accounts.
 const smsPerIPPerHour = 10
 
-// awaitSMS is how long a request waits for the first delivery attempt, so
+// awaitDeliveryTimeout is how long a request waits for a code's first delivery attempt, so
 // that Twilio's verdict on a number (21211, 21614, 21408, 21610) reaches the
 // form that entered it.
-const awaitSMS = 8 * time.Second
+const awaitDeliveryTimeout = 8 * time.Second
 
-// SMSQueue is the durable outbox for text messages.
-type SMSQueue interface {
+// Queue is the durable outbox for codes, e-mail and SMS.
+type Queue interface {
+	// EnqueueEmail queues an e-mail and returns its ID.
+	EnqueueEmail(ctx context.Context, workspaceID int64, to, subject, body string) (int64, error)
 	// EnqueueSMS queues a text to the E.164 number and returns its ID.
 	EnqueueSMS(ctx context.Context, workspaceID int64, to, body string) (int64, error)
 	// Await returns the message once its first delivery attempt is over, or
@@ -101,7 +103,7 @@ func MaskPhone(e164 string) string {
 // refusal is audited.
 func (s *Service) guardSMS(ctx context.Context, v *gatehouse.Visit, e164, ip string, now time.Time) error {
 	ws := &v.Workspace
-	if s.SMS == nil || !ws.Twilio.Ready() {
+	if s.Queue == nil || !ws.Twilio.Ready() {
 		return ErrSMSNotReady
 	}
 	refuse := func(err error, why string) error {
@@ -140,20 +142,28 @@ func (s *Service) guardSMS(ctx context.Context, v *gatehouse.Visit, e164, ip str
 // Twilio refuses is reported to the form at once. A temporary failure is
 // left to the outbox's retries and is not an error here.
 func (s *Service) sendSMS(ctx context.Context, v *gatehouse.Visit, to, body string) error {
-	id, err := s.SMS.EnqueueSMS(ctx, v.Workspace.ID, to, body)
+	id, err := s.Queue.EnqueueSMS(ctx, v.Workspace.ID, to, body)
 	if err != nil {
 		return err
 	}
-	m, err := s.SMS.Await(ctx, id, awaitSMS)
+	return s.awaitDelivery(ctx, id, func(lastError string) string {
+		if i := strings.Index(lastError, errDeliveryStart); i > 0 {
+			return lastError[:i] // the friendly part; Twilio's own words stay in the log
+		}
+		return lastError
+	})
+}
+
+// awaitDelivery waits for a queued code's first delivery attempt and turns
+// a failure the outbox gave up on into a DeliveryError worded by reason (a
+// failure it will retry is not an error here: the code may still arrive).
+func (s *Service) awaitDelivery(ctx context.Context, id int64, reason func(lastError string) string) error {
+	m, err := s.Queue.Await(ctx, id, awaitDeliveryTimeout)
 	if err != nil {
 		return err
 	}
 	if m.Status == gatehouse.MessageFailed {
-		reason := m.LastError
-		if i := strings.Index(reason, errDeliveryStart); i > 0 {
-			reason = reason[:i] // the friendly part; Twilio's own words stay in the log
-		}
-		return &SMSDeliveryError{Reason: reason}
+		return &DeliveryError{Reason: reason(m.LastError)}
 	}
 	return nil
 }
@@ -181,6 +191,11 @@ func (s *Service) StartSMS(ctx context.Context, v *gatehouse.Visit, country, num
 	if err != nil {
 		return "", err
 	}
+	// A new number makes the method pending until it is confirmed: refuse
+	// that when SMS is the only way this user may still sign in.
+	if contains(v.Methods, gatehouse.MethodSMS) && !CanDisable(v, gatehouse.MethodSMS) {
+		return "", ErrLastMethod
+	}
 	f := &Factor{UserID: v.User.ID, Method: gatehouse.MethodSMS, Phone: e164, CreatedAt: s.Now()}
 	if err := s.Store.SaveFactor(ctx, v.Workspace.ID, f); err != nil {
 		return "", err
@@ -191,37 +206,19 @@ func (s *Service) StartSMS(ctx context.Context, v *gatehouse.Visit, country, num
 // ConfirmSMS activates the pending phone with the code sent to it.
 func (s *Service) ConfirmSMS(ctx context.Context, v *gatehouse.Visit, code, ip string) error {
 	now := s.Now()
-	if _, err := s.smsFactor(ctx, v); err != nil {
+	if f, err := s.smsFactor(ctx, v); err != nil || f.Active {
 		return ErrNotPending
 	}
-	if err := s.useCode(ctx, v, gatehouse.MethodSMS, code, now); err != nil {
+	if !v.Workspace.MFA.Allows(gatehouse.MethodSMS) {
+		return ErrUnavailable
+	}
+	if err := s.confirm(ctx, v, now, func() error { return s.useCode(ctx, v, gatehouse.MethodSMS, code, now) }); err != nil {
 		return err
 	}
 	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, v.User.ID, gatehouse.MethodSMS, now); err != nil {
 		return err
 	}
 	return s.methodChanged(ctx, v, gatehouse.MethodSMS, true, ip)
-}
-
-// SetTwilio stores the workspace's Twilio account; the token is sealed and
-// bound to the workspace. An empty token keeps the one already set, so the
-// owner need not type it again to change the sender.
-func (s *Service) SetTwilio(ctx context.Context, v *gatehouse.Visit, sid, token, from, ip string) error {
-	if v.User.Role != gatehouse.RoleOwner {
-		return ErrForbidden
-	}
-	ws := v.Workspace
-	acct, err := s.TwilioAccount(&ws, sid, token, from)
-	if err != nil {
-		return err
-	}
-	ws.Twilio, ws.UpdatedAt = acct, s.Now()
-	if err := s.Store.UpdateWorkspace(ctx, &ws); err != nil {
-		return err
-	}
-	v.Workspace = ws
-	s.audit(ctx, v, 0, "settings.twilio", ip, "account "+sid)
-	return nil
 }
 
 // TwilioAccount checks and seals a Twilio account for ws (also used by the

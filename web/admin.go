@@ -110,12 +110,17 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		guard.DailyCap, err = formInt(f, "sms_daily_cap", guard.DailyCap)
 	}
-	// The Twilio account first, so SMS may be allowed in the same save.
+	// A Twilio account typed in is checked with the rest and saved in the
+	// same update, so SMS may be allowed with it and a refusal saves nothing.
+	var twilio *gatehouse.TwilioAccount
 	if sid := strings.TrimSpace(f.Get("twilio_account_sid")); err == nil && sid != "" {
-		err = s.mfa.SetTwilio(r.Context(), rq.visit, sid, f.Get("twilio_auth_token"), f.Get("twilio_from"), clientIP(r))
+		var acct gatehouse.TwilioAccount
+		if acct, err = s.mfa.TwilioAccount(rq.ws, sid, f.Get("twilio_auth_token"), f.Get("twilio_from")); err == nil {
+			twilio = &acct
+		}
 	}
 	if err == nil {
-		err = s.mfa.UpdateSettings(r.Context(), rq.visit, next, guard, clientIP(r))
+		err = s.mfa.UpdateSettings(r.Context(), rq.visit, next, guard, twilio, clientIP(r))
 	}
 	if errors.Is(err, gatehouse.ErrInvalid) {
 		p := s.settingsPage(r, next)
@@ -143,7 +148,7 @@ func (s *Server) handleTestSMS(w http.ResponseWriter, r *http.Request) {
 	}
 	err := s.mfa.SendTestSMS(r.Context(), rq.visit, r.PostForm.Get("country"), r.PostForm.Get("phone"), clientIP(r))
 	p := s.settingsPage(r, rq.ws.MFA)
-	var delivery *mfa.SMSDeliveryError
+	var delivery *mfa.DeliveryError
 	switch {
 	case err == nil:
 		p.TestResult = "Test message sent."
@@ -439,7 +444,7 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request, f gatehouse
 		cw.Write([]string{"id", "at", "type", "actor", "target", "ip", "detail"})
 		err = s.store.EachAuditEvent(ctx, wsID, f, func(e gatehouse.AuditEvent) error {
 			rec := record(e)
-			return cw.Write([]string{strconv.FormatInt(rec.ID, 10), rec.At, rec.Type, rec.Actor, rec.Target, rec.IP, csvSafe(rec.Detail)})
+			return cw.Write([]string{strconv.FormatInt(rec.ID, 10), rec.At, csvSafe(rec.Type), csvSafe(rec.Actor), csvSafe(rec.Target), csvSafe(rec.IP), csvSafe(rec.Detail)})
 		})
 		cw.Flush()
 	} else {
@@ -462,7 +467,8 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request, f gatehouse
 	}
 }
 
-// csvSafe defuses spreadsheet formulas in free text (CSV injection).
+// csvSafe defuses spreadsheet formulas (CSV injection): any field may start
+// with a formula character, e-mail addresses included.
 func csvSafe(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s

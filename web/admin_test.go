@@ -282,7 +282,7 @@ func TestCoverage(t *testing.T) {
 	e.user(ws, "admin@example.com", gatehouse.RoleAdmin)
 	e.user(ws, "c2@example.com", gatehouse.RoleClient)
 	e.user(ws, "c3@example.com", gatehouse.RoleClient)
-	if _, _, err := e.accounts.Invite(context.Background(), ws, "invited@example.com", gatehouse.RoleClient); err != nil {
+	if _, _, err := e.accounts.Invite(context.Background(), ws, nil, "invited@example.com", gatehouse.RoleClient); err != nil {
 		t.Fatal(err) // not active: not counted
 	}
 	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)

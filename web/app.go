@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -172,7 +173,11 @@ func (s *Server) handleInviteUser(w http.ResponseWriter, r *http.Request) {
 	email := r.PostForm.Get("email")
 	role, err := gatehouse.ParseRole(r.PostForm.Get("role"))
 	if err == nil {
-		_, _, err = s.accounts.Invite(r.Context(), rq.ws, email, role)
+		_, _, err = s.accounts.Invite(r.Context(), rq.ws, &rq.visit.User, email, role)
+	}
+	if errors.Is(err, account.ErrForbidden) {
+		s.renderError(w, r, http.StatusForbidden, "You cannot change that person's invitation.")
+		return
 	}
 	if msg, ok := formError(err); ok {
 		p, lerr := s.usersPage(r)

@@ -202,7 +202,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	// A trusted-device cookie skips only this user's second factor, never
 	// the password, which was just checked.
-	trusted, err := s.mfa.DeviceTrusted(r.Context(), rq.ws.ID, u.ID, s.deviceToken(r))
+	trusted, err := s.mfa.DeviceTrusted(r.Context(), rq.ws, u.ID, s.deviceToken(r))
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -232,6 +232,10 @@ func (s *Server) handleSignupPage(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "This portal does not offer sign-up. Ask the business for an invitation.")
 		return
 	}
+	if r.URL.Query().Get("sent") != "" {
+		s.render(w, r, http.StatusOK, "signup", signupPage{page: s.page(r, "Check your inbox"), Sent: true})
+		return
+	}
 	s.render(w, r, http.StatusOK, "signup", signupPage{page: s.page(r, "Create your account")})
 }
 
@@ -254,7 +258,8 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "signup", signupPage{page: s.page(r, "Check your inbox"), Email: email, Sent: true})
+	// The same answer whether or not the address has an account.
+	http.Redirect(w, r, "/signup?sent=1", http.StatusSeeOther)
 }
 
 // linkPage is the form behind an e-mailed link (invitation, reset, sign-up).
@@ -348,7 +353,8 @@ func (s *Server) afterLink(w http.ResponseWriter, r *http.Request, kind gatehous
 		s.serverError(w, r, err)
 		return
 	}
-	s.finishSignIn(w, r, u, account.SignInOptions{AfterReset: afterReset(kind)})
+	// The e-mailed link proved the mailbox in this login.
+	s.finishSignIn(w, r, u, account.SignInOptions{AfterReset: afterReset(kind), MailboxProven: true})
 }
 
 type forgotPage struct {
@@ -357,6 +363,10 @@ type forgotPage struct {
 }
 
 func (s *Server) handleForgotPage(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("sent") != "" {
+		s.render(w, r, http.StatusOK, "forgot", forgotPage{page: s.page(r, "Check your inbox"), Sent: true})
+		return
+	}
 	s.render(w, r, http.StatusOK, "forgot", forgotPage{page: s.page(r, "Reset your password")})
 }
 
@@ -369,7 +379,7 @@ func (s *Server) handleForgot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The same answer whether or not the address has an account.
-	s.render(w, r, http.StatusOK, "forgot", forgotPage{page: s.page(r, "Check your inbox"), Sent: true})
+	http.Redirect(w, r, "/password/forgot?sent=1", http.StatusSeeOther)
 }
 
 // formError returns the sentence for an error the visitor can fix.

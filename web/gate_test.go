@@ -77,9 +77,12 @@ func TestTOTPEnrollAndChallenge(t *testing.T) {
 
 	// A recovery code works once.
 	res = b2.post(wsURL("acme", "/login/verify"), url.Values{"method": {"recovery"}, "code": {strings.ToUpper(codes[0])}})
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("recovery code: %d\n%s", res.StatusCode, res.body)
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/account/security?done=recovery") {
+		t.Fatalf("recovery code: %d %q\n%s", res.StatusCode, res.location(), res.body)
 	}
+	res = b2.get(wsURL("acme", res.location()))
+	wantBody(t, "recovery left", res, "You have 7 left.")
+	wantBody(t, "recovery left", res, `href="/dashboard"`)
 	b3 := e.browser()
 	b3.login("acme", "owner@example.com", goodPassword, "/login/verify")
 	res = b3.post(wsURL("acme", "/login/verify"), url.Values{"method": {"recovery"}, "code": {codes[0]}})
@@ -109,7 +112,8 @@ func (e *env) mailSubjects(to string) string {
 func (b *browser) enableEmail(slug, email string) {
 	b.tb.Helper()
 	res := b.post(wsURL(slug, "/account/security/email/enable"), nil)
-	if res.StatusCode == http.StatusOK { // mailbox not proven yet: confirm with a code
+	if res.location() == "/account/security/email/confirm" { // this login has not proved the mailbox
+		wantStatus(b.tb, "confirm page", b.get(wsURL(slug, res.location())), http.StatusOK)
 		res = b.post(wsURL(slug, "/account/security/email/confirm"), url.Values{"code": {b.env.lastCode(email)}})
 	}
 	if res.StatusCode != http.StatusSeeOther {
@@ -366,7 +370,7 @@ func TestEveryWayInReachesTheGate(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	if _, _, err := e.accounts.Invite(ctx, ws, "inv@example.com", gatehouse.RoleMember); err != nil {
+	if _, _, err := e.accounts.Invite(ctx, ws, nil, "inv@example.com", gatehouse.RoleMember); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser()
@@ -457,4 +461,46 @@ func TestSensitiveChangesNeedReverification(t *testing.T) {
 	}
 	// With no method left, the user signs in with the password alone.
 	e.browser().login("acme", "owner@example.com", goodPassword, "/dashboard")
+}
+
+// TestMailboxProofIsPerLogin: the bypass a review found. In required mode
+// an invited user (whose mailbox the invitation proved once) must prove it
+// again in a later login: the password alone never leads to a one-click
+// e-mail enrollment.
+func TestMailboxProofIsPerLogin(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFARequired, gatehouse.MethodTOTP, gatehouse.MethodEmail)
+	if _, _, err := e.accounts.Invite(context.Background(), ws, nil, "new@example.com", gatehouse.RoleClient); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	res := b.post(wsURL("acme", e.lastLink("new@example.com")), url.Values{"name": {"N"}, "password": {goodPassword}})
+	if res.location() != "/account/security" {
+		t.Fatalf("the invitation link proved the mailbox in its own login, want enrollment, got %q", res.location())
+	}
+	b.post(wsURL("acme", "/logout"), nil)
+
+	// A later login with the password only.
+	b = e.browser()
+	res = b.post(wsURL("acme", "/login"), url.Values{"email": {"new@example.com"}, "password": {goodPassword}})
+	if res.location() != "/login/verify?method=email" {
+		t.Fatalf("a later login went to %q, want the mailbox proof", res.location())
+	}
+	res = b.post(wsURL("acme", "/account/security/email/enable"), nil)
+	if res.StatusCode != http.StatusSeeOther || strings.HasPrefix(res.location(), "/portal") {
+		t.Fatalf("e-mail enabled without a code: %d %q", res.StatusCode, res.location())
+	}
+	wantGate(t, b, "acme", "/login/verify?method=email")
+	// After the e-mailed code, e-mail is one click and finishes the login.
+	b.get(wsURL("acme", "/login/verify?method=email"))
+	res = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {e.lastCode("new@example.com")}})
+	if res.location() != "/account/security" {
+		t.Fatalf("mailbox proof: %d %q", res.StatusCode, res.location())
+	}
+	res = b.post(wsURL("acme", "/account/security/email/enable"), nil)
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/portal" {
+		t.Fatalf("one-click e-mail after the proof: %d %q", res.StatusCode, res.location())
+	}
+	wantStatus(t, "portal", b.get(wsURL("acme", "/portal")), http.StatusOK)
 }

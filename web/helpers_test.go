@@ -91,7 +91,8 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	sms := &twilio.Sender{Workspaces: db, Keys: keys, Validity: mfa.CodeTTL, Now: clk.Now, Client: &twilio.Client{APIBase: fake.URL()}}
-	outbox := &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, SMS: sms, Now: clk.Now, Logger: discard(), PollInterval: 10 * time.Millisecond}
+	outbox := &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, SMS: sms, Now: clk.Now, Logger: discard(), PollInterval: 10 * time.Millisecond,
+		KeepSent: true} // tests read codes and links from the mail they sent
 	// The worker delivers for real (to the dev sender and the fake Twilio),
 	// as in production; tests move the fixed clock to make retries due.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,7 +103,7 @@ func newEnv(tb testing.TB) *env {
 		Store: db, Hasher: hasher, Mailer: outbox, Now: clk.Now, Logger: discard(),
 		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" },
 	}
-	mfaSvc := &mfa.Service{Store: db, Keys: keys, Mailer: outbox, SMS: outbox, Now: clk.Now, Logger: discard()}
+	mfaSvc := &mfa.Service{Store: db, Keys: keys, Mailer: outbox, Queue: outbox, Now: clk.Now, Logger: discard()}
 	srv, err := web.NewServer(web.Options{Store: db, Accounts: accounts, MFA: mfaSvc, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
 	if err != nil {
 		tb.Fatal(err)

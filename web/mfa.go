@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,18 @@ func (s *Server) enrolling(h http.HandlerFunc) http.Handler {
 		rq := reqOf(r)
 		if rq.pending && rq.decision.Next != mfa.Enroll {
 			http.Redirect(w, r, gateURL(rq.decision), http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// signedInSensitive is a sensitive change that is not enrollment (disable a
+// method, new recovery codes, new password): no pending session reaches it.
+func (s *Server) signedInSensitive(h http.HandlerFunc) http.Handler {
+	return s.signedIn(func(w http.ResponseWriter, r *http.Request) {
+		if !s.accounts.Recent(reqOf(r).visit) {
+			http.Redirect(w, r, "/account/security/reauth", http.StatusSeeOther)
 			return
 		}
 		h(w, r)
@@ -154,17 +167,10 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	method := r.PostForm.Get("method")
 	proving := rq.decision.Next == mfa.ProveMailbox
-	_, err := s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+	verified, err := s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
 	var throttled *mfa.ThrottledError
 	switch {
-	case errors.Is(err, mfa.ErrTooManyFailures):
-		// The pending login is over: back to the password form.
-		if err := s.accounts.SignOut(r.Context(), rq.ws.ID, rq.token); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		s.clearSessionCookie(w)
-		s.render(w, r, http.StatusUnauthorized, "login", s.loginPage(r, rq.visit.User.Email, "", err.Error()))
+	case s.endedLogin(w, r, err):
 		return
 	case errors.As(err, &throttled):
 		w.Header().Set("Retry-After", retryAfter(throttled.RetryAfter))
@@ -195,14 +201,44 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 			s.setDeviceCookie(w, d)
 		}
 	}
-	s.promote(w, r)
+	if verified.Method == "recovery" {
+		// Tell the user how many codes remain (and warn when few do) before
+		// sending them on.
+		in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r), false)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.setSessionCookie(w, in)
+		q := url.Values{"done": {"recovery"}, "left": {strconv.Itoa(verified.RecoveryLeft)}, "next": {landing(&rq.visit.User, rq.visit.Session.Next)}}
+		http.Redirect(w, r, "/account/security?"+q.Encode(), http.StatusSeeOther)
+		return
+	}
+	s.promote(w, r, false)
+}
+
+// endedLogin handles mfa.ErrTooManyFailures: the pending login is over, so
+// its session goes and the user is back at the password form.
+func (s *Server) endedLogin(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !errors.Is(err, mfa.ErrTooManyFailures) {
+		return false
+	}
+	rq := reqOf(r)
+	if err := s.accounts.SignOut(r.Context(), rq.ws.ID, rq.token); err != nil {
+		s.serverError(w, r, err)
+		return true
+	}
+	s.clearSessionCookie(w)
+	s.render(w, r, http.StatusUnauthorized, "login", s.loginPage(r, rq.visit.User.Email, "", mfa.ErrTooManyFailures.Error()))
+	return true
 }
 
 // promote turns the pending session into a signed-in one with a new id and
-// sends the user to the page first asked for.
-func (s *Server) promote(w http.ResponseWriter, r *http.Request) {
+// sends the user to the page first asked for. skipped marks a grace-period
+// "Remind me later" rather than a verification.
+func (s *Server) promote(w http.ResponseWriter, r *http.Request, skipped bool) {
 	rq := reqOf(r)
-	in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r))
+	in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r), skipped)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -211,8 +247,13 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, landing(&rq.visit.User, rq.visit.Session.Next), http.StatusSeeOther)
 }
 
+// isThrottle reports a pause or lock on the account's second factor.
+func isThrottle(err error) bool {
+	return errors.As(err, new(*mfa.ThrottledError)) || errors.Is(err, mfa.ErrLocked)
+}
+
 func isFormMFAError(err error) bool {
-	var delivery *mfa.SMSDeliveryError
+	var delivery *mfa.DeliveryError
 	if errors.As(err, &delivery) {
 		return true
 	}
@@ -237,6 +278,14 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 	back := "/login/verify?method=" + url.QueryEscape(method)
 	if !rq.pending {
 		back = "/account/security/reauth?method=" + url.QueryEscape(method)
+	}
+	// Codes go only where this login may use them: a method the gate offers
+	// (or the mailbox being proven), or, re-verifying, an active method.
+	allowed := rq.pending && (offered(rq.decision, method) || rq.decision.Next == mfa.ProveMailbox && method == string(gatehouse.MethodEmail)) ||
+		!rq.pending && slices.Contains(rq.visit.Methods, gatehouse.Method(method))
+	if !allowed {
+		s.renderError(w, r, http.StatusUnprocessableEntity, mfa.ErrUnavailable.Error())
+		return
 	}
 	err := s.mfa.SendCode(r.Context(), rq.visit, gatehouse.Method(method), clientIP(r))
 	var tooSoon *mfa.TooSoonError
@@ -269,12 +318,13 @@ func (s *Server) handleSkip(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusForbidden, "Two-factor sign-in must be set up now.")
 		return
 	}
-	s.promote(w, r)
+	s.promote(w, r, true)
 }
 
 type securityPage struct {
 	page
 	Devices      []deviceRow
+	Continue     string // where to go on after a recovery-code sign-in
 	PasswordErr  string
 	SMSErr       string
 	Available    bool // the plan includes 2FA
@@ -337,7 +387,12 @@ func (s *Server) showSecurityWith(w http.ResponseWriter, r *http.Request, status
 		p.Devices = append(p.Devices, deviceRow{ID: d.ID, Browser: mfa.BrowserName(d.UserAgent),
 			Created: d.CreatedAt.Format(day), LastUsed: d.LastUsedAt.Format(day), ExpiresOn: d.ExpiresAt.Format(day)})
 	}
-	if flash := r.URL.Query().Get("done"); flash != "" {
+	if next := safeNext(r.URL.Query().Get("next")); next != "" {
+		p.Continue = next
+	}
+	if r.URL.Query().Get("done") == "recovery" {
+		p.Flash = "Recovery code accepted. You have " + strconv.Itoa(left) + " left."
+	} else if flash := r.URL.Query().Get("done"); flash != "" {
 		p.Flash = map[string]string{
 			"added": "Two-factor method added.", "removed": "Two-factor method removed.", "reauth": "Verified. You can make changes for the next 10 minutes.",
 			"devices": "Trusted devices forgotten: they will be asked for the second step again.", "password": "Password changed. Your other browsers were signed out.",
@@ -427,19 +482,54 @@ func (s *Server) handleSMSStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq := reqOf(r)
-	e164, err := s.mfa.StartSMS(r.Context(), rq.visit, r.PostForm.Get("country"), r.PostForm.Get("phone"), clientIP(r))
-	var tooSoon *mfa.TooSoonError
+	_, err := s.mfa.StartSMS(r.Context(), rq.visit, r.PostForm.Get("country"), r.PostForm.Get("phone"), clientIP(r))
 	switch {
-	case errors.As(err, &tooSoon):
-		// The number is saved; a code went out less than a minute ago.
-		s.render(w, r, http.StatusOK, "smsconfirm", smsPage{page: s.page(r, "Confirm your phone"), Phone: mfa.MaskPhone(e164), ResendIn: tooSoon.Seconds()})
+	case errors.As(err, new(*mfa.TooSoonError)):
+		// The number is saved; a code went out less than a minute ago, and
+		// the confirm page counts down to the next.
 	case isFormMFAError(err):
 		s.showSecurityWith(w, r, http.StatusUnprocessableEntity, "", err.Error())
+		return
 	case err != nil:
 		s.serverError(w, r, err)
-	default:
-		s.render(w, r, http.StatusOK, "smsconfirm", smsPage{page: s.page(r, "Confirm your phone"), Phone: mfa.MaskPhone(e164), ResendIn: int(mfa.ResendGap / time.Second)})
+		return
 	}
+	http.Redirect(w, r, "/account/security/sms/confirm", http.StatusSeeOther)
+}
+
+// handleSMSConfirmPage asks for the code sent to the pending phone.
+func (s *Server) handleSMSConfirmPage(w http.ResponseWriter, r *http.Request) {
+	s.showCodeConfirm(w, r, gatehouse.MethodSMS, "smsconfirm", "")
+}
+
+// handleEmailConfirmPage asks for the code that proves the mailbox before
+// e-mail codes are turned on.
+func (s *Server) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request) {
+	s.showCodeConfirm(w, r, gatehouse.MethodEmail, "emailconfirm", "")
+}
+
+// showCodeConfirm renders an enrollment code form with its resend countdown.
+func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, channel gatehouse.Method, tmpl, msg string) {
+	v := reqOf(r).visit
+	wait, err := s.mfa.LastSend(r.Context(), v, channel)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	secs := int((wait + time.Second - 1) / time.Second)
+	if channel == gatehouse.MethodEmail {
+		s.render(w, r, http.StatusOK, tmpl, emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), ResendIn: secs, Error: msg})
+		return
+	}
+	p := smsPage{page: s.page(r, "Confirm your phone"), ResendIn: secs, Error: msg}
+	if factors, _, err := s.mfa.Factors(r.Context(), v); err == nil {
+		for _, f := range factors {
+			if f.Method == gatehouse.MethodSMS {
+				p.Phone = mfa.MaskPhone(f.Phone)
+			}
+		}
+	}
+	s.render(w, r, http.StatusOK, tmpl, p)
 }
 
 func (s *Server) handleSMSResend(w http.ResponseWriter, r *http.Request) {
@@ -467,7 +557,10 @@ func (s *Server) handleSMSConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.mfa.ConfirmSMS(r.Context(), reqOf(r).visit, r.PostForm.Get("code"), clientIP(r))
-	if isFormMFAError(err) {
+	if s.endedLogin(w, r, err) {
+		return
+	}
+	if isFormMFAError(err) || isThrottle(err) {
 		s.render(w, r, http.StatusUnprocessableEntity, "smsconfirm", smsPage{page: s.page(r, "Confirm your phone"), Error: err.Error()})
 		return
 	}
@@ -506,7 +599,10 @@ func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	rq := reqOf(r)
 	codes, err := s.mfa.ConfirmTOTP(r.Context(), rq.visit, r.PostForm.Get("code"), clientIP(r))
-	if errors.Is(err, mfa.ErrMismatch) || errors.Is(err, mfa.ErrReplay) {
+	if s.endedLogin(w, r, err) {
+		return
+	}
+	if errors.Is(err, mfa.ErrMismatch) || errors.Is(err, mfa.ErrReplay) || isThrottle(err) {
 		setup, perr := s.mfa.PendingTOTP(r.Context(), rq.visit)
 		if perr != nil {
 			s.serverError(w, r, perr)
@@ -533,7 +629,7 @@ func (s *Server) methodAdded(w http.ResponseWriter, r *http.Request, codes []str
 	rq := reqOf(r)
 	next := "/account/security?done=added"
 	if rq.pending {
-		in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r))
+		in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r), false)
 		if err != nil {
 			s.serverError(w, r, err)
 			return
@@ -576,11 +672,9 @@ type emailConfirmPage struct {
 func (s *Server) handleEmailEnable(w http.ResponseWriter, r *http.Request) {
 	rq := reqOf(r)
 	needsCode, err := s.mfa.EnableEmail(r.Context(), rq.visit, clientIP(r))
-	var tooSoon *mfa.TooSoonError
 	switch {
-	case errors.As(err, &tooSoon):
-		s.render(w, r, http.StatusOK, "emailconfirm", emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), ResendIn: tooSoon.Seconds()})
-		return
+	case errors.As(err, new(*mfa.TooSoonError)):
+		needsCode = true // a code went out less than a minute ago
 	case isFormMFAError(err):
 		s.renderError(w, r, http.StatusUnprocessableEntity, err.Error())
 		return
@@ -589,7 +683,7 @@ func (s *Server) handleEmailEnable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if needsCode {
-		s.render(w, r, http.StatusOK, "emailconfirm", emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), ResendIn: 60})
+		http.Redirect(w, r, "/account/security/email/confirm", http.StatusSeeOther)
 		return
 	}
 	s.methodAdded(w, r, nil)
@@ -600,7 +694,10 @@ func (s *Server) handleEmailConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.mfa.ConfirmEmail(r.Context(), reqOf(r).visit, r.PostForm.Get("code"), clientIP(r))
-	if isFormMFAError(err) {
+	if s.endedLogin(w, r, err) {
+		return
+	}
+	if isFormMFAError(err) || isThrottle(err) {
 		s.render(w, r, http.StatusUnprocessableEntity, "emailconfirm", emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), Error: err.Error()})
 		return
 	}
@@ -652,31 +749,32 @@ type reauthPage struct {
 	Error    string
 }
 
-// reauthPage asks for a second factor when the gate would challenge this
-// user, and for the password otherwise.
+// reauthPage asks a user with two-step methods for one of them (or a
+// recovery code), whatever the workspace's mode, and a user without any for
+// the password (SPEC §6).
 func (s *Server) reauthPage(r *http.Request, method, msg string) reauthPage {
-	rq := reqOf(r)
-	d := mfa.Decide(mfa.InputFor(rq.visit, false, s.accounts.Now()))
+	v := reqOf(r).visit
 	p := reauthPage{page: s.page(r, "Confirm it's you"), Error: msg}
-	if d.Next != mfa.Challenge {
+	if len(v.Methods) == 0 {
 		p.Password = true
 		return p
 	}
-	if !offered(d, method) {
-		method = string(d.Method)
+	if method != "recovery" && !slices.Contains(v.Methods, gatehouse.Method(method)) {
+		method = string(v.Methods[0])
 	}
 	p.Method = method
-	p.Resend = method == string(gatehouse.MethodEmail)
-	for _, m := range d.Options {
+	p.Resend = method == string(gatehouse.MethodEmail) || method == string(gatehouse.MethodSMS)
+	for _, m := range v.Methods {
 		p.Options = append(p.Options, methodOption{string(m), mfa.MethodName(m)})
 	}
+	p.Options = append(p.Options, methodOption{"recovery", "A recovery code"})
 	return p
 }
 
 func (s *Server) handleReauthPage(w http.ResponseWriter, r *http.Request) {
 	p := s.reauthPage(r, r.URL.Query().Get("method"), "")
 	if p.Resend {
-		wait, err := s.mfa.LastSend(r.Context(), reqOf(r).visit, gatehouse.MethodEmail)
+		wait, err := s.mfa.LastSend(r.Context(), reqOf(r).visit, gatehouse.Method(p.Method))
 		if err != nil {
 			s.serverError(w, r, err)
 			return

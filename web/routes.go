@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"path"
+	"strings"
 )
 
 // routes wires every route. The order of the middleware matters: the access
@@ -43,21 +45,23 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("POST /account/security/totp/start", s.sensitive(s.handleTOTPStart))
 	ws.Handle("POST /account/security/totp/confirm", s.sensitive(s.handleTOTPConfirm))
 	ws.Handle("POST /account/security/sms/start", s.sensitive(s.handleSMSStart))
+	ws.Handle("GET /account/security/sms/confirm", s.sensitive(s.handleSMSConfirmPage))
 	ws.Handle("POST /account/security/sms/resend", s.sensitive(s.handleSMSResend))
 	ws.Handle("POST /account/security/sms/confirm", s.sensitive(s.handleSMSConfirm))
 	ws.Handle("POST /account/security/email/enable", s.sensitive(s.handleEmailEnable))
+	ws.Handle("GET /account/security/email/confirm", s.sensitive(s.handleEmailConfirmPage))
 	ws.Handle("POST /account/security/email/confirm", s.sensitive(s.handleEmailConfirm))
-	ws.Handle("POST /account/security/{method}/disable", s.sensitive(s.handleDisable))
-	ws.Handle("POST /account/security/recovery-codes/regenerate", s.sensitive(s.handleRegenerate))
+	ws.Handle("POST /account/security/{method}/disable", s.signedInSensitive(s.handleDisable))
+	ws.Handle("POST /account/security/recovery-codes/regenerate", s.signedInSensitive(s.handleRegenerate))
 	ws.Handle("POST /account/security/devices/revoke-all", s.signedIn(s.handleRevokeDevices))
 	ws.Handle("POST /account/security/devices/{id}/revoke", s.signedIn(s.handleRevokeDevices))
-	ws.Handle("POST /account/security/password", s.sensitive(s.handleChangePassword))
+	ws.Handle("POST /account/security/password", s.signedInSensitive(s.handleChangePassword))
 	ws.Handle("GET /account/security/reauth", s.signedIn(s.handleReauthPage))
 	ws.Handle("POST /account/security/reauth", s.signedIn(s.handleReauth))
 
 	ws.Handle("GET /dashboard", s.staffOnly(s.handleDashboard))
-	ws.Handle("GET /dashboard/users", s.staffOnly(s.handleUsers))
-	ws.Handle("POST /dashboard/users/invite", s.staffOnly(s.handleInviteUser))
+	ws.Handle("GET /dashboard/users", s.managers(s.handleUsers))
+	ws.Handle("POST /dashboard/users/invite", s.managers(s.handleInviteUser))
 	ws.Handle("GET /dashboard/users/{id}", s.managers(s.handleUser))
 	ws.Handle("POST /dashboard/users/{id}/reset-2fa", s.managers(s.handleResetUser))
 	ws.Handle("POST /dashboard/users/{id}/disable", s.managers(s.handleDisableUser))
@@ -75,10 +79,14 @@ func (s *Server) routes() http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeJSON(w, http.StatusForbidden, apiError{Error: "forbidden"})
+			return
+		}
 		s.renderError(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused.")
 	}))
 
-	app := s.tenant(base, ws)
+	app := s.tenant(base, apiPaths(ws))
 	app = cop.Handler(app)
 	app = limitBody(app)
 
@@ -86,6 +94,18 @@ func (s *Server) routes() http.Handler {
 	root.Handle("GET /static/", staticHandler())
 	root.Handle("/", app)
 	return s.logRecover(securityHeaders(root))
+}
+
+// apiPaths keeps /api answering JSON: ServeMux would redirect an unclean
+// path ("/api//v1/me") with a 307, and the API never redirects.
+func apiPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasPrefix(p, "/api/") && path.Clean(p) != p {
+			writeJSON(w, http.StatusNotFound, apiError{Error: "not_found"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func handleHealth(w http.ResponseWriter, r *http.Request) {

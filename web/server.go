@@ -164,7 +164,7 @@ func (s *Server) tenant(base, workspaces http.Handler) http.Handler {
 				// session query read, so a plan or mode change, from any
 				// instance or the CLI, applies at once.
 				rq.decision = mfa.Decide(mfa.InputFor(v, false, s.accounts.Now()))
-				rq.pending = !mfa.Satisfied(rq.decision, v.Session.MFAVerifiedAt != nil)
+				rq.pending = mfa.Pending(v, rq.decision)
 			case !errors.Is(err, account.ErrNoSession):
 				s.serverError(w, r, err)
 				return
@@ -196,6 +196,13 @@ func securityHeaders(next http.Handler) http.Handler {
 // limitBody caps request bodies; parseForm turns the overflow into a 413.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A declared oversized body is refused before any handler, so even
+		// a handler that never reads its body answers 413.
+		if r.ContentLength > MaxBodyBytes {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}

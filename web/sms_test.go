@@ -15,7 +15,10 @@ import (
 func (b *browser) enrollSMS(slug, country, phone, e164 string) {
 	b.tb.Helper()
 	res := b.post(wsURL(slug, "/account/security/sms/start"), url.Values{"country": {country}, "phone": {phone}})
-	wantStatus(b.tb, "sms start", res, http.StatusOK)
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security/sms/confirm" {
+		b.tb.Fatalf("sms start: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	wantBody(b.tb, "sms confirm page", b.get(wsURL(slug, res.location())), "•••• ")
 	res = b.post(wsURL(slug, "/account/security/sms/confirm"), url.Values{"code": {b.env.lastSMS(e164)}})
 	if res.StatusCode != http.StatusSeeOther {
 		b.tb.Fatalf("sms confirm: %d\n%s", res.StatusCode, res.body)
@@ -150,7 +153,7 @@ func TestSMSGuard(t *testing.T) {
 	for _, phone := range []string{"085 123 4567", "085 123 4568"} {
 		e.clock.Advance(61 * time.Second)
 		res = owner.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"IE"}, "phone": {phone}})
-		wantStatus(t, "send "+phone, res, http.StatusOK)
+		wantStatus(t, "send "+phone, res, http.StatusSeeOther)
 	}
 	e.clock.Advance(61 * time.Second)
 	res = owner.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"IE"}, "phone": {"085 123 4569"}})
@@ -164,7 +167,7 @@ func TestSMSGuard(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security?done=reauth" {
 		t.Fatalf("reauth: %d %q", res.StatusCode, res.location())
 	}
-	wantStatus(t, "after an hour", owner.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"IE"}, "phone": {"085 123 4569"}}), http.StatusOK)
+	wantStatus(t, "after an hour", owner.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"IE"}, "phone": {"085 123 4569"}}), http.StatusSeeOther)
 	e.clock.Advance(61 * time.Second)
 	wantStatus(t, "daily cap", owner.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"IE"}, "phone": {"085 123 4560"}}), http.StatusUnprocessableEntity)
 
@@ -185,7 +188,7 @@ func TestSMSRetried(t *testing.T) {
 	b.login("acme", "client@example.com", goodPassword, "/portal")
 	e.twilio.FailNext("+447700900123", 20429, 429)
 	res := b.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"GB"}, "phone": {"07700 900123"}})
-	wantStatus(t, "start with a busy Twilio", res, http.StatusOK) // the outbox will retry
+	wantStatus(t, "start with a busy Twilio", res, http.StatusSeeOther) // the outbox will retry
 	if n := len(e.twilio.Messages()); n != 0 {
 		t.Fatalf("%d texts accepted during the 429", n)
 	}
@@ -215,6 +218,12 @@ func TestTwilioSettings(t *testing.T) {
 	form.Set("twilio_account_sid", twilioSID)
 	form.Set("twilio_auth_token", twilioToken)
 	form.Set("twilio_from", twilioFrom)
+	// A refused form saves nothing, not even the valid Twilio account.
+	form.Set("sms_countries", "gb, zz")
+	wantStatus(t, "bad country", owner.post(wsURL("acme", "/dashboard/settings/security"), form), http.StatusUnprocessableEntity)
+	if mustWS(t, e, "acme").Twilio.AccountSID != "" {
+		t.Fatal("a refused form saved the Twilio account")
+	}
 	form.Set("sms_countries", "gb, ie")
 	res = owner.post(wsURL("acme", "/dashboard/settings/security"), form)
 	if res.StatusCode != http.StatusSeeOther {

@@ -182,7 +182,7 @@ func (m Main) newApp(ctx context.Context, c config, sender mail.Sender, log *slo
 	}
 	outbox := &mail.Outbox{Store: store, Sender: sender, SMS: sms, Logger: log}
 	return &app{
-		mfa:    &mfa.Service{Store: store, Keys: keys, Mailer: outbox, SMS: outbox, Now: now, Logger: log},
+		mfa:    &mfa.Service{Store: store, Keys: keys, Mailer: outbox, Queue: outbox, Now: now, Logger: log},
 		store:  store,
 		outbox: outbox,
 		accounts: &account.Service{

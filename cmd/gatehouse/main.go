@@ -85,9 +85,43 @@ func (m Main) Run(ctx context.Context, args []string) int {
 		fmt.Fprintf(m.Stderr, "gatehouse %s: %v\n", c.name, err)
 		return 1
 	}
+	// A command group ("workspace", "user") on its own or with --help
+	// lists its commands.
+	if group := m.group(args[0]); group != nil {
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help") {
+			m.listCommands(m.Stdout, group)
+			return 0
+		}
+		if len(args) == 1 {
+			fmt.Fprintf(m.Stderr, "gatehouse %s: which one?\n\n", args[0])
+		} else {
+			fmt.Fprintf(m.Stderr, "gatehouse %s: unknown command %q\n\n", args[0], args[1])
+		}
+		m.listCommands(m.Stderr, group)
+		return 2
+	}
 	fmt.Fprintf(m.Stderr, "gatehouse: unknown command %q\n\n", args[0])
 	m.usage(m.Stderr)
 	return 2
+}
+
+// group returns the commands whose first word is name, if it names a group.
+func (m Main) group(name string) []command {
+	var cs []command
+	for _, c := range m.commands() {
+		if words := strings.Fields(c.name); len(words) > 1 && words[0] == name {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+func (m Main) listCommands(w io.Writer, cs []command) {
+	fmt.Fprintln(w, "Usage: gatehouse <command> [flags]   (each command takes --help)")
+	fmt.Fprintln(w)
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-24s %s\n", c.name, c.usage)
+	}
 }
 
 func (m Main) usage(w io.Writer) {

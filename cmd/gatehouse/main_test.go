@@ -276,7 +276,11 @@ func TestTopLevel(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: 2,
 			wantStderr: []string{`unknown command "frobnicate"`, "Usage: gatehouse"}, emptyStdout: true},
 		{name: "group without subcommand", args: []string{"workspace"}, wantCode: 2,
-			wantStderr: []string{"unknown command", "workspace create"}, emptyStdout: true},
+			wantStderr: []string{"which one?", "workspace create", "workspace set-mfa"}, emptyStdout: true},
+		{name: "group help", args: []string{"workspace", "--help"}, wantCode: 0,
+			wantStdout: []string{"workspace create", "workspace set-twilio"}},
+		{name: "user group help", args: []string{"user", "-h"}, wantCode: 0,
+			wantStdout: []string{"user create", "user reset-2fa"}},
 		{name: "unknown subcommand", args: []string{"workspace", "delete", "--slug", "acme"}, wantCode: 2,
 			wantStderr: []string{"unknown command"}, emptyStdout: true},
 	}

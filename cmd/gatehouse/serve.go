@@ -48,9 +48,13 @@ func (m Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.store.Close()
+	// The dev outbox lists every workspace's codes and links with no login:
+	// only in demo mode, and only while mail goes nowhere real.
+	devOutbox := *demo && *smtpURL == ""
+	a.outbox.KeepSent = devOutbox
 
 	srv, err := web.NewServer(web.Options{
-		Store: a.store, Accounts: a.accounts, MFA: a.mfa, BaseURL: c.BaseURL, DevOutbox: *demo, Logger: log,
+		Store: a.store, Accounts: a.accounts, MFA: a.mfa, BaseURL: c.BaseURL, DevOutbox: devOutbox, Logger: log,
 	})
 	if err != nil {
 		return err
