@@ -57,6 +57,8 @@ var (
 	// ErrSignupPassword reports a sign-up confirmation with another password
 	// than the one chosen at sign-up.
 	ErrSignupPassword = errors.New("that is not the password you chose when signing up")
+	// ErrTooManyRequests reports a client address over a form's limit.
+	ErrTooManyRequests = errors.New("too many requests from your network: try again in an hour")
 	// ErrForbidden reports an action the user's role does not allow.
 	ErrForbidden = errors.New("you are not allowed to do that")
 	// ErrNoSession reports a missing, expired or revoked session.

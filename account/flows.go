@@ -365,3 +365,25 @@ func (s *Service) SetDisabled(ctx context.Context, v *gatehouse.Visit, target *g
 	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: target.ID, Type: typ, IP: ip, Detail: "by " + v.User.Email}
 	return s.Store.AddAuditEvent(ctx, v.Workspace.ID, e)
 }
+
+// mailPerIPPerHour bounds the e-mails one client address can cause through
+// the forms that mail whatever address is typed in (sign-up, password reset),
+// so they cannot be used to flood someone's mailbox.
+const mailPerIPPerHour = 10
+
+// AllowMailForm counts one use of a mail-sending form from ip and refuses it
+// past the hourly limit. The count is in the store, so it holds across
+// instances, and it is the same for known and unknown addresses.
+func (s *Service) AllowMailForm(ctx context.Context, ws *gatehouse.Workspace, ip string) error {
+	now := s.Now()
+	key := "mailip:" + ip
+	th, err := s.Store.FindThrottle(ctx, ws.ID, key)
+	if err != nil {
+		return err
+	}
+	if th.Failures >= mailPerIPPerHour && now.Sub(th.LastFailureAt) < time.Hour {
+		return ErrTooManyRequests
+	}
+	_, err = s.Store.AddFailure(ctx, ws.ID, key, now, now.Add(-time.Hour))
+	return err
+}

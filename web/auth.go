@@ -245,6 +245,9 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	}
 	rq := reqOf(r)
 	name, email := r.PostForm.Get("name"), r.PostForm.Get("email")
+	if !s.allowMailForm(w, r) {
+		return
+	}
 	err := s.accounts.SignUp(r.Context(), rq.ws, name, email, r.PostForm.Get("password"))
 	if errors.Is(err, account.ErrSignupClosed) {
 		s.renderError(w, r, http.StatusNotFound, "This portal does not offer sign-up. Ask the business for an invitation.")
@@ -374,12 +377,31 @@ func (s *Server) handleForgot(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
+	if !s.allowMailForm(w, r) {
+		return
+	}
 	if err := s.accounts.RequestReset(r.Context(), reqOf(r).ws, r.PostForm.Get("email")); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	// The same answer whether or not the address has an account.
 	http.Redirect(w, r, "/password/forgot?sent=1", http.StatusSeeOther)
+}
+
+// allowMailForm applies the per-address limit of the forms that send mail,
+// answering 429 past it.
+func (s *Server) allowMailForm(w http.ResponseWriter, r *http.Request) bool {
+	err := s.accounts.AllowMailForm(r.Context(), reqOf(r).ws, clientIP(r))
+	switch {
+	case errors.Is(err, account.ErrTooManyRequests):
+		w.Header().Set("Retry-After", "3600")
+		s.renderError(w, r, http.StatusTooManyRequests, sentence(err)+".")
+		return false
+	case err != nil:
+		s.serverError(w, r, err)
+		return false
+	}
+	return true
 }
 
 // formError returns the sentence for an error the visitor can fix.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -326,6 +327,18 @@ func TestPasswordReset(t *testing.T) {
 	link = e.lastLink("client@example.com")
 	e.clock.Advance(time.Hour)
 	wantStatus(t, "expired link", e.browser().get(wsURL("acme", link)), http.StatusNotFound)
+
+	// One client address may use the mail-sending forms 10 times an hour,
+	// whatever the address typed in. (A minute more, and the two uses above
+	// are over an hour old.)
+	e.clock.Advance(time.Minute)
+	for i := range 10 {
+		wantStatus(t, fmt.Sprintf("forgot %d", i+1), b.post(wsURL("acme", "/password/forgot"), url.Values{"email": {"x@example.com"}}), http.StatusSeeOther)
+	}
+	wantStatus(t, "forgot 11", b.post(wsURL("acme", "/password/forgot"), url.Values{"email": {"client@example.com"}}), http.StatusTooManyRequests)
+	wantStatus(t, "signup past the limit", b.post(wsURL("acme", "/signup"), url.Values{"name": {"S"}, "email": {"s@example.com"}, "password": {goodPassword}}), http.StatusTooManyRequests)
+	e.clock.Advance(time.Hour)
+	wantStatus(t, "forgot an hour later", b.post(wsURL("acme", "/password/forgot"), url.Values{"email": {"client@example.com"}}), http.StatusSeeOther)
 }
 
 func mustWS(tb testing.TB, e *env, slug string) *gatehouse.Workspace {
