@@ -416,7 +416,7 @@ func (db *DB) ListUserMFA(ctx context.Context, workspaceID int64, now time.Time)
 		if err := rows.Scan(&m.UserID, &methods, &m.RecoveryLeft, &m.Devices); err != nil {
 			return nil, fmt.Errorf("list users' 2FA: %w", err)
 		}
-		m.Methods = strongestFirst(splitMethods(methods))
+		m.Methods = gatehouse.SortMethods(splitMethods(methods))
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {

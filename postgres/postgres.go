@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"slices"
 	"strings"
 	"time"
 
@@ -164,17 +163,6 @@ func splitMethods(s string) []gatehouse.Method {
 		ms = append(ms, gatehouse.Method(m))
 	}
 	return ms
-}
-
-// strongestFirst returns the methods of ms in the order of gatehouse.Methods.
-func strongestFirst(ms []gatehouse.Method) []gatehouse.Method {
-	var out []gatehouse.Method
-	for _, m := range gatehouse.Methods {
-		if slices.Contains(ms, m) {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // qualify prefixes every column of a comma-separated list with alias.

@@ -285,7 +285,7 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 	ur.finish()
 	wr.finish()
 	if methods != nil {
-		v.Methods = strongestFirst(splitMethods(*methods))
+		v.Methods = gatehouse.SortMethods(splitMethods(*methods))
 	}
 	return &v, nil
 }

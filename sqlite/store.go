@@ -295,7 +295,7 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 	sr.finish()
 	ur.finish()
 	wr.finish()
-	v.Methods = strongestFirst(splitMethods(methods.String))
+	v.Methods = gatehouse.SortMethods(splitMethods(methods.String))
 	return &v, nil
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -499,17 +500,37 @@ func (s *Server) handleSMSStart(w http.ResponseWriter, r *http.Request) {
 
 // handleSMSConfirmPage asks for the code sent to the pending phone.
 func (s *Server) handleSMSConfirmPage(w http.ResponseWriter, r *http.Request) {
-	s.showCodeConfirm(w, r, gatehouse.MethodSMS, "smsconfirm", "")
+	s.showCodeConfirm(w, r, http.StatusOK, gatehouse.MethodSMS, "smsconfirm", "")
 }
 
 // handleEmailConfirmPage asks for the code that proves the mailbox before
 // e-mail codes are turned on.
 func (s *Server) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request) {
-	s.showCodeConfirm(w, r, gatehouse.MethodEmail, "emailconfirm", "")
+	s.showCodeConfirm(w, r, http.StatusOK, gatehouse.MethodEmail, "emailconfirm", "")
+}
+
+// confirmCode is the handler that activates an e-mail or SMS method with the
+// code sent to it.
+func (s *Server) confirmCode(channel gatehouse.Method, tmpl string, confirm func(context.Context, *gatehouse.Visit, string, string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.parseForm(w, r) {
+			return
+		}
+		err := confirm(r.Context(), reqOf(r).visit, r.PostForm.Get("code"), clientIP(r))
+		switch {
+		case s.endedLogin(w, r, err):
+		case isFormMFAError(err) || isThrottle(err):
+			s.showCodeConfirm(w, r, http.StatusUnprocessableEntity, channel, tmpl, err.Error())
+		case err != nil:
+			s.serverError(w, r, err)
+		default:
+			s.methodAdded(w, r, nil)
+		}
+	}
 }
 
 // showCodeConfirm renders an enrollment code form with its resend countdown.
-func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, channel gatehouse.Method, tmpl, msg string) {
+func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, status int, channel gatehouse.Method, tmpl, msg string) {
 	v := reqOf(r).visit
 	wait, err := s.mfa.LastSend(r.Context(), v, channel)
 	if err != nil {
@@ -518,7 +539,7 @@ func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, channel
 	}
 	secs := int((wait + time.Second - 1) / time.Second)
 	if channel == gatehouse.MethodEmail {
-		s.render(w, r, http.StatusOK, tmpl, emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), ResendIn: secs, Error: msg})
+		s.render(w, r, status, tmpl, emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), ResendIn: secs, Error: msg})
 		return
 	}
 	p := smsPage{page: s.page(r, "Confirm your phone"), ResendIn: secs, Error: msg}
@@ -529,7 +550,7 @@ func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, channel
 			}
 		}
 	}
-	s.render(w, r, http.StatusOK, tmpl, p)
+	s.render(w, r, status, tmpl, p)
 }
 
 func (s *Server) handleSMSResend(w http.ResponseWriter, r *http.Request) {
@@ -550,25 +571,6 @@ func (s *Server) handleSMSResend(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.render(w, r, http.StatusOK, "smsconfirm", p)
 	}
-}
-
-func (s *Server) handleSMSConfirm(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	err := s.mfa.ConfirmSMS(r.Context(), reqOf(r).visit, r.PostForm.Get("code"), clientIP(r))
-	if s.endedLogin(w, r, err) {
-		return
-	}
-	if isFormMFAError(err) || isThrottle(err) {
-		s.render(w, r, http.StatusUnprocessableEntity, "smsconfirm", smsPage{page: s.page(r, "Confirm your phone"), Error: err.Error()})
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.methodAdded(w, r, nil)
 }
 
 type totpPage struct {
@@ -684,25 +686,6 @@ func (s *Server) handleEmailEnable(w http.ResponseWriter, r *http.Request) {
 	}
 	if needsCode {
 		http.Redirect(w, r, "/account/security/email/confirm", http.StatusSeeOther)
-		return
-	}
-	s.methodAdded(w, r, nil)
-}
-
-func (s *Server) handleEmailConfirm(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	err := s.mfa.ConfirmEmail(r.Context(), reqOf(r).visit, r.PostForm.Get("code"), clientIP(r))
-	if s.endedLogin(w, r, err) {
-		return
-	}
-	if isFormMFAError(err) || isThrottle(err) {
-		s.render(w, r, http.StatusUnprocessableEntity, "emailconfirm", emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), Error: err.Error()})
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
 		return
 	}
 	s.methodAdded(w, r, nil)

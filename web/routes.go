@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse"
 )
 
 // routes wires every route. The order of the middleware matters: the access
@@ -47,10 +49,10 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("POST /account/security/sms/start", s.sensitive(s.handleSMSStart))
 	ws.Handle("GET /account/security/sms/confirm", s.sensitive(s.handleSMSConfirmPage))
 	ws.Handle("POST /account/security/sms/resend", s.sensitive(s.handleSMSResend))
-	ws.Handle("POST /account/security/sms/confirm", s.sensitive(s.handleSMSConfirm))
+	ws.Handle("POST /account/security/sms/confirm", s.sensitive(s.confirmCode(gatehouse.MethodSMS, "smsconfirm", s.mfa.ConfirmSMS)))
 	ws.Handle("POST /account/security/email/enable", s.sensitive(s.handleEmailEnable))
 	ws.Handle("GET /account/security/email/confirm", s.sensitive(s.handleEmailConfirmPage))
-	ws.Handle("POST /account/security/email/confirm", s.sensitive(s.handleEmailConfirm))
+	ws.Handle("POST /account/security/email/confirm", s.sensitive(s.confirmCode(gatehouse.MethodEmail, "emailconfirm", s.mfa.ConfirmEmail)))
 	ws.Handle("POST /account/security/{method}/disable", s.signedInSensitive(s.handleDisable))
 	ws.Handle("POST /account/security/recovery-codes/regenerate", s.signedInSensitive(s.handleRegenerate))
 	ws.Handle("POST /account/security/devices/revoke-all", s.signedIn(s.handleRevokeDevices))
