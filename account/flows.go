@@ -387,3 +387,19 @@ func (s *Service) AllowMailForm(ctx context.Context, ws *gatehouse.Workspace, ip
 	_, err = s.Store.AddFailure(ctx, ws.ID, key, now, now.Add(-time.Hour))
 	return err
 }
+
+// UpdateOptions sets the workspace's sign-in options (self sign-up and
+// "remember me"); only the owner may, on any plan.
+func (s *Service) UpdateOptions(ctx context.Context, v *gatehouse.Visit, signup, remember bool, ip string) error {
+	if v.User.Role != gatehouse.RoleOwner {
+		return ErrForbidden
+	}
+	ws := v.Workspace
+	ws.SignupEnabled, ws.RememberMeEnabled, ws.UpdatedAt = signup, remember, s.Now()
+	if err := s.Store.UpdateWorkspace(ctx, &ws); err != nil {
+		return err
+	}
+	v.Workspace = ws
+	s.audit(ctx, ws.ID, v.User.ID, "settings.changed", ip, fmt.Sprintf("sign-up %t, remember me %t", signup, remember))
+	return nil
+}

@@ -29,6 +29,7 @@ func (s *Server) managers(h http.HandlerFunc) http.Handler {
 type settingsPage struct {
 	page
 	Available  bool // the plan includes 2FA
+	IsOwner    bool
 	CanEdit    bool // the owner, on a plan with 2FA
 	Settings   gatehouse.MFASettings
 	AllMethods []methodChoice
@@ -59,7 +60,8 @@ func (s *Server) settingsPage(r *http.Request, set gatehouse.MFASettings) settin
 		page: s.page(r, "Security settings"), Available: v.Workspace.Plan.HasMFA(), Settings: set,
 		Modes: []gatehouse.MFAMode{gatehouse.MFADisabled, gatehouse.MFAOptional, gatehouse.MFARequired},
 	}
-	p.CanEdit = p.Available && v.User.Role == gatehouse.RoleOwner
+	p.IsOwner = v.User.Role == gatehouse.RoleOwner
+	p.CanEdit = p.Available && p.IsOwner
 	for _, m := range gatehouse.Methods {
 		c := methodChoice{Method: m, Name: mfa.MethodName(m), Checked: set.Allows(m)}
 		if m == gatehouse.MethodSMS && !tw.Ready() {
@@ -126,6 +128,24 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 		p := s.settingsPage(r, next)
 		p.Error = sentence(err)
 		s.render(w, r, http.StatusUnprocessableEntity, "settings", p)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/dashboard/settings/security?saved=1", http.StatusSeeOther)
+}
+
+// handleGeneralSettings saves the sign-in options (any plan, owner only).
+func (s *Server) handleGeneralSettings(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	f := r.PostForm
+	err := s.accounts.UpdateOptions(r.Context(), reqOf(r).visit, f.Get("signup_enabled") == "on", f.Get("remember_me_enabled") == "on", clientIP(r))
+	if errors.Is(err, account.ErrForbidden) {
+		s.renderError(w, r, http.StatusForbidden, "Only the workspace owner can change sign-in options.")
 		return
 	}
 	if err != nil {

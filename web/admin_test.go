@@ -336,3 +336,36 @@ func TestCoverage(t *testing.T) {
 		t.Fatal("an unaccepted invitation counted")
 	}
 }
+
+// TestSignInOptions: the owner turns remember-me and sign-up on and off from
+// the dashboard, on any plan; others cannot.
+func TestSignInOptions(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	e.user(ws, "admin@example.com", gatehouse.RoleAdmin)
+	e.setMFA("acme", gatehouse.PlanStarter, gatehouse.MFADisabled)
+	owner := e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	admin := e.browser()
+	admin.login("acme", "admin@example.com", goodPassword, "/dashboard")
+
+	wantStatus(t, "admin", admin.post(wsURL("acme", "/dashboard/settings/general"), url.Values{"signup_enabled": {"on"}}), http.StatusForbidden)
+	res := owner.post(wsURL("acme", "/dashboard/settings/general"), url.Values{"signup_enabled": {"on"}})
+	wantStatus(t, "owner on starter", res, http.StatusSeeOther)
+	got := mustWS(t, e, "acme")
+	if !got.SignupEnabled || got.RememberMeEnabled {
+		t.Fatalf("options = sign-up %v, remember me %v; want on, off", got.SignupEnabled, got.RememberMeEnabled)
+	}
+	res = e.browser().get(wsURL("acme", "/login"))
+	if strings.Contains(res.body, "remember_me") || !strings.Contains(res.body, "/signup") {
+		t.Fatal("the login page does not follow the options")
+	}
+	// A "remember me" sent anyway makes no long session.
+	b := e.browser()
+	res = b.post(wsURL("acme", "/login"), url.Values{"email": {"owner@example.com"}, "password": {goodPassword}, "remember_me": {"on"}})
+	for _, c := range res.Cookies() {
+		if c.Name == "gatehouse_session" && c.MaxAge != 0 {
+			t.Fatalf("remember-me off, yet the cookie lasts %d s", c.MaxAge)
+		}
+	}
+}

@@ -71,6 +71,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("GET /dashboard/settings/security", s.managers(s.handleSettingsPage))
 	ws.Handle("POST /dashboard/settings/security", s.staffOnly(s.handleSettings))
 	ws.Handle("POST /dashboard/settings/security/test-sms", s.staffOnly(s.handleTestSMS))
+	ws.Handle("POST /dashboard/settings/general", s.staffOnly(s.handleGeneralSettings))
 	ws.Handle("GET /dashboard/security/coverage", s.managers(s.handleCoverage))
 	ws.Handle("GET /dashboard/audit", s.managers(s.handleAudit))
 	ws.Handle("GET /portal", s.signedIn(s.handlePortal))
