@@ -645,6 +645,13 @@ func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.M
 	if !CanDisable(v, m) {
 		return ErrLastMethod
 	}
+	// Only a method the user has (active, or pending confirmation): a
+	// missing one is no change to announce or to end sessions for.
+	if f, err := s.factor(ctx, v, m); err != nil {
+		return err
+	} else if f == nil {
+		return ErrUnavailable
+	}
 	if err := s.Store.DeleteFactor(ctx, v.Workspace.ID, v.User.ID, m); err != nil {
 		return err
 	}

@@ -504,3 +504,19 @@ func TestMailboxProofIsPerLogin(t *testing.T) {
 	}
 	wantStatus(t, "portal", b.get(wsURL("acme", "/portal")), http.StatusOK)
 }
+
+// TestDisableMissingMethod: disabling a method the user does not have is
+// refused, and announces nothing.
+func TestDisableMissingMethod(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/portal")
+	before := e.mailCount("client@example.com")
+	wantStatus(t, "disable a missing method", b.post(wsURL("acme", "/account/security/email/disable"), nil), http.StatusNotFound)
+	wantStatus(t, "disable an unknown method", b.post(wsURL("acme", "/account/security/pigeon/disable"), nil), http.StatusNotFound)
+	if e.mailCount("client@example.com") != before {
+		t.Fatal("a refused disable sent an e-mail")
+	}
+}

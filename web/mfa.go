@@ -698,6 +698,10 @@ func (s *Server) handleDisable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = s.mfa.Disable(r.Context(), reqOf(r).visit, m, clientIP(r))
+	if errors.Is(err, mfa.ErrUnavailable) {
+		s.renderError(w, r, http.StatusNotFound, "You do not have that method.")
+		return
+	}
 	if errors.Is(err, mfa.ErrLastMethod) {
 		s.renderError(w, r, http.StatusConflict, err.Error())
 		return
