@@ -431,7 +431,9 @@ func (s *Service) useCode(ctx context.Context, v *gatehouse.Visit, channel gateh
 	}
 	_, err := s.Store.ConsumeCode(ctx, v.Workspace.ID, v.Session.ID, channel, s.codeMAC(v, channel, code), now)
 	if err == nil {
-		return nil
+		// The minute between codes holds only while the last one is unused
+		// (SPEC §4): once used, another may go out at once.
+		return s.Store.ReopenSendGap(ctx, v.Workspace.ID, v.User.ID, channel, now.Add(-ResendGap))
 	}
 	if !errors.Is(err, gatehouse.ErrNotFound) {
 		return err

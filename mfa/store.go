@@ -107,6 +107,9 @@ type Store interface {
 	// afresh at now, otherwise it must hold fewer than max sends. It reports
 	// whether the send was granted and returns the clock after the call.
 	ReserveSend(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, now, gapFloor, windowFloor time.Time, max int) (bool, SendClock, error)
+	// ReopenSendGap moves the clock's last send back to at when it is later,
+	// so a new code may go out at once (the last one was used).
+	ReopenSendGap(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, at time.Time) error
 	// CreateCode inserts c, setting c.ID.
 	CreateCode(ctx context.Context, workspaceID int64, c *Code) error
 	// ConsumeCode marks the session's unused, unexpired code of the channel

@@ -177,6 +177,16 @@ func (db *DB) CountRecoveryCodes(ctx context.Context, workspaceID, userID int64)
 	return n, nil
 }
 
+// ReopenSendGap implements mfa.Store.
+func (db *DB) ReopenSendGap(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, at time.Time) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE send_clocks SET last_sent_at = $1
+		WHERE workspace_id = $2 AND user_id = $3 AND channel = $4 AND last_sent_at > $1`,
+		at, workspaceID, userID, channel); err != nil {
+		return fmt.Errorf("reopen %s send gap for user %d: %w", channel, userID, err)
+	}
+	return nil
+}
+
 // ReserveSend implements mfa.Store with one upsert whose WHERE decides the
 // grant: a new clock is always granted; an existing one only when the gap
 // has passed and the window has room or has run out. Concurrent calls

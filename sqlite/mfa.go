@@ -218,6 +218,16 @@ func (db *DB) ReserveSend(ctx context.Context, workspaceID, userID int64, channe
 	return false, c, nil
 }
 
+// ReopenSendGap implements mfa.Store.
+func (db *DB) ReopenSendGap(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, at time.Time) error {
+	if _, err := db.write.ExecContext(ctx, `UPDATE send_clocks SET last_sent_at = ?
+		WHERE workspace_id = ? AND user_id = ? AND channel = ? AND last_sent_at > ?`,
+		unix(at), workspaceID, userID, channel, unix(at)); err != nil {
+		return fmt.Errorf("reopen %s send gap for user %d: %w", channel, userID, err)
+	}
+	return nil
+}
+
 const codeCols = `id, workspace_id, user_id, session_id, channel, code_mac, destination, created_at, expires_at, used_at`
 
 func scanCode(row interface{ Scan(...any) error }, c *mfa.Code) error {

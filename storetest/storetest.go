@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"TOTPReplay", testTOTPReplay},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"SendClock", testSendClock},
+		{"ReopenSendGap", testReopenSendGap},
 		{"Codes", testCodes},
 		{"Devices", testDevices},
 		{"UserMFA", testUserMFA},
@@ -1125,6 +1126,45 @@ func testRecoveryCodes(t *testing.T, s Store) {
 		t.Fatalf("count after the race = %d, %v; want 7", n, err)
 	}
 	wantNotFound(t, "replace for unknown user", s.ReplaceRecoveryCodes(ctx, w.ID, o.ID+1000, fresh, t0))
+}
+
+// testReopenSendGap: a used code lets the next one go out at once; the
+// clock only ever moves back, and the daily window is untouched.
+func testReopenSendGap(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
+	other := MustCreateWorkspace(t, s, "beta")
+	reserve := func(now time.Time) (bool, mfa.SendClock) {
+		t.Helper()
+		ok, c, err := s.ReserveSend(ctx, w.ID, u.ID, gatehouse.MethodEmail, now, now.Add(-time.Minute), now.Add(-time.Hour), 10)
+		must(t, "reserve", err)
+		return ok, c
+	}
+	must(t, "reopen with no clock", s.ReopenSendGap(ctx, w.ID, u.ID, gatehouse.MethodEmail, t0))
+	if ok, _ := reserve(t0); !ok {
+		t.Fatal("first send refused")
+	}
+	now := t0.Add(10 * time.Second)
+	if ok, _ := reserve(now); ok {
+		t.Fatal("second send within the gap granted")
+	}
+	// Another workspace's ID and another channel reopen nothing.
+	must(t, "reopen across workspaces", s.ReopenSendGap(ctx, other.ID, u.ID, gatehouse.MethodEmail, now.Add(-time.Minute)))
+	must(t, "reopen another channel", s.ReopenSendGap(ctx, w.ID, u.ID, gatehouse.MethodSMS, now.Add(-time.Minute)))
+	if ok, _ := reserve(now); ok {
+		t.Fatal("reopening elsewhere opened this clock")
+	}
+	must(t, "reopen", s.ReopenSendGap(ctx, w.ID, u.ID, gatehouse.MethodEmail, now.Add(-time.Minute)))
+	ok, c := reserve(now)
+	if !ok || c.WindowCount != 2 || !c.WindowStart.Equal(t0) {
+		t.Fatalf("after reopening: granted %v, clock %+v; want granted, window from t0 with 2 sends", ok, c)
+	}
+	// Reopening never moves the clock forward.
+	must(t, "reopen to the future", s.ReopenSendGap(ctx, w.ID, u.ID, gatehouse.MethodEmail, now.Add(time.Hour)))
+	if ok, c := reserve(now.Add(time.Minute)); !ok || !c.LastSentAt.Equal(now.Add(time.Minute)) {
+		t.Fatalf("a reopen to the future moved the clock: %v %+v", ok, c)
+	}
 }
 
 func testSendClock(t *testing.T, s Store) {

@@ -520,3 +520,30 @@ func TestDisableMissingMethod(t *testing.T) {
 		t.Fatal("a refused disable sent an e-mail")
 	}
 }
+
+// TestUsedCodeReopensResend: the minute between codes holds only while the
+// last code is unused (SPEC §4). After using one, the next login gets its
+// code at once.
+func TestUsedCodeReopensResend(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/portal")
+	b.enableEmail("acme", "client@example.com") // used the code it sent
+
+	b = e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/login/verify")
+	res := b.get(wsURL("acme", "/login/verify"))
+	wantBody(t, "new code at once", res, `data-countdown-seconds="60"`)
+	code := e.lastCode("client@example.com")
+	res = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {code}})
+	if res.location() != "/portal" {
+		t.Fatalf("the fresh code: %d %q", res.StatusCode, res.location())
+	}
+	// An unused code still holds the minute.
+	b = e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/login/verify")
+	b.get(wsURL("acme", "/login/verify"))
+	wantStatus(t, "resend while unused", b.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}}), http.StatusTooManyRequests)
+}
