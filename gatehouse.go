@@ -264,6 +264,17 @@ type Workspace struct {
 	UpdatedAt         time.Time
 }
 
+// NewWorkspace returns a workspace (not yet stored) with the defaults of
+// SPEC §3 and §6: two-step verification disabled with methods totp and
+// email, 30-day trusted devices, "remember me" offered, sign-up off, and the
+// default SMS guard, so a new workspace is never uncapped by accident.
+func NewWorkspace(slug, name string, plan Plan, now time.Time) *Workspace {
+	return &Workspace{
+		Slug: slug, Name: name, Plan: plan, RememberMeEnabled: true,
+		MFA: DefaultMFASettings(now), SMSGuard: DefaultSMSGuard(), CreatedAt: now, UpdatedAt: now,
+	}
+}
+
 var slugRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // ValidateSlug reports an ErrInvalid error unless slug can be a workspace's

@@ -180,7 +180,8 @@ func newEnv(tb testing.TB) *env {
 func (e *env) mustWorkspace(tb testing.TB, slug, name string, edit func(*gatehouse.Workspace)) *gatehouse.Workspace {
 	tb.Helper()
 	now := e.clock.Now()
-	w := &gatehouse.Workspace{Slug: slug, Name: name, Plan: gatehouse.PlanPro, CreatedAt: now, UpdatedAt: now}
+	w := gatehouse.NewWorkspace(slug, name, gatehouse.PlanPro, now)
+	w.RememberMeEnabled = false // the tests turn it on where they need it
 	if edit != nil {
 		edit(w)
 	}

@@ -291,9 +291,8 @@ func newHarness(tb testing.TB, store mfa.Stores, s setup) *harness {
 	rand.Read(h.key)
 	h.svc = h.instance(store)
 	ctx := context.Background()
-	h.ws = &gatehouse.Workspace{Slug: "acme", Name: "Acme & Co", Plan: gatehouse.PlanPro,
-		MFA:       gatehouse.MFASettings{Mode: s.mode, Methods: s.methods, TrustedDeviceDays: 30, ModeChangedAt: t0.Add(-time.Hour)},
-		CreatedAt: t0, UpdatedAt: t0}
+	h.ws = gatehouse.NewWorkspace("acme", "Acme & Co", gatehouse.PlanPro, t0)
+	h.ws.MFA = gatehouse.MFASettings{Mode: s.mode, Methods: s.methods, TrustedDeviceDays: 30, ModeChangedAt: t0.Add(-time.Hour)}
 	if err := store.CreateWorkspace(ctx, h.ws); err != nil {
 		tb.Fatal(err)
 	}

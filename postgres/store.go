@@ -52,12 +52,9 @@ func scanWorkspace(row pgx.Row, w *gatehouse.Workspace) error {
 	return nil
 }
 
-// CreateWorkspace implements gatehouse.WorkspaceStore. A workspace whose
-// MFA settings are all zero gets gatehouse.DefaultMFASettings(w.CreatedAt),
-// and one whose SMS guard is all zero gets gatehouse.DefaultSMSGuard().
+// CreateWorkspace implements gatehouse.WorkspaceStore. It stores the
+// settings it is given: defaults belong to gatehouse.NewWorkspace.
 func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
-	defaultMFA(w)
-	defaultSMSGuard(w)
 	err := db.pool.QueryRow(ctx, `
 		INSERT INTO workspaces (slug, name, plan, signup_enabled, remember_me_enabled,
 			mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at,

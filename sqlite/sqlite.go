@@ -158,24 +158,6 @@ func nullUnix(t *time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: unix(*t), Valid: true}
 }
 
-// defaultMFA gives a workspace created without any MFA settings the defaults.
-func defaultMFA(w *gatehouse.Workspace) {
-	m := w.MFA
-	if m.Mode == "" && len(m.Methods) == 0 && m.TrustedDeviceDays == 0 && m.GraceDays == 0 && m.ModeChangedAt.IsZero() {
-		w.MFA = gatehouse.DefaultMFASettings(w.CreatedAt)
-	}
-}
-
-// defaultSMSGuard gives a workspace created without an SMS guard (no caps,
-// no countries) the default one: a new workspace is never uncapped by
-// accident.
-func defaultSMSGuard(w *gatehouse.Workspace) {
-	g := w.SMSGuard
-	if len(g.Countries) == 0 && g.HourlyCap == 0 && g.DailyCap == 0 {
-		w.SMSGuard = gatehouse.DefaultSMSGuard()
-	}
-}
-
 // joinCountries stores a country list as text; no countries is "".
 func joinCountries(cs []string) string { return strings.Join(cs, ",") }
 

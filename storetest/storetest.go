@@ -192,7 +192,7 @@ func testWorkspaces(t *testing.T, s Store) {
 	if w.ID == 0 {
 		t.Fatal("CreateWorkspace did not set ID")
 	}
-	dup := &gatehouse.Workspace{Slug: "acme", Name: "Other", Plan: gatehouse.PlanStarter, CreatedAt: t0, UpdatedAt: t0}
+	dup := gatehouse.NewWorkspace("acme", "Other", gatehouse.PlanStarter, t0)
 	if err := s.CreateWorkspace(ctx, dup); !errors.Is(err, gatehouse.ErrConflict) {
 		t.Fatalf("duplicate slug: got %v, want ErrConflict", err)
 	}
@@ -234,23 +234,15 @@ func testWorkspaces(t *testing.T, s Store) {
 		t.Fatalf("update with an unknown mode: got %v, want ErrInvalid", err)
 	}
 
-	// A workspace created without two-factor settings gets the defaults.
-	plain := &gatehouse.Workspace{Slug: "plain", Name: "Plain", Plan: gatehouse.PlanStarter, CreatedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(time.Minute)}
-	must(t, "create without MFA settings", s.CreateWorkspace(ctx, plain))
-	want := gatehouse.DefaultMFASettings(plain.CreatedAt)
+	// A workspace with the domain's defaults keeps them (the store adds
+	// none of its own: defaults belong to gatehouse.NewWorkspace).
+	plain := gatehouse.NewWorkspace("plain", "Plain", gatehouse.PlanStarter, t0.Add(time.Minute))
+	must(t, "create with the defaults", s.CreateWorkspace(ctx, plain))
 	got, err = s.FindWorkspaceBySlug(ctx, "plain")
 	must(t, "find plain", err)
-	if !equalWorkspace(got, plain) || got.MFA.Mode != want.Mode || !slices.Equal(got.MFA.Methods, want.Methods) ||
-		got.MFA.TrustedDeviceDays != want.TrustedDeviceDays || got.MFA.GraceDays != want.GraceDays || !got.MFA.ModeChangedAt.Equal(want.ModeChangedAt) {
-		t.Fatalf("workspace without MFA settings = %+v (set on create: %+v), want MFA %+v", got, plain, want)
-	}
-	// Nor has it a Twilio account or an SMS guard: it gets the default
-	// guard, written back into the workspace too, and no account.
-	if g := gatehouse.DefaultSMSGuard(); !reflect.DeepEqual(plain.SMSGuard, g) || !reflect.DeepEqual(got.SMSGuard, g) {
-		t.Fatalf("workspace without SMS guard: set on create %+v, found %+v; want %+v", plain.SMSGuard, got.SMSGuard, g)
-	}
-	if !reflect.DeepEqual(got.Twilio, gatehouse.TwilioAccount{}) {
-		t.Fatalf("workspace without Twilio account found with %+v", got.Twilio)
+	if !equalWorkspace(got, plain) || !reflect.DeepEqual(got.SMSGuard, gatehouse.DefaultSMSGuard()) ||
+		!reflect.DeepEqual(got.Twilio, gatehouse.TwilioAccount{}) {
+		t.Fatalf("workspace with the defaults = %+v, want %+v", got, plain)
 	}
 	n, err = s.CountWorkspaces(ctx)
 	must(t, "count", err)
@@ -262,7 +254,7 @@ func testWorkspaces(t *testing.T, s Store) {
 }
 
 // testWorkspaceSMS checks that a workspace's Twilio account and SMS guard
-// are kept, and when the default guard applies.
+// are kept.
 func testWorkspaceSMS(t *testing.T, s Store) {
 	ctx := context.Background()
 	w := newSMSWorkspace("texts")
@@ -315,35 +307,6 @@ func testWorkspaceSMS(t *testing.T, s Store) {
 	}
 	if got.SMSGuard.HourlyCap != 0 || got.SMSGuard.DailyCap != 0 || !slices.Equal(got.SMSGuard.Countries, []string{"FR"}) {
 		t.Fatalf("guard after update = %+v, want FR with zero caps", got.SMSGuard)
-	}
-
-	// The default guard replaces only a guard that is all zero.
-	tests := []struct {
-		name  string
-		guard gatehouse.SMSGuard
-		want  gatehouse.SMSGuard
-	}{
-		{"zero guard", gatehouse.SMSGuard{}, gatehouse.DefaultSMSGuard()},
-		{"empty country list", gatehouse.SMSGuard{Countries: []string{}}, gatehouse.DefaultSMSGuard()},
-		{"countries only", gatehouse.SMSGuard{Countries: []string{"IE"}}, gatehouse.SMSGuard{Countries: []string{"IE"}}},
-		{"hourly cap only", gatehouse.SMSGuard{HourlyCap: 3}, gatehouse.SMSGuard{HourlyCap: 3}},
-		{"daily cap only", gatehouse.SMSGuard{DailyCap: 30}, gatehouse.SMSGuard{DailyCap: 30}},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			nw := &gatehouse.Workspace{Slug: fmt.Sprintf("guard%d", i), Name: tt.name, Plan: gatehouse.PlanPro,
-				SMSGuard: tt.guard, CreatedAt: t0, UpdatedAt: t0}
-			must(t, "create", s.CreateWorkspace(ctx, nw))
-			got, err := s.FindWorkspaceByID(ctx, nw.ID)
-			must(t, "find", err)
-			if !equalWorkspace(got, nw) {
-				t.Fatalf("found %+v, want %+v", got, nw)
-			}
-			if !slices.Equal(nw.SMSGuard.Countries, tt.want.Countries) || nw.SMSGuard.HourlyCap != tt.want.HourlyCap ||
-				nw.SMSGuard.DailyCap != tt.want.DailyCap {
-				t.Fatalf("guard after create = %+v, want %+v", nw.SMSGuard, tt.want)
-			}
-		})
 	}
 }
 

@@ -118,8 +118,7 @@ func newEnv(tb testing.TB) *env {
 func (e *env) workspace(slug string) *gatehouse.Workspace {
 	e.tb.Helper()
 	now := e.clock.Now()
-	ws := &gatehouse.Workspace{Slug: slug, Name: "WS " + slug, Plan: gatehouse.PlanPro, RememberMeEnabled: true,
-		MFA: gatehouse.DefaultMFASettings(now), CreatedAt: now, UpdatedAt: now}
+	ws := gatehouse.NewWorkspace(slug, "WS "+slug, gatehouse.PlanPro, now)
 	if err := e.store.CreateWorkspace(context.Background(), ws); err != nil {
 		e.tb.Fatal(err)
 	}

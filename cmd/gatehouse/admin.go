@@ -63,8 +63,7 @@ func (m Main) workspaceCreate(ctx context.Context, args []string) error {
 	}
 	defer a.store.Close()
 	now := time.Now().UTC()
-	ws := &gatehouse.Workspace{Slug: *slug, Name: strings.TrimSpace(*name), Plan: p, RememberMeEnabled: true,
-		MFA: gatehouse.DefaultMFASettings(now), CreatedAt: now, UpdatedAt: now}
+	ws := gatehouse.NewWorkspace(*slug, strings.TrimSpace(*name), p, now)
 	if *ownerPassword != "" {
 		// Check the password before anything is written, so a refused
 		// password leaves no half-made workspace behind.

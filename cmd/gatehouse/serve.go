@@ -144,9 +144,8 @@ func (m Main) seedDemo(ctx context.Context, a *app, srv *web.Server) error {
 		return nil
 	}
 	now := time.Now().UTC()
-	ws := &gatehouse.Workspace{Slug: "demo", Name: "Demo", Plan: gatehouse.PlanPro, SignupEnabled: true, RememberMeEnabled: true,
-		MFA: gatehouse.DefaultMFASettings(now), CreatedAt: now, UpdatedAt: now}
-	ws.MFA.Mode = gatehouse.MFAOptional
+	ws := gatehouse.NewWorkspace("demo", "Demo", gatehouse.PlanPro, now)
+	ws.SignupEnabled, ws.MFA.Mode = true, gatehouse.MFAOptional
 	if err := a.store.CreateWorkspace(ctx, ws); err != nil {
 		return err
 	}
