@@ -222,12 +222,6 @@ func (s *Service) CoverageFor(ctx context.Context, ws *gatehouse.Workspace) (*Co
 	return BuildCoverage(ws, users, states, throttles, now), states, nil
 }
 
-// Locked reports whether a user's second factor is locked after too many
-// failures.
-func Locked(throttles map[string]gatehouse.Throttle, userID int64, now time.Time) bool {
-	return accountBackoff.Locked(throttles[lockKey(userID)], now)
-}
-
 // ResetByOperator is Reset done from the command line: the operator acts as
 // the workspace's highest authority, recorded as actor 0 ("the operator").
 func (s *Service) ResetByOperator(ctx context.Context, ws *gatehouse.Workspace, target *gatehouse.User, reason string) error {

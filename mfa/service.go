@@ -233,17 +233,6 @@ type Verified struct {
 // the session on ErrTooManyFailures) and against the account.
 func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, ip string) (*Verified, error) {
 	now := s.Now()
-	key := lockKey(v.User.ID)
-	th, err := s.Store.FindThrottle(ctx, v.Workspace.ID, key)
-	if err != nil {
-		return nil, err
-	}
-	if accountBackoff.Locked(th, now) {
-		return nil, ErrLocked
-	}
-	if wait := accountBackoff.Wait(th, now); wait > 0 {
-		return nil, &ThrottledError{RetryAfter: wait}
-	}
 	ch, err := s.ChallengeFor(ctx, v)
 	if err != nil {
 		return nil, err
@@ -255,7 +244,7 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 		!pending && !contains(v.Methods, gatehouse.Method(method)) && (method != "recovery" || ch.RecoveryLeft == 0) {
 		return nil, ErrUnavailable
 	}
-	a, err := s.countAttempt(ctx, v, th, now, pending)
+	a, err := s.regulate(ctx, v, now, pending)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +272,7 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 		s.audit(ctx, v, v.User.ID, "mfa.challenge.failed", ip, method)
 		return nil, a.wrong(err)
 	}
-	if err := s.Store.ResetThrottle(ctx, v.Workspace.ID, key); err != nil {
+	if err := s.Store.ResetThrottle(ctx, v.Workspace.ID, lockKey(v.User.ID)); err != nil {
 		return nil, err
 	}
 	if method == string(gatehouse.MethodEmail) && v.Session.MailboxProvenAt == nil {
@@ -336,8 +325,9 @@ func (s *Service) countAttempt(ctx context.Context, v *gatehouse.Visit, th gateh
 	return a, nil
 }
 
-// regulate checks the account's pause and lock, then counts the try.
-func (s *Service) regulate(ctx context.Context, v *gatehouse.Visit, now time.Time) (attempt, error) {
+// regulate checks the account's pause and lock, then counts the try;
+// pending reports a pending login (whose tries are limited).
+func (s *Service) regulate(ctx context.Context, v *gatehouse.Visit, now time.Time, pending bool) (attempt, error) {
 	th, err := s.Store.FindThrottle(ctx, v.Workspace.ID, lockKey(v.User.ID))
 	if err != nil {
 		return attempt{}, err
@@ -348,7 +338,7 @@ func (s *Service) regulate(ctx context.Context, v *gatehouse.Visit, now time.Tim
 	if wait := accountBackoff.Wait(th, now); wait > 0 {
 		return attempt{}, &ThrottledError{RetryAfter: wait}
 	}
-	return s.countAttempt(ctx, v, th, now, Pending(v, Decide(InputFor(v, false, now))))
+	return s.countAttempt(ctx, v, th, now, pending)
 }
 
 // Pending reports whether the visit's session has yet to satisfy the gate
@@ -361,7 +351,7 @@ func Pending(v *gatehouse.Visit, d Decision) bool {
 // against the login and the account, and a right code clears the account's
 // failures.
 func (s *Service) confirm(ctx context.Context, v *gatehouse.Visit, now time.Time, check func() error) error {
-	a, err := s.regulate(ctx, v, now)
+	a, err := s.regulate(ctx, v, now, Pending(v, Decide(InputFor(v, false, now))))
 	if err != nil {
 		return err
 	}
