@@ -203,23 +203,24 @@ func BuildCoverage(ws *gatehouse.Workspace, users []gatehouse.User, states []Use
 	return c
 }
 
-// CoverageFor reads what BuildCoverage needs: three queries, whatever the
-// number of users.
-func (s *Service) CoverageFor(ctx context.Context, ws *gatehouse.Workspace) (*Coverage, []UserMFA, error) {
+// CoverageFor reads what BuildCoverage needs (three queries, whatever the
+// number of users) and returns it with the users and their states, for
+// pages that list them too.
+func (s *Service) CoverageFor(ctx context.Context, ws *gatehouse.Workspace) (*Coverage, []gatehouse.User, []UserMFA, error) {
 	now := s.Now()
 	users, err := s.Store.ListUsers(ctx, ws.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	states, err := s.Store.ListUserMFA(ctx, ws.ID, now)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	throttles, err := s.Store.ListThrottles(ctx, ws.ID, "mfa:")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return BuildCoverage(ws, users, states, throttles, now), states, nil
+	return BuildCoverage(ws, users, states, throttles, now), users, states, nil
 }
 
 // ResetByOperator is Reset done from the command line: the operator acts as

@@ -203,12 +203,7 @@ type userRow struct {
 }
 
 func (s *Server) userRows(r *http.Request) ([]userRow, *mfa.Coverage, error) {
-	rq := reqOf(r)
-	users, err := s.store.ListUsers(r.Context(), rq.ws.ID)
-	if err != nil {
-		return nil, nil, err
-	}
-	cov, states, err := s.mfa.CoverageFor(r.Context(), rq.ws)
+	cov, users, states, err := s.mfa.CoverageFor(r.Context(), reqOf(r).ws)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -317,7 +312,7 @@ type coveragePage struct {
 }
 
 func (s *Server) handleCoverage(w http.ResponseWriter, r *http.Request) {
-	cov, _, err := s.mfa.CoverageFor(r.Context(), reqOf(r).ws)
+	cov, _, _, err := s.mfa.CoverageFor(r.Context(), reqOf(r).ws)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
