@@ -238,10 +238,7 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 		return nil, err
 	}
 	pending := Pending(v, ch.Decision)
-	if pending && !methodOffered(ch, method) ||
-		// Re-verifying in a signed-in session: any of the user's active
-		// methods, or a recovery code.
-		!pending && !contains(v.Methods, gatehouse.Method(method)) && (method != "recovery" || ch.RecoveryLeft == 0) {
+	if !Offers(v, ch.Decision, method, ch.RecoveryLeft) {
 		return nil, ErrUnavailable
 	}
 	a, err := s.regulate(ctx, v, now, pending)
@@ -364,20 +361,22 @@ func (s *Service) confirm(ctx context.Context, v *gatehouse.Visit, now time.Time
 	return s.Store.ResetThrottle(ctx, v.Workspace.ID, lockKey(v.User.ID))
 }
 
-func methodOffered(ch *ChallengeState, method string) bool {
-	d := ch.Decision
+// Offers reports whether the visit may use method ("totp", "sms",
+// "email" or "recovery") under decision d. A pending login may use what the
+// gate offers (e-mail alone while proving the mailbox); a signed-in session
+// re-verifying may use any of the user's active methods, whatever the
+// workspace's mode. Recovery codes need some left.
+func Offers(v *gatehouse.Visit, d Decision, method string, recoveryLeft int) bool {
+	pending := Pending(v, d)
 	switch {
 	case method == "recovery":
-		return ch.RecoveryLeft > 0 && d.Next == Challenge
+		return recoveryLeft > 0 && (!pending || d.Next == Challenge)
+	case !pending:
+		return contains(v.Methods, gatehouse.Method(method))
 	case d.Next == ProveMailbox:
 		return method == string(gatehouse.MethodEmail)
 	}
-	for _, m := range d.Options {
-		if string(m) == method {
-			return true
-		}
-	}
-	return false
+	return contains(d.Options, gatehouse.Method(method))
 }
 
 func isWrongCode(err error) bool {

@@ -282,9 +282,7 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 	}
 	// Codes go only where this login may use them: a method the gate offers
 	// (or the mailbox being proven), or, re-verifying, an active method.
-	allowed := rq.pending && (offered(rq.decision, method) || rq.decision.Next == mfa.ProveMailbox && method == string(gatehouse.MethodEmail)) ||
-		!rq.pending && slices.Contains(rq.visit.Methods, gatehouse.Method(method))
-	if !allowed {
+	if !mfa.Offers(rq.visit, rq.decision, method, 0) {
 		s.renderError(w, r, http.StatusUnprocessableEntity, mfa.ErrUnavailable.Error())
 		return
 	}
