@@ -10,7 +10,7 @@ import (
 // TestNewWorkspace pins the defaults of a new workspace (SPEC §3, §6): the
 // stores keep what they are given, so these are the only defaults.
 func TestNewWorkspace(t *testing.T) {
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	now := time.Date(2039, 6, 15, 12, 0, 0, 0, time.UTC)
 	w := NewWorkspace("acme", "Acme", PlanPro, now)
 	if w.Slug != "acme" || w.Name != "Acme" || w.Plan != PlanPro || !w.CreatedAt.Equal(now) || !w.UpdatedAt.Equal(now) {
 		t.Fatalf("NewWorkspace = %+v", w)

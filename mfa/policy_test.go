@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	now      = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	now      = time.Date(2039, 6, 15, 12, 0, 0, 0, time.UTC)
 	totp     = gatehouse.MethodTOTP
 	sms      = gatehouse.MethodSMS
 	email    = gatehouse.MethodEmail

@@ -35,7 +35,7 @@ func (s *Server) deviceCookieName() string {
 func (s *Server) setDeviceCookie(w http.ResponseWriter, d *mfa.NewDevice) {
 	http.SetCookie(w, &http.Cookie{
 		Name: s.deviceCookieName(), Value: d.Token, Path: "/", Expires: d.ExpiresAt,
-		MaxAge:   int(time.Until(d.ExpiresAt).Seconds()),
+		MaxAge:   int(d.ExpiresAt.Sub(s.accounts.Now()).Seconds()),
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -64,7 +64,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, in *account.SignedIn) {
 	if in.Session.Remember && in.Decision.Next == mfa.SignedIn {
 		// Only a remembered session outlives the browser.
 		c.Expires = in.Session.ExpiresAt
-		c.MaxAge = int(time.Until(in.Session.ExpiresAt).Seconds())
+		c.MaxAge = int(in.Session.ExpiresAt.Sub(s.accounts.Now()).Seconds())
 	}
 	http.SetCookie(w, c)
 }

@@ -14,7 +14,6 @@ import (
 func (s *Server) routes() http.Handler {
 	base := http.NewServeMux()
 	base.HandleFunc("GET /{$}", s.handleLanding)
-	base.HandleFunc("GET /healthz", handleHealth)
 	if s.devOutbox {
 		base.HandleFunc("GET /_dev/outbox", s.handleDevOutbox)
 	}
@@ -22,7 +21,6 @@ func (s *Server) routes() http.Handler {
 
 	ws := http.NewServeMux()
 	ws.HandleFunc("GET /{$}", s.handleHome)
-	ws.HandleFunc("GET /healthz", handleHealth)
 
 	ws.HandleFunc("GET /login", s.handleLoginPage)
 	ws.HandleFunc("POST /login", s.handleLogin)
@@ -95,6 +93,9 @@ func (s *Server) routes() http.Handler {
 
 	root := http.NewServeMux()
 	root.Handle("GET /static/", staticHandler())
+	// Probes come by address, not by workspace name: /healthz answers on
+	// any Host, before the tenant lookup (SPEC §9).
+	root.HandleFunc("GET /healthz", handleHealth)
 	root.Handle("/", app)
 	return s.logRecover(securityHeaders(root))
 }

@@ -152,6 +152,12 @@ func TestTenancy(t *testing.T) {
 	wantStatus(t, "landing", res, http.StatusOK)
 	wantBody(t, "landing", res, "Gatehouse")
 	wantStatus(t, "health", b.get(wsURL("acme", "/healthz")), http.StatusOK)
+	// Load balancers probe by address: /healthz answers on any Host.
+	for _, host := range []string{"http://127.0.0.1:8080", "http://[::1]", "http://nope.gatehouse.test", baseURL} {
+		res := b.get(host + "/healthz")
+		wantStatus(t, "health on "+host, res, http.StatusOK)
+		wantBody(t, "health on "+host, res, "ok")
+	}
 
 	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
 	// The cookie is host-only: the jar does not send it to beta, and even

@@ -178,7 +178,10 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	wantStatus(t, c, "http://demo.gatehouse.test/login", http.StatusOK)
 	wantStatus(t, c, "http://DEMO.gatehouse.test/login", http.StatusOK)
 	wantStatus(t, c, "http://nope.gatehouse.test/login", http.StatusNotFound)
-	wantStatus(t, c, "http://elsewhere.example/healthz", http.StatusNotFound)
+	// Probes come by address: /healthz answers on any Host (SPEC §9).
+	wantStatus(t, c, "http://elsewhere.example/healthz", http.StatusOK)
+	wantStatus(t, c, "http://127.0.0.1/healthz", http.StatusOK)
+	wantStatus(t, c, "http://elsewhere.example/login", http.StatusNotFound)
 	wantStatus(t, c, testBaseURL+"/_dev/outbox", http.StatusOK)
 	if body := wantStatus(t, c, "http://demo.gatehouse.test/api/v1/me", http.StatusUnauthorized); !strings.Contains(body, "unauthenticated") {
 		t.Errorf("/api/v1/me without a session: %s", body)
