@@ -1,0 +1,267 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
+)
+
+type verifyPage struct {
+	page
+	Method       string // the method being challenged
+	Options      []methodOption
+	Recovery     bool
+	RecoveryLeft int
+	ProveMailbox bool
+	Resend       bool // the method sends codes
+	ResendIn     int  // seconds until a new code may be sent
+	Error        string
+	ShowRemember bool
+	RememberDays int
+}
+
+type methodOption struct {
+	Method, Name string
+}
+
+func (s *Server) handleVerifyPage(w http.ResponseWriter, r *http.Request) {
+	s.showVerify(w, r, http.StatusOK, r.URL.Query().Get("method"), "", true)
+}
+
+// showVerify renders the challenge for method (the strongest when empty).
+// Selecting e-mail sends a code unless one was sent in the last minute.
+func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, method, msg string, send bool) {
+	rq := reqOf(r)
+	switch {
+	case !rq.pending:
+		http.Redirect(w, r, homeFor(&rq.visit.User), http.StatusSeeOther)
+		return
+	case rq.decision.Next != mfa.Challenge && rq.decision.Next != mfa.ProveMailbox:
+		http.Redirect(w, r, gateURL(rq.decision), http.StatusSeeOther)
+		return
+	}
+	ctx := r.Context()
+	ch, err := s.mfa.ChallengeFor(ctx, rq.visit)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	d := ch.Decision
+	p := verifyPage{page: s.page(r, "Two-step verification"), Recovery: d.Recovery, RecoveryLeft: ch.RecoveryLeft, Error: msg}
+	if d.Next == mfa.ProveMailbox {
+		p.ProveMailbox, method = true, string(gatehouse.MethodEmail)
+		p.Title = "Confirm your e-mail address"
+	} else {
+		if !offered(d, method) && (method != "recovery" || !d.Recovery) {
+			method = string(d.Method)
+		}
+		for _, m := range d.Options {
+			p.Options = append(p.Options, methodOption{string(m), mfa.MethodName(m)})
+		}
+	}
+	p.Method = method
+	p.ShowRemember = !p.ProveMailbox && rq.ws.MFA.TrustedDeviceDays > 0
+	p.RememberDays = rq.ws.MFA.TrustedDeviceDays
+	if m := gatehouse.Method(method); m == gatehouse.MethodEmail || m == gatehouse.MethodSMS {
+		// Selecting a method that sends codes sends one, unless one went
+		// out in the last minute.
+		p.Resend = true
+		wait, err := s.mfa.LastSend(ctx, rq.visit, m)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if wait == 0 && send {
+			var tooSoon *mfa.TooSoonError
+			switch err := s.mfa.SendCode(ctx, rq.visit, m, clientIP(r)); {
+			case errors.As(err, &tooSoon):
+				wait = tooSoon.RetryAfter
+			case isFormMFAError(err):
+				p.Error = err.Error()
+			case err != nil:
+				s.serverError(w, r, err)
+				return
+			default:
+				wait = mfa.ResendGap
+			}
+		}
+		p.ResendIn = int((wait + 999_999_999) / 1_000_000_000)
+	}
+	s.render(w, r, status, "verify", p)
+}
+
+func offered(d mfa.Decision, method string) bool {
+	for _, m := range d.Options {
+		if string(m) == method {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	rq := reqOf(r)
+	if !rq.pending {
+		http.Redirect(w, r, homeFor(&rq.visit.User), http.StatusSeeOther)
+		return
+	}
+	method := r.PostForm.Get("method")
+	proving := rq.decision.Next == mfa.ProveMailbox
+	verified, err := s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+	var throttled *mfa.ThrottledError
+	switch {
+	case s.endedLogin(w, r, err):
+		return
+	case errors.As(err, &throttled):
+		w.Header().Set("Retry-After", retryAfter(throttled.RetryAfter))
+		s.showVerify(w, r, http.StatusTooManyRequests, method, err.Error(), false)
+		return
+	case errors.Is(err, mfa.ErrLocked):
+		s.showVerify(w, r, http.StatusForbidden, method, err.Error(), false)
+		return
+	case isFormMFAError(err):
+		s.showVerify(w, r, http.StatusUnauthorized, method, err.Error(), false)
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if proving {
+		// The mailbox is proven; now the user picks and activates a method.
+		http.Redirect(w, r, "/account/security", http.StatusSeeOther)
+		return
+	}
+	if r.PostForm.Get("remember_device") == "on" {
+		d, err := s.mfa.TrustDevice(r.Context(), rq.visit, r.UserAgent(), clientIP(r))
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if d != nil {
+			s.setDeviceCookie(w, d)
+		}
+	}
+	if verified.Method == "recovery" {
+		// Tell the user how many codes remain (and warn when few do) before
+		// sending them on.
+		in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r), false)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.setSessionCookie(w, in)
+		q := url.Values{"done": {"recovery"}, "left": {strconv.Itoa(verified.RecoveryLeft)}, "next": {landing(&rq.visit.User, rq.visit.Session.Next)}}
+		http.Redirect(w, r, "/account/security?"+q.Encode(), http.StatusSeeOther)
+		return
+	}
+	s.promote(w, r, false)
+}
+
+// endedLogin handles mfa.ErrTooManyFailures: the pending login is over, so
+// its session goes and the user is back at the password form.
+func (s *Server) endedLogin(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !errors.Is(err, mfa.ErrTooManyFailures) {
+		return false
+	}
+	rq := reqOf(r)
+	if err := s.accounts.SignOut(r.Context(), rq.ws.ID, rq.token); err != nil {
+		s.serverError(w, r, err)
+		return true
+	}
+	s.clearSessionCookie(w)
+	s.render(w, r, http.StatusUnauthorized, "login", s.loginPage(r, rq.visit.User.Email, "", mfa.ErrTooManyFailures.Error()))
+	return true
+}
+
+// promote turns the pending session into a signed-in one with a new id and
+// sends the user to the page first asked for. skipped marks a grace-period
+// "Remind me later" rather than a verification.
+func (s *Server) promote(w http.ResponseWriter, r *http.Request, skipped bool) {
+	rq := reqOf(r)
+	in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r), skipped)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, in)
+	http.Redirect(w, r, landing(&rq.visit.User, rq.visit.Session.Next), http.StatusSeeOther)
+}
+
+// isThrottle reports a pause or lock on the account's second factor.
+func isThrottle(err error) bool {
+	return errors.As(err, new(*mfa.ThrottledError)) || errors.Is(err, mfa.ErrLocked)
+}
+
+func isFormMFAError(err error) bool {
+	var delivery *mfa.DeliveryError
+	if errors.As(err, &delivery) {
+		return true
+	}
+	for _, target := range []error{
+		mfa.ErrMismatch, mfa.ErrExpired, mfa.ErrReplay, mfa.ErrRecoveryUsed, mfa.ErrNoCode, mfa.ErrUnavailable,
+		mfa.ErrDailyCap, mfa.ErrNotPending, mfa.ErrLastMethod, mfa.ErrForbidden,
+		mfa.ErrPhoneInvalid, mfa.ErrPhoneNotSMS, mfa.ErrSMSCountry, mfa.ErrSMSCap, mfa.ErrSMSIPCap, mfa.ErrSMSNotReady, mfa.ErrSMSNoPhone,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	rq := reqOf(r)
+	method := r.PostForm.Get("method")
+	back := "/login/verify?method=" + url.QueryEscape(method)
+	if !rq.pending {
+		back = "/account/security/reauth?method=" + url.QueryEscape(method)
+	}
+	// Codes go only where this login may use them: a method the gate offers
+	// (or the mailbox being proven), or, re-verifying, an active method.
+	if !mfa.Offers(rq.visit, rq.decision, method, 0) {
+		s.renderError(w, r, http.StatusUnprocessableEntity, mfa.ErrUnavailable.Error())
+		return
+	}
+	err := s.mfa.SendCode(r.Context(), rq.visit, gatehouse.Method(method), clientIP(r))
+	var tooSoon *mfa.TooSoonError
+	switch {
+	case errors.As(err, &tooSoon):
+		w.Header().Set("Retry-After", retryAfter(tooSoon.RetryAfter))
+		s.render(w, r, http.StatusTooManyRequests, "toosoon", tooSoonPage{page: s.page(r, "Please wait"), Seconds: tooSoon.Seconds(), Back: back, Message: err.Error()})
+		return
+	case isFormMFAError(err):
+		s.renderError(w, r, http.StatusUnprocessableEntity, err.Error())
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+type tooSoonPage struct {
+	page
+	Seconds int
+	Back    string
+	Message string
+}
+
+// handleSkip lets a user in a grace period skip enrollment for this session.
+func (s *Server) handleSkip(w http.ResponseWriter, r *http.Request) {
+	rq := reqOf(r)
+	if !rq.pending || rq.decision.Next != mfa.Enroll || !rq.decision.CanSkip {
+		s.renderError(w, r, http.StatusForbidden, "Two-factor sign-in must be set up now.")
+		return
+	}
+	s.promote(w, r, true)
+}
