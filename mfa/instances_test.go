@@ -236,3 +236,65 @@ func TestAcrossInstances(t *testing.T) {
 		})
 	})
 }
+
+// hookStore runs beforeConsume (once) when a code is about to be spent:
+// what another request does at that moment.
+type hookStore struct {
+	mfa.Stores
+	beforeConsume func()
+}
+
+func (s *hookStore) ConsumeCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method, mac []byte, now time.Time) (*mfa.Code, error) {
+	if f := s.beforeConsume; f != nil {
+		s.beforeConsume = nil
+		f()
+	}
+	return s.Stores.ConsumeCode(ctx, workspaceID, sessionID, channel, mac, now)
+}
+
+// TestLoginEndedMeanwhile: a try of a pending login whose session another
+// request ended on the way (a double submit: the winner passed the gate and
+// replaced the session) is answered ErrLoginEnded, never a store error nor
+// the refusal it met because of the winner.
+func TestLoginEndedMeanwhile(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{})
+		h.addEmailFactor(t, h.user)
+		ctx := t.Context()
+		promote := func(v *gatehouse.Visit) { // what account.Promote does to the old session
+			if err := h.store.DeleteSession(ctx, h.ws.ID, v.Session.TokenHash); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// Gone before the try is counted.
+		v := h.pending(t)
+		if err := h.svc.SendCode(ctx, v, gatehouse.MethodEmail, testIP); err != nil {
+			t.Fatal(err)
+		}
+		code := h.mail.lastCode(t)
+		promote(v)
+		if _, err := h.svc.Verify(ctx, v, "email", code, testIP); !errors.Is(err, mfa.ErrLoginEnded) {
+			t.Errorf("Verify after the session went = %v; want ErrLoginEnded", err)
+		}
+
+		// Gone while the code was checked: the winner spent it first.
+		h.clock.Advance(mfa.ResendGap)
+		v = h.pending(t)
+		if err := h.svc.SendCode(ctx, v, gatehouse.MethodEmail, testIP); err != nil {
+			t.Fatal(err)
+		}
+		code = h.mail.lastCode(t)
+		hooked := &hookStore{Stores: h.store}
+		loser := h.instance(hooked)
+		hooked.beforeConsume = func() {
+			if _, err := h.svc.Verify(ctx, h.reload(t, v), "email", code, testIP); err != nil {
+				t.Errorf("the winner: %v", err)
+			}
+			promote(v)
+		}
+		if _, err := loser.Verify(ctx, v, "email", code, testIP); !errors.Is(err, mfa.ErrLoginEnded) {
+			t.Errorf("Verify that lost the race = %v; want ErrLoginEnded", err)
+		}
+	})
+}

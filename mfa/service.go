@@ -26,6 +26,10 @@ var (
 	ErrLastMethod      = errors.New("Two-factor sign-in is required here: keep at least one method.")
 	ErrNotPending      = errors.New("Start again: set up the method first.")
 	ErrLocked          = errors.New("This account is locked after too many wrong codes. Ask an admin to reset it, or try again tomorrow.")
+	// ErrLoginEnded reports a pending login that is gone: another request
+	// passed the gate with it (which replaces its session) or ended it
+	// while this one was on its way.
+	ErrLoginEnded = errors.New("This sign-in has ended. Sign in again.")
 )
 
 // TooSoonError reports a code asked for within a minute of the last one.
@@ -243,7 +247,7 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 	}
 	a, err := s.regulate(ctx, v, now, pending)
 	if err != nil {
-		return nil, err
+		return nil, s.ended(ctx, v, pending, err)
 	}
 
 	res := &Verified{Method: method}
@@ -267,7 +271,7 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 			return nil, err
 		}
 		s.audit(ctx, v, v.User.ID, "mfa.challenge.failed", ip, method)
-		return nil, a.wrong(err)
+		return nil, s.ended(ctx, v, pending, a.wrong(err))
 	}
 	if err := s.Store.ResetThrottle(ctx, v.Workspace.ID, lockKey(v.User.ID)); err != nil {
 		return nil, err
@@ -312,7 +316,11 @@ func (s *Service) countAttempt(ctx context.Context, v *gatehouse.Visit, th gateh
 	}
 	a := attempt{pending: pending}
 	if a.pending {
-		if a.attempts, err = s.Store.AddSessionFailure(ctx, v.Workspace.ID, v.Session.ID); err != nil {
+		a.attempts, err = s.Store.AddSessionFailure(ctx, v.Workspace.ID, v.Session.ID)
+		if errors.Is(err, gatehouse.ErrNotFound) {
+			return attempt{}, ErrLoginEnded
+		}
+		if err != nil {
 			return attempt{}, err
 		}
 		if a.attempts > MaxLoginFailures {
@@ -338,6 +346,23 @@ func (s *Service) regulate(ctx context.Context, v *gatehouse.Visit, now time.Tim
 	return s.countAttempt(ctx, v, th, now, pending)
 }
 
+// ended answers a refused try of a pending login: when the login's
+// session is gone meanwhile (a parallel request passed the gate with it, or
+// ended it), that is the answer, not the refusal this request met on its
+// way (a code spent by the winner, a throttle).
+func (s *Service) ended(ctx context.Context, v *gatehouse.Visit, pending bool, err error) error {
+	if !pending || errors.Is(err, ErrLoginEnded) || errors.Is(err, ErrTooManyFailures) {
+		return err
+	}
+	if !isWrongCode(err) && !errors.As(err, new(*ThrottledError)) {
+		return err
+	}
+	if _, ferr := s.Store.FindVisit(ctx, v.Workspace.ID, v.Session.TokenHash); errors.Is(ferr, gatehouse.ErrNotFound) {
+		return ErrLoginEnded
+	}
+	return err
+}
+
 // Pending reports whether the visit's session has yet to satisfy the gate
 // under decision d (a pending login).
 func Pending(v *gatehouse.Visit, d Decision) bool {
@@ -348,13 +373,14 @@ func Pending(v *gatehouse.Visit, d Decision) bool {
 // against the login and the account, and a right code clears the account's
 // failures.
 func (s *Service) confirm(ctx context.Context, v *gatehouse.Visit, now time.Time, check func() error) error {
-	a, err := s.regulate(ctx, v, now, Pending(v, Decide(InputFor(v, false, now))))
+	pending := Pending(v, Decide(InputFor(v, false, now)))
+	a, err := s.regulate(ctx, v, now, pending)
 	if err != nil {
-		return err
+		return s.ended(ctx, v, pending, err)
 	}
 	if err := check(); err != nil {
 		if isWrongCode(err) {
-			return a.wrong(err)
+			return s.ended(ctx, v, pending, a.wrong(err))
 		}
 		return err
 	}

@@ -164,9 +164,16 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	s.promote(w, r, false)
 }
 
-// endedLogin handles mfa.ErrTooManyFailures: the pending login is over, so
-// its session goes and the user is back at the password form.
+// endedLogin handles the end of a pending login: the user is back at the
+// password form. After mfa.ErrTooManyFailures the session goes here. After
+// mfa.ErrLoginEnded it is already gone, replaced by the request that passed
+// the gate with it (a double submit): the cookie is left alone, since the
+// browser may hold that request's new session by now.
 func (s *Server) endedLogin(w http.ResponseWriter, r *http.Request, err error) bool {
+	if errors.Is(err, mfa.ErrLoginEnded) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return true
+	}
 	if !errors.Is(err, mfa.ErrTooManyFailures) {
 		return false
 	}
