@@ -18,9 +18,11 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/internal/pgtest"
 	"github.com/gatehouse-dev/gatehouse/mail"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 	"github.com/gatehouse-dev/gatehouse/password"
+	"github.com/gatehouse-dev/gatehouse/postgres"
 	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
 	"github.com/gatehouse-dev/gatehouse/twilio"
@@ -46,10 +48,50 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// env is a running Gatehouse on a real SQLite file behind a real listener.
+// testStore is what a test reads and writes behind the server's back.
+type testStore interface {
+	gatehouse.Store
+	mfa.Store
+}
+
+// backend opens stores of one kind over one database.
+type backend struct {
+	name string
+	// database makes a fresh, empty database for tb and returns a function
+	// that opens a store on it (one per instance), closed when tb ends.
+	database func(tb testing.TB) func() testStore
+}
+
+var (
+	sqliteBackend = backend{"sqlite", func(tb testing.TB) func() testStore {
+		path := filepath.Join(tb.TempDir(), "gatehouse.db")
+		return func() testStore {
+			db, err := sqlite.Open(path)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { db.Close() })
+			return db
+		}
+	}}
+	postgresBackend = backend{"postgres", func(tb testing.TB) func() testStore {
+		url := pgtest.Schema(tb)
+		return func() testStore {
+			db, err := postgres.Open(context.Background(), url)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { db.Close() })
+			return db
+		}
+	}}
+	backends = []backend{sqliteBackend, postgresBackend}
+)
+
+// env is a running Gatehouse on a real database behind a real listener.
 type env struct {
 	tb       testing.TB
-	store    *sqlite.DB
+	store    testStore
 	accounts *account.Service
 	mfa      *mfa.Service
 	hasher   *password.Hasher
@@ -57,6 +99,8 @@ type env struct {
 	srv      *httptest.Server
 	twilio   *twiliotest.Server
 	outbox   *mail.Outbox
+	keys     *secret.Keyring
+	open     func() testStore // another store on the same database
 }
 
 // The fake Twilio account every test workspace can use.
@@ -71,46 +115,66 @@ const baseURL = "http://gatehouse.test"
 // goodPassword passes every rule.
 const goodPassword = "correct horse battery staple"
 
-func newEnv(tb testing.TB) *env {
+// newEnv runs Gatehouse on a SQLite file.
+func newEnv(tb testing.TB) *env { return newEnvOn(tb, sqliteBackend) }
+
+// newEnvOn runs Gatehouse on a fresh database of backend b.
+func newEnvOn(tb testing.TB, b backend) *env {
 	tb.Helper()
-	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "gatehouse.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
+	open := b.database(tb)
+	db := open()
 	if err := db.Migrate(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2039, 6, 15, 12, 0, 0, 0, time.UTC)}
-	// Cheap argon2id parameters keep the suite fast; the real ones are
-	// measured by the password package's benchmark.
-	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	fake := twiliotest.NewServer(tb, twilioSID, twilioToken)
 	keys, err := secret.NewKeyring(make([]byte, secret.KeySize))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sms := &twilio.Sender{Workspaces: db, Keys: keys, Validity: mfa.CodeTTL, Now: clk.Now, Client: &twilio.Client{APIBase: fake.URL()}}
-	outbox := &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, SMS: sms, Now: clk.Now, Logger: discard(), PollInterval: 10 * time.Millisecond,
+	e := &env{
+		tb: tb, store: db, open: open, keys: keys,
+		clock: &clock{now: time.Date(2039, 6, 15, 12, 0, 0, 0, time.UTC)},
+		// Cheap argon2id parameters keep the suite fast; the real ones are
+		// measured by the password package's benchmark.
+		hasher: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0),
+		twilio: twiliotest.NewServer(tb, twilioSID, twilioToken),
+	}
+	e.start()
+	return e
+}
+
+// instance returns another Gatehouse instance on the same database, with
+// its own store, services, outbox worker and listener, sharing the clock,
+// server key and Twilio, as a second process behind a load balancer.
+func (e *env) instance() *env {
+	e.tb.Helper()
+	other := &env{tb: e.tb, store: e.open(), open: e.open, keys: e.keys, clock: e.clock, hasher: e.hasher, twilio: e.twilio}
+	other.start()
+	return other
+}
+
+// start wires the services and server over e.store and starts them.
+func (e *env) start() {
+	tb, db, clk := e.tb, e.store, e.clock
+	sms := &twilio.Sender{Workspaces: db, Keys: e.keys, Validity: mfa.CodeTTL, Now: clk.Now, Client: &twilio.Client{APIBase: e.twilio.URL()}}
+	e.outbox = &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, SMS: sms, Now: clk.Now, Logger: discard(), PollInterval: 10 * time.Millisecond,
 		KeepSent: true} // tests read codes and links from the mail they sent
 	// The worker delivers for real (to the dev sender and the fake Twilio),
 	// as in production; tests move the fixed clock to make retries due.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); outbox.Run(ctx) }()
+	go func() { defer close(done); e.outbox.Run(ctx) }()
 	tb.Cleanup(func() { cancel(); <-done })
-	accounts := &account.Service{
-		Store: db, Hasher: hasher, Mailer: outbox, Now: clk.Now, Logger: discard(),
+	e.accounts = &account.Service{
+		Store: db, Hasher: e.hasher, Mailer: e.outbox, Now: clk.Now, Logger: discard(),
 		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" },
 	}
-	mfaSvc := &mfa.Service{Store: db, Keys: keys, Mailer: outbox, Queue: outbox, Now: clk.Now, Logger: discard()}
-	srv, err := web.NewServer(web.Options{Store: db, Accounts: accounts, MFA: mfaSvc, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
+	e.mfa = &mfa.Service{Store: db, Keys: e.keys, Mailer: e.outbox, Queue: e.outbox, Now: clk.Now, Logger: discard()}
+	srv, err := web.NewServer(web.Options{Store: db, Accounts: e.accounts, MFA: e.mfa, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ts := httptest.NewServer(srv)
-	tb.Cleanup(ts.Close)
-	return &env{tb: tb, store: db, accounts: accounts, mfa: mfaSvc, hasher: hasher, clock: clk, srv: ts, twilio: fake, outbox: outbox}
+	e.srv = httptest.NewServer(srv)
+	tb.Cleanup(e.srv.Close)
 }
 
 // workspace creates a workspace with an owner and a client, both with
