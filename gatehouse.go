@@ -107,21 +107,24 @@ type Method string
 
 // The methods, strongest first.
 const (
-	MethodTOTP  Method = "totp"
-	MethodSMS   Method = "sms"
-	MethodEmail Method = "email"
+	// MethodPasskey is a WebAuthn credential (SPEC §15): phishing-resistant,
+	// so it ranks above every code.
+	MethodPasskey Method = "passkey"
+	MethodTOTP    Method = "totp"
+	MethodSMS     Method = "sms"
+	MethodEmail   Method = "email"
 )
 
 // Methods lists every method, strongest first.
-var Methods = []Method{MethodTOTP, MethodSMS, MethodEmail}
+var Methods = []Method{MethodPasskey, MethodTOTP, MethodSMS, MethodEmail}
 
 // ParseMethod returns the method named s.
 func ParseMethod(s string) (Method, error) {
 	switch m := Method(s); m {
-	case MethodTOTP, MethodSMS, MethodEmail:
+	case MethodPasskey, MethodTOTP, MethodSMS, MethodEmail:
 		return m, nil
 	}
-	return "", fmt.Errorf("%w: method %q (want totp, sms or email)", ErrInvalid, s)
+	return "", fmt.Errorf("%w: method %q (want passkey, totp, sms or email)", ErrInvalid, s)
 }
 
 // MFASettings are a workspace's two-factor settings, chosen by its owner.
@@ -139,9 +142,10 @@ type MFASettings struct {
 	ModeChangedAt time.Time
 }
 
-// DefaultMFASettings are the settings of a new workspace.
+// DefaultMFASettings are the settings of a new workspace: passkeys, the
+// authenticator app and e-mail codes allowed (SPEC §15).
 func DefaultMFASettings(now time.Time) MFASettings {
-	return MFASettings{Mode: MFADisabled, Methods: []Method{MethodTOTP, MethodEmail}, TrustedDeviceDays: 30, ModeChangedAt: now}
+	return MFASettings{Mode: MFADisabled, Methods: []Method{MethodPasskey, MethodTOTP, MethodEmail}, TrustedDeviceDays: 30, ModeChangedAt: now}
 }
 
 // Allows reports whether m is among the allowed methods.
@@ -265,8 +269,8 @@ type Workspace struct {
 }
 
 // NewWorkspace returns a workspace (not yet stored) with the defaults of
-// SPEC §3 and §6: two-step verification disabled with methods totp and
-// email, 30-day trusted devices, "remember me" offered, sign-up off, and the
+// SPEC §3, §6 and §15: two-step verification disabled with methods
+// passkey, totp and email, 30-day trusted devices, "remember me" offered, sign-up off, and the
 // default SMS guard, so a new workspace is never uncapped by accident.
 func NewWorkspace(slug, name string, plan Plan, now time.Time) *Workspace {
 	return &Workspace{

@@ -19,7 +19,7 @@ func TestNewWorkspace(t *testing.T) {
 		t.Errorf("remember me %v, sign-up %v; want on, off", w.RememberMeEnabled, w.SignupEnabled)
 	}
 	m := w.MFA
-	if m.Mode != MFADisabled || !slices.Equal(m.Methods, []Method{MethodTOTP, MethodEmail}) || m.TrustedDeviceDays != 30 ||
+	if m.Mode != MFADisabled || !slices.Equal(m.Methods, []Method{MethodPasskey, MethodTOTP, MethodEmail}) || m.TrustedDeviceDays != 30 ||
 		m.GraceDays != 0 || !m.ModeChangedAt.Equal(now) {
 		t.Errorf("MFA = %+v", m)
 	}

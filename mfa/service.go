@@ -77,6 +77,7 @@ type Mailer interface {
 // Stores is everything the service keeps.
 type Stores interface {
 	Store
+	PasskeyStore
 	gatehouse.Store
 }
 
@@ -754,6 +755,8 @@ func (s *Service) audit(ctx context.Context, v *gatehouse.Visit, target int64, t
 // MethodName is a method's name for people.
 func MethodName(m gatehouse.Method) string {
 	switch m {
+	case gatehouse.MethodPasskey:
+		return "Passkey"
 	case gatehouse.MethodTOTP:
 		return "Authenticator app"
 	case gatehouse.MethodSMS:

@@ -81,7 +81,7 @@ type Store interface {
 	ActivateFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, now time.Time) error
 	// DeleteFactor removes the user's factor of the method, if any.
 	DeleteFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method) error
-	// DeleteFactors removes all the user's factors and recovery codes (admin reset).
+	// DeleteFactors removes all the user's factors, passkeys and recovery codes (admin reset).
 	DeleteFactors(ctx context.Context, workspaceID, userID int64) error
 	// UseTOTPStep records step as used on the user's TOTP factor with one
 	// conditional update, only if it is later than the last used step:

@@ -15,7 +15,7 @@ import (
 const factorCols = `id, workspace_id, user_id, method, secret, phone, active, last_step, created_at, confirmed_at`
 
 // byStrength orders factors strongest first, as gatehouse.Methods does.
-const byStrength = `CASE method WHEN 'totp' THEN 0 WHEN 'sms' THEN 1 ELSE 2 END`
+const byStrength = `CASE method WHEN 'passkey' THEN 0 WHEN 'totp' THEN 1 WHEN 'sms' THEN 2 ELSE 3 END`
 
 func scanFactor(row pgx.Row, f *mfa.Factor) error {
 	if err := row.Scan(&f.ID, &f.WorkspaceID, &f.UserID, &f.Method, &f.Secret, &f.Phone, &f.Active, &f.LastStep,
@@ -94,6 +94,9 @@ func (db *DB) DeleteFactor(ctx context.Context, workspaceID, userID int64, m gat
 func (db *DB) DeleteFactors(ctx context.Context, workspaceID, userID int64) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM passkeys WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)

@@ -175,7 +175,7 @@ func TestMigrate(t *testing.T) {
 		}
 		defer conn.Close(ctx)
 		if _, err := conn.Exec(ctx, `
-			DROP TABLE trusted_devices, audit_events, codes, send_clocks, recovery_codes, factors,
+			DROP TABLE passkey_ceremonies, passkeys, trusted_devices, audit_events, codes, send_clocks, recovery_codes, factors,
 				outbox, throttles, tokens, sessions, users, workspaces;
 			DELETE FROM goose_db_version WHERE version_id > 0`); err != nil {
 			t.Fatal(err)

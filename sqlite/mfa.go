@@ -14,7 +14,7 @@ import (
 const factorCols = `id, workspace_id, user_id, method, secret, phone, active, last_step, created_at, confirmed_at`
 
 // byStrength orders factors strongest first, as gatehouse.Methods does.
-const byStrength = `CASE method WHEN 'totp' THEN 0 WHEN 'sms' THEN 1 ELSE 2 END`
+const byStrength = `CASE method WHEN 'passkey' THEN 0 WHEN 'totp' THEN 1 WHEN 'sms' THEN 2 ELSE 3 END`
 
 func scanFactor(row interface{ Scan(...any) error }, f *mfa.Factor) error {
 	var created int64
@@ -95,6 +95,9 @@ func (db *DB) DeleteFactor(ctx context.Context, workspaceID, userID int64, m gat
 func (db *DB) DeleteFactors(ctx context.Context, workspaceID, userID int64) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM passkeys WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)

@@ -52,6 +52,7 @@ func (c *clock) Advance(d time.Duration) {
 type testStore interface {
 	gatehouse.Store
 	mfa.Store
+	mfa.PasskeyStore
 }
 
 // backend opens stores of one kind over one database.

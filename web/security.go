@@ -89,6 +89,9 @@ func (s *Server) showSecurityWith(w http.ResponseWriter, r *http.Request, status
 		}[flash]
 	}
 	for _, m := range gatehouse.Methods {
+		if m == gatehouse.MethodPasskey {
+			continue // passkeys have their own list
+		}
 		row := methodRow{Method: string(m), Name: mfa.MethodName(m)}
 		for _, f := range factors {
 			if f.Method == m && f.Active {

@@ -155,10 +155,10 @@ func (m Main) workspaceSetOptions(ctx context.Context, args []string) error {
 
 func (m Main) workspaceSetMFA(ctx context.Context, args []string) error {
 	var c config
-	fs := m.flagSet("workspace set-mfa", "--workspace S --mode M [--methods totp,sms,email] [--trusted-days N] [--grace-days N]", &c)
+	fs := m.flagSet("workspace set-mfa", "--workspace S --mode M [--methods passkey,totp,sms,email] [--trusted-days N] [--grace-days N]", &c)
 	slug := fs.String("workspace", "", "workspace slug")
 	mode := fs.String("mode", "", "disabled, optional or required")
-	methods := fs.String("methods", "", "allowed methods, comma-separated: totp, sms, email (default: unchanged)")
+	methods := fs.String("methods", "", "allowed methods, comma-separated: passkey, totp, sms, email (default: unchanged)")
 	trusted := fs.Int("trusted-days", -1, "trusted-device lifetime in days, 1-90; 0 hides \"Remember this device\" (default: unchanged)")
 	grace := fs.Int("grace-days", -1, "days an unenrolled user may skip enrollment in required mode, 0-30 (default: unchanged)")
 	if err := parse(fs, args); err != nil {

@@ -543,7 +543,7 @@ func optionsAre(signup, remember bool) func(testing.TB, gatehouse.Store) {
 // mfaUnchanged checks that acme still has the default two-factor settings.
 func mfaUnchanged(tb testing.TB, s gatehouse.Store) {
 	tb.Helper()
-	checkMFA(tb, mustWorkspace(tb, s, "acme"), gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
+	checkMFA(tb, mustWorkspace(tb, s, "acme"), gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodPasskey, gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
 }
 
 // checkMFA checks a workspace's two-factor settings.
@@ -592,7 +592,7 @@ func testAdmin(t *testing.T, env map[string]string, open func(testing.TB) gateho
 	if acme.Name != "Acme" || acme.Plan != gatehouse.PlanPro || acme.SignupEnabled || !acme.RememberMeEnabled {
 		t.Errorf("acme = %+v; want name Acme, plan pro, sign-up off, remember-me on", acme)
 	}
-	checkMFA(t, acme, gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
+	checkMFA(t, acme, gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodPasskey, gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
 	owner := mustUser(t, s, acme, "o@acme.test")
 	if owner.Role != gatehouse.RoleOwner || owner.Disabled {
 		t.Errorf("owner = %+v", owner)
@@ -652,6 +652,10 @@ func testAdmin(t *testing.T, env map[string]string, open func(testing.TB) gateho
 		"--methods", "email, totp", "--trusted-days", "0", "--grace-days", "7")
 	got := mustWorkspace(t, s, "acme")
 	checkMFA(t, got, gatehouse.MFARequired, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, 0, 7)
+	// passkey is a method like the others, and ranks first.
+	mustRun(t, env, "workspace", "set-mfa", "--workspace", "acme", "--mode", "required", "--methods", "email,passkey,totp")
+	checkMFA(t, mustWorkspace(t, s, "acme"), gatehouse.MFARequired, []gatehouse.Method{gatehouse.MethodPasskey, gatehouse.MethodTOTP, gatehouse.MethodEmail}, 0, 7)
+	mustRun(t, env, "workspace", "set-mfa", "--workspace", "acme", "--mode", "required", "--methods", "email, totp")
 	if got.MFA.ModeChangedAt.Before(before) {
 		t.Errorf("ModeChangedAt = %v, want after %v", got.MFA.ModeChangedAt, before)
 	}
@@ -667,7 +671,7 @@ func testAdmin(t *testing.T, env map[string]string, open func(testing.TB) gateho
 	}
 	mustRun(t, env, "workspace", "set-mfa", "--workspace", "acme", "--mode", "disabled", "--trusted-days", "90")
 	checkMFA(t, mustWorkspace(t, s, "acme"), gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodEmail}, 90, 7)
-	checkMFA(t, mustWorkspace(t, s, "beta"), gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
+	checkMFA(t, mustWorkspace(t, s, "beta"), gatehouse.MFADisabled, []gatehouse.Method{gatehouse.MethodPasskey, gatehouse.MethodTOTP, gatehouse.MethodEmail}, 30, 0)
 
 	// user create, with a password and with an invitation.
 	for _, u := range []struct {

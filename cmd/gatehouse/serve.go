@@ -164,7 +164,7 @@ func (m Main) seedDemo(ctx context.Context, a *app, srv *web.Server) error {
 		}
 		logins = append(logins, login{u.email, pw})
 	}
-	fmt.Fprintf(m.Stdout, "\nDemo workspace seeded (plan pro, two-step verification optional: totp, email). Sign in at %s/login\n", url)
+	fmt.Fprintf(m.Stdout, "\nDemo workspace seeded (plan pro, two-step verification optional: passkey, totp, email). Sign in at %s/login\n", url)
 	for _, l := range logins {
 		fmt.Fprintf(m.Stdout, "  %-24s password %s\n", l.email, l.password)
 	}

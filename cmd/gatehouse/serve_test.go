@@ -257,9 +257,9 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	if ws.Plan != gatehouse.PlanPro {
 		t.Errorf("demo plan = %s, want pro", ws.Plan)
 	}
-	// SPEC §12: mode optional, methods totp,email.
-	if ws.MFA.Mode != gatehouse.MFAOptional || !slices.Equal(ws.MFA.Methods, []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}) {
-		t.Errorf("demo two-step settings = %+v, want mode optional, methods totp,email", ws.MFA)
+	// SPEC §12: mode optional, methods passkey,totp,email.
+	if ws.MFA.Mode != gatehouse.MFAOptional || !slices.Equal(ws.MFA.Methods, []gatehouse.Method{gatehouse.MethodPasskey, gatehouse.MethodTOTP, gatehouse.MethodEmail}) {
+		t.Errorf("demo two-step settings = %+v, want mode optional, methods passkey,totp,email", ws.MFA)
 	}
 	checkPassword(t, mustUser(t, s, ws, "owner@demo.localhost"), ownerPassword)
 	if u := mustUser(t, s, ws, "client@demo.localhost"); u.Role != gatehouse.RoleClient {

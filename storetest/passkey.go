@@ -1,0 +1,302 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
+)
+
+// PasskeyStore is a store that also keeps passkeys (SPEC §15).
+type PasskeyStore interface {
+	Store
+	mfa.PasskeyStore
+}
+
+// RunPasskeys runs the passkey conformance tests against stores made by open.
+func RunPasskeys(t *testing.T, open func(tb testing.TB) PasskeyStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s PasskeyStore)
+	}{
+		{"Passkeys", testPasskeys},
+		{"PasskeyLimit", testPasskeyLimit},
+		{"PasskeyCounter", testPasskeyCounter},
+		{"PasskeyReset", testPasskeyReset},
+		{"Ceremonies", testCeremonies},
+		{"CeremonyRace", testCeremonyRace},
+		{"PasskeyTenancy", testPasskeyTenancy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+	}
+}
+
+func newPasskey(userID int64, name, credID string, at time.Time) *mfa.Passkey {
+	return &mfa.Passkey{UserID: userID, Name: name, CredentialID: []byte(credID), PublicKey: []byte("cose " + credID),
+		SignCount: 7, BackupEligible: true, BackupState: true, UserVerified: true, Transports: []string{"internal", "hybrid"},
+		AAGUID: bytes.Repeat([]byte{1}, 16), AttestationType: "none", CreatedAt: at}
+}
+
+func activeMethods(tb testing.TB, s PasskeyStore, wsID, userID int64) []gatehouse.Method {
+	tb.Helper()
+	fs, err := s.FindFactors(context.Background(), wsID, userID)
+	must(tb, "find factors", err)
+	var out []gatehouse.Method
+	for _, f := range fs {
+		if f.Active {
+			out = append(out, f.Method)
+		}
+	}
+	return out
+}
+
+func testPasskeys(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	ws := MustCreateWorkspace(t, s, "pk")
+	u := MustCreateUser(t, s, ws.ID, "a@x.test", gatehouse.RoleClient)
+	other := MustCreateUser(t, s, ws.ID, "b@x.test", gatehouse.RoleClient)
+
+	must(t, "save totp", s.SaveFactor(ctx, ws.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Secret: []byte("s"), Active: true, CreatedAt: t0}))
+	p1 := newPasskey(u.ID, "Laptop", "cred-1", t0)
+	must(t, "add passkey", s.AddPasskey(ctx, ws.ID, p1, 10))
+	if p1.ID == 0 || p1.WorkspaceID != ws.ID {
+		t.Fatalf("added passkey has ID %d, workspace %d", p1.ID, p1.WorkspaceID)
+	}
+	// The passkey method is active and ranks first.
+	if got := activeMethods(t, s, ws.ID, u.ID); !slices.Equal(got, []gatehouse.Method{gatehouse.MethodPasskey, gatehouse.MethodTOTP}) {
+		t.Fatalf("active methods = %v, want passkey, totp", got)
+	}
+	p2 := newPasskey(u.ID, "Phone", "cred-2", t0.Add(time.Minute))
+	p2.Transports, p2.AAGUID, p2.BackupEligible, p2.BackupState = nil, nil, false, false
+	must(t, "add second passkey", s.AddPasskey(ctx, ws.ID, p2, 10))
+
+	// The same credential twice in a workspace is a conflict.
+	if err := s.AddPasskey(ctx, ws.ID, newPasskey(other.ID, "Copy", "cred-1", t0), 10); !errors.Is(err, gatehouse.ErrConflict) {
+		t.Fatalf("duplicate credential: got %v, want ErrConflict", err)
+	}
+	if got := activeMethods(t, s, ws.ID, other.ID); len(got) != 0 {
+		t.Fatalf("a refused add left methods %v", got)
+	}
+
+	ps, err := s.ListPasskeys(ctx, ws.ID, u.ID)
+	must(t, "list passkeys", err)
+	if len(ps) != 2 || ps[0].Name != "Laptop" || ps[1].Name != "Phone" {
+		t.Fatalf("list = %+v, want Laptop then Phone", ps)
+	}
+	got := ps[0]
+	if !bytes.Equal(got.CredentialID, p1.CredentialID) || !bytes.Equal(got.PublicKey, p1.PublicKey) || got.SignCount != 7 ||
+		!got.BackupEligible || !got.BackupState || !got.UserVerified || !slices.Equal(got.Transports, []string{"internal", "hybrid"}) ||
+		!bytes.Equal(got.AAGUID, p1.AAGUID) || got.AttestationType != "none" || !got.CreatedAt.Equal(t0) || got.LastUsedAt != nil ||
+		got.UserID != u.ID || got.WorkspaceID != ws.ID {
+		t.Fatalf("stored passkey = %+v, want the fields of %+v", got, p1)
+	}
+	if ps[1].Transports != nil || ps[1].BackupEligible || ps[1].BackupState {
+		t.Fatalf("second passkey = %+v, want no transports and no backup flags", ps[1])
+	}
+
+	found, err := s.FindPasskey(ctx, ws.ID, []byte("cred-2"))
+	must(t, "find passkey", err)
+	if found.ID != p2.ID || found.UserID != u.ID {
+		t.Fatalf("found %+v, want passkey %d of user %d", found, p2.ID, u.ID)
+	}
+	_, err = s.FindPasskey(ctx, ws.ID, []byte("cred-9"))
+	wantNotFound(t, "find unknown credential", err)
+
+	// Another user's passkey is not theirs to delete.
+	_, err = s.DeletePasskey(ctx, ws.ID, other.ID, p1.ID)
+	wantNotFound(t, "delete another user's passkey", err)
+	left, err := s.DeletePasskey(ctx, ws.ID, u.ID, p1.ID)
+	must(t, "delete passkey", err)
+	if left != 1 {
+		t.Fatalf("left = %d, want 1", left)
+	}
+	if got := activeMethods(t, s, ws.ID, u.ID); !slices.Contains(got, gatehouse.MethodPasskey) {
+		t.Fatalf("with one passkey left, methods = %v", got)
+	}
+	_, err = s.DeletePasskey(ctx, ws.ID, u.ID, p1.ID)
+	wantNotFound(t, "delete a deleted passkey", err)
+	left, err = s.DeletePasskey(ctx, ws.ID, u.ID, p2.ID)
+	must(t, "delete last passkey", err)
+	if left != 0 {
+		t.Fatalf("left = %d, want 0", left)
+	}
+	// The last passkey takes the method with it, and nothing else.
+	if got := activeMethods(t, s, ws.ID, u.ID); !slices.Equal(got, []gatehouse.Method{gatehouse.MethodTOTP}) {
+		t.Fatalf("after the last passkey, methods = %v, want totp", got)
+	}
+}
+
+func testPasskeyLimit(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	ws := MustCreateWorkspace(t, s, "pklimit")
+	u := MustCreateUser(t, s, ws.ID, "a@x.test", gatehouse.RoleClient)
+	for i := range 3 {
+		must(t, "add", s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "k", string(rune('a'+i)), t0), 3))
+	}
+	if err := s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "k", "d", t0), 3); !errors.Is(err, mfa.ErrPasskeyLimit) {
+		t.Fatalf("fourth passkey with max 3: got %v, want ErrPasskeyLimit", err)
+	}
+	// Parallel adds cannot pass the limit together.
+	v := MustCreateUser(t, s, ws.ID, "b@x.test", gatehouse.RoleClient)
+	var wg sync.WaitGroup
+	var ok, limited atomic.Int32
+	start := make(chan struct{})
+	for i := range 8 {
+		wg.Go(func() {
+			<-start
+			switch err := s.AddPasskey(ctx, ws.ID, newPasskey(v.ID, "k", "r"+string(rune('a'+i)), t0), 3); {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, mfa.ErrPasskeyLimit):
+				limited.Add(1)
+			default:
+				t.Errorf("parallel add: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != 3 || limited.Load() != 5 {
+		t.Fatalf("%d of 8 parallel adds passed a limit of 3 (%d refused)", ok.Load(), limited.Load())
+	}
+}
+
+func testPasskeyCounter(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	ws := MustCreateWorkspace(t, s, "pkcount")
+	u := MustCreateUser(t, s, ws.ID, "a@x.test", gatehouse.RoleClient)
+	p := newPasskey(u.ID, "Key", "cred", t0)
+	must(t, "add", s.AddPasskey(ctx, ws.ID, p, 10))
+	at := t0.Add(time.Hour)
+	must(t, "use", s.UsePasskey(ctx, ws.ID, p.ID, 7, 8, false, at))
+	got, err := s.FindPasskey(ctx, ws.ID, []byte("cred"))
+	must(t, "find", err)
+	if got.SignCount != 8 || got.BackupState || got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) {
+		t.Fatalf("after use: count %d, backup %v, last used %v", got.SignCount, got.BackupState, got.LastUsedAt)
+	}
+	// A use that read the counter before another moved it finds nothing:
+	// one assertion counts once.
+	err = s.UsePasskey(ctx, ws.ID, p.ID, 7, 8, false, at)
+	wantNotFound(t, "use with a stale counter", err)
+	// Counters beyond 2^31 survive.
+	must(t, "use high", s.UsePasskey(ctx, ws.ID, p.ID, 8, 4_000_000_000, true, at))
+	got, _ = s.FindPasskey(ctx, ws.ID, []byte("cred"))
+	if got.SignCount != 4_000_000_000 || !got.BackupState {
+		t.Fatalf("count = %d, backup %v", got.SignCount, got.BackupState)
+	}
+}
+
+func testPasskeyReset(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	ws := MustCreateWorkspace(t, s, "pkreset")
+	u := MustCreateUser(t, s, ws.ID, "a@x.test", gatehouse.RoleClient)
+	must(t, "add", s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "Key", "cred", t0), 10))
+	// An admin reset clears passkeys with the other methods.
+	must(t, "delete factors", s.DeleteFactors(ctx, ws.ID, u.ID))
+	ps, err := s.ListPasskeys(ctx, ws.ID, u.ID)
+	must(t, "list", err)
+	if len(ps) != 0 || len(activeMethods(t, s, ws.ID, u.ID)) != 0 {
+		t.Fatalf("after reset: %d passkeys, methods %v", len(ps), activeMethods(t, s, ws.ID, u.ID))
+	}
+	// The users list counts the method.
+	must(t, "add again", s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "Key", "cred", t0), 10))
+	list, err := s.ListUserMFA(ctx, ws.ID, t0)
+	must(t, "list user MFA", err)
+	if len(list) != 1 || !slices.Equal(list[0].Methods, []gatehouse.Method{gatehouse.MethodPasskey}) {
+		t.Fatalf("user MFA = %+v, want passkey", list)
+	}
+}
+
+func newCeremony(token string, sessionID, userID int64, purpose mfa.CeremonyPurpose, at time.Time) *mfa.Ceremony {
+	return &mfa.Ceremony{TokenHash: hash(token), SessionID: sessionID, UserID: userID, Purpose: purpose,
+		Data: []byte(`{"challenge":"` + token + `"}`), CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+}
+
+func testCeremonies(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	ws := MustCreateWorkspace(t, s, "cer")
+	c := newCeremony("t1", 42, 7, mfa.CeremonyVerify, t0)
+	must(t, "create", s.CreateCeremony(ctx, ws.ID, c))
+	if c.ID == 0 || c.WorkspaceID != ws.ID {
+		t.Fatalf("created ceremony has ID %d, workspace %d", c.ID, c.WorkspaceID)
+	}
+	// Bound to its purpose and session: a mismatch finds nothing and leaves it.
+	_, err := s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyRegister, 42, t0)
+	wantNotFound(t, "consume for another purpose", err)
+	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, 43, t0)
+	wantNotFound(t, "consume from another session", err)
+	got, err := s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, 42, t0.Add(time.Minute))
+	must(t, "consume", err)
+	if got.ID != c.ID || got.UserID != 7 || got.SessionID != 42 || got.Purpose != mfa.CeremonyVerify ||
+		string(got.Data) != string(c.Data) || !got.CreatedAt.Equal(t0) || !got.ExpiresAt.Equal(c.ExpiresAt) {
+		t.Fatalf("consumed %+v, want %+v", got, c)
+	}
+	// Single use.
+	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, 42, t0.Add(time.Minute))
+	wantNotFound(t, "consume twice", err)
+
+	// Five minutes, by the clock given.
+	must(t, "create sign-in", s.CreateCeremony(ctx, ws.ID, newCeremony("t2", 0, 0, mfa.CeremonySignIn, t0)))
+	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t2"), mfa.CeremonySignIn, 0, t0.Add(5*time.Minute))
+	wantNotFound(t, "consume at expiry", err)
+	must(t, "create sign-in", s.CreateCeremony(ctx, ws.ID, newCeremony("t3", 0, 0, mfa.CeremonySignIn, t0)))
+	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t3"), mfa.CeremonySignIn, 0, t0.Add(5*time.Minute-time.Nanosecond))
+	must(t, "consume just before expiry", err)
+}
+
+func testCeremonyRace(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	ws := MustCreateWorkspace(t, s, "cerrace")
+	must(t, "create", s.CreateCeremony(ctx, ws.ID, newCeremony("t", 1, 1, mfa.CeremonyRegister, t0)))
+	if ok := race(t, 8, func() error {
+		_, err := s.ConsumeCeremony(ctx, ws.ID, hash("t"), mfa.CeremonyRegister, 1, t0)
+		return err
+	}); ok != 1 {
+		t.Fatalf("%d of 8 simultaneous finishes consumed one ceremony", ok)
+	}
+}
+
+func testPasskeyTenancy(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	a := MustCreateWorkspace(t, s, "pka")
+	b := MustCreateWorkspace(t, s, "pkb")
+	ua := MustCreateUser(t, s, a.ID, "a@x.test", gatehouse.RoleClient)
+	ub := MustCreateUser(t, s, b.ID, "a@x.test", gatehouse.RoleClient)
+	p := newPasskey(ua.ID, "Key", "cred", t0)
+	must(t, "add", s.AddPasskey(ctx, a.ID, p, 10))
+
+	// A user of A named under B's ID is nobody there.
+	err := s.AddPasskey(ctx, b.ID, newPasskey(ua.ID, "Key", "cred-x", t0), 10)
+	wantNotFound(t, "add under another workspace", err)
+	// The same credential may exist in both (each workspace is its own relying party).
+	must(t, "add in B", s.AddPasskey(ctx, b.ID, newPasskey(ub.ID, "Key", "cred", t0), 10))
+
+	_, err = s.FindPasskey(ctx, b.ID, []byte("cred"))
+	must(t, "find in B", err)
+	if got, _ := s.FindPasskey(ctx, b.ID, []byte("cred")); got.UserID != ub.ID {
+		t.Fatalf("B's lookup found user %d, want %d", got.UserID, ub.ID)
+	}
+	ps, err := s.ListPasskeys(ctx, b.ID, ua.ID)
+	must(t, "list under B", err)
+	if len(ps) != 0 {
+		t.Fatalf("A's user listed %d passkeys under B", len(ps))
+	}
+	err = s.UsePasskey(ctx, b.ID, p.ID, 7, 8, false, t0)
+	wantNotFound(t, "use under B", err)
+	_, err = s.DeletePasskey(ctx, b.ID, ua.ID, p.ID)
+	wantNotFound(t, "delete under B", err)
+
+	must(t, "create ceremony", s.CreateCeremony(ctx, a.ID, newCeremony("t", 0, 0, mfa.CeremonySignIn, t0)))
+	_, err = s.ConsumeCeremony(ctx, b.ID, hash("t"), mfa.CeremonySignIn, 0, t0)
+	wantNotFound(t, "consume A's ceremony under B", err)
+	_, err = s.ConsumeCeremony(ctx, a.ID, hash("t"), mfa.CeremonySignIn, 0, t0)
+	must(t, "consume under A", err)
+}
