@@ -271,7 +271,7 @@ func (s *Service) SignIn(ctx context.Context, ws *gatehouse.Workspace, u *gateho
 	remember := o.Remember && ws.RememberMeEnabled
 	sess := &gatehouse.Session{
 		UserID: u.ID, Remember: remember, CreatedAt: now, LastSeenAt: now,
-		UserAgent: truncate(o.UserAgent, 256), IP: o.IP, AfterReset: o.AfterReset,
+		UserAgent: gatehouse.Truncate(o.UserAgent, 256), IP: o.IP, AfterReset: o.AfterReset,
 	}
 	if o.MailboxProven {
 		sess.MailboxProvenAt = &now
@@ -311,7 +311,7 @@ func (s *Service) Promote(ctx context.Context, v *gatehouse.Visit, userAgent, ip
 	now := s.Now()
 	sess := &gatehouse.Session{
 		UserID: v.User.ID, Remember: v.Session.Remember, CreatedAt: now, LastSeenAt: now,
-		UserAgent: truncate(userAgent, 256), IP: ip, ReauthAt: now, MailboxProvenAt: v.Session.MailboxProvenAt,
+		UserAgent: gatehouse.Truncate(userAgent, 256), IP: ip, ReauthAt: now, MailboxProvenAt: v.Session.MailboxProvenAt,
 	}
 	if skipped {
 		sess.EnrollSkippedAt = &now
@@ -417,11 +417,4 @@ func (s *Service) SignOut(ctx context.Context, workspaceID int64, token string) 
 		return nil
 	}
 	return s.Store.DeleteSession(ctx, workspaceID, HashToken(token))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

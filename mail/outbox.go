@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -305,7 +304,11 @@ func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.
 		o.logger().WarnContext(ctx, "outbox: delivery failed, will retry",
 			append(attrs, "next_attempt", next)...)
 	}
-	if err := o.Store.MarkMessageFailed(storeCtx, m.ID, truncate(sendErr.Error(), maxErrorLen), next, giveUp); err != nil {
+	errMsg := gatehouse.Truncate(sendErr.Error(), maxErrorLen)
+	if len(sendErr.Error()) > maxErrorLen {
+		errMsg += "…"
+	}
+	if err := o.Store.MarkMessageFailed(storeCtx, m.ID, errMsg, next, giveUp); err != nil {
 		return false, fmt.Errorf("outbox: record failed delivery of message %d: %w", m.ID, err)
 	}
 	if giveUp {
@@ -338,15 +341,4 @@ func backoff(attempt int) time.Duration {
 		d *= 2
 	}
 	return min(d, maxRetry)
-}
-
-// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -94,7 +94,7 @@ func (s *Service) Reset(ctx context.Context, v *gatehouse.Visit, target *gatehou
 	if err := s.Store.ResetThrottle(ctx, ws, lockKey(target.ID)); err != nil {
 		return err
 	}
-	reason = truncate(strings.TrimSpace(reason), 500)
+	reason = gatehouse.Truncate(strings.TrimSpace(reason), 500)
 	detail := "by " + v.User.Email
 	if reason != "" {
 		detail += ": " + reason

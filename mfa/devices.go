@@ -41,7 +41,7 @@ func (s *Service) TrustDevice(ctx context.Context, v *gatehouse.Visit, userAgent
 	token := base64.RawURLEncoding.EncodeToString(b)
 	now := s.Now()
 	d := &Device{
-		UserID: v.User.ID, TokenHash: deviceHash(token), UserAgent: truncate(userAgent, 256),
+		UserID: v.User.ID, TokenHash: deviceHash(token), UserAgent: gatehouse.Truncate(userAgent, 256),
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Duration(days) * 24 * time.Hour),
 	}
 	if err := s.Store.CreateDevice(ctx, v.Workspace.ID, d, MaxDevices); err != nil {
@@ -123,12 +123,5 @@ func BrowserName(ua string) string {
 	if ua == "" {
 		return "Unknown browser"
 	}
-	return truncate(ua, 40)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
+	return gatehouse.Truncate(ua, 40)
 }

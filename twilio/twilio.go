@@ -307,7 +307,11 @@ func parseError(status int, body []byte) *Error {
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 	}
-	e.Message = truncate(e.Message, 300)
+	if msg := gatehouse.Truncate(e.Message, 300); len(e.Message) > 300 {
+		e.Message = msg + "…"
+	} else {
+		e.Message = msg
+	}
 	return e
 }
 
@@ -318,11 +322,4 @@ func jsonInt(raw json.RawMessage) int {
 		return 0
 	}
 	return n
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -204,9 +204,10 @@ func (e *env) user(ws *gatehouse.Workspace, email string, role gatehouse.Role) *
 // browser is a client with its own cookie jar that does not follow
 // redirects, so tests see every 303.
 type browser struct {
-	tb     testing.TB
-	env    *env
-	client *http.Client
+	tb        testing.TB
+	env       *env
+	client    *http.Client
+	userAgent string // sent when set
 }
 
 func (e *env) browser() *browser {
@@ -232,6 +233,9 @@ func (r response) location() string { return r.Header.Get("Location") }
 
 func (b *browser) do(req *http.Request) response {
 	b.tb.Helper()
+	if b.userAgent != "" {
+		req.Header.Set("User-Agent", b.userAgent)
+	}
 	res, err := b.client.Do(req)
 	if err != nil {
 		b.tb.Fatal(err)

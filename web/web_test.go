@@ -469,3 +469,28 @@ func TestDevOutbox(t *testing.T) {
 	wantBody(t, "outbox", res, "Reset your WS acme password")
 	wantStatus(t, "outbox on a workspace host", e.browser().get(wsURL("acme", "/_dev/outbox")), http.StatusNotFound)
 }
+
+// TestLongUserAgent: a user agent cut to its stored length at a character
+// boundary (here a two-byte "é" across the cut, and an invalid byte) signs
+// in, trusts the device and lists it, on both stores: PostgreSQL refuses
+// text with a split character.
+func TestLongUserAgent(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvOn(t, be)
+			e.workspace("acme")
+			e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+			b := e.browser()
+			b.userAgent = strings.Repeat("a", 255) + "é" + strings.Repeat("\xff", 3) + "Firefox/128.0"
+			b.login("acme", "client@example.com", goodPassword, "/portal")
+			secret, _ := b.enrollTOTP("acme")
+			b = e.browser()
+			b.userAgent = "Mozilla/5.0 " + strings.Repeat("€", 100)
+			b.login("acme", "client@example.com", goodPassword, "/login/verify")
+			b.verifyRemembering("acme", secret)
+			wantStatus(t, "security page", b.get(wsURL("acme", "/account/security")), http.StatusOK)
+		})
+	}
+}
