@@ -298,3 +298,29 @@ func TestLoginEndedMeanwhile(t *testing.T) {
 		}
 	})
 }
+
+// factorsFail is a store whose factor reads fail.
+type factorsFail struct{ mfa.Stores }
+
+var errStoreDown = errors.New("store down")
+
+func (factorsFail) FindFactors(context.Context, int64, int64) ([]mfa.Factor, error) {
+	return nil, errStoreDown
+}
+
+// TestConfirmSMSStoreError: a failed read is reported as such, not as
+// "nothing to confirm".
+func TestConfirmSMSStoreError(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodSMS}})
+		h.sms = h.enableSMS(t)
+		v := h.signedIn(t)
+		if _, err := h.svc.StartSMS(t.Context(), v, "GB", "07700 900123", testIP); err != nil {
+			t.Fatal(err)
+		}
+		broken := h.instance(factorsFail{h.store})
+		if err := broken.ConfirmSMS(t.Context(), v, h.sms.lastCode(t), testIP); !errors.Is(err, errStoreDown) {
+			t.Errorf("ConfirmSMS with the store down = %v; want its error", err)
+		}
+	})
+}

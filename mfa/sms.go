@@ -206,7 +206,12 @@ func (s *Service) StartSMS(ctx context.Context, v *gatehouse.Visit, country, num
 // ConfirmSMS activates the pending phone with the code sent to it.
 func (s *Service) ConfirmSMS(ctx context.Context, v *gatehouse.Visit, code, ip string) error {
 	now := s.Now()
-	if f, err := s.smsFactor(ctx, v); err != nil || f.Active {
+	switch f, err := s.smsFactor(ctx, v); {
+	case errors.Is(err, ErrSMSNoPhone):
+		return ErrNotPending
+	case err != nil:
+		return err // a failed read is not "nothing to confirm"
+	case f.Active:
 		return ErrNotPending
 	}
 	if !v.Workspace.MFA.Allows(gatehouse.MethodSMS) {

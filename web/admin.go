@@ -474,11 +474,16 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request, f gatehouse
 			first = false
 			return enc.Encode(record(e))
 		})
-		w.Write([]byte("]\n"))
+		if err == nil {
+			w.Write([]byte("]\n"))
+		}
 	}
 	if err != nil {
-		// The status is sent already; the log says the export was cut short.
-		s.log.Error("audit export", "workspace", reqOf(r).ws.Slug, "err", err)
+		// The status is sent already. Breaking the connection (no final
+		// chunk) is how HTTP says the body is incomplete: a cut-short
+		// export must not look like the whole log.
+		s.log.Error("audit export cut short", "workspace", reqOf(r).ws.Slug, "err", err)
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/web"
 )
 
 // verifyRemembering passes the TOTP challenge with "Remember this device".
@@ -366,6 +370,46 @@ func TestSignInOptions(t *testing.T) {
 	for _, c := range res.Cookies() {
 		if c.Name == "gatehouse_session" && c.MaxAge != 0 {
 			t.Fatalf("remember-me off, yet the cookie lasts %d s", c.MaxAge)
+		}
+	}
+}
+
+// brokenAudit is a store whose audit stream breaks after one event.
+type brokenAudit struct{ testStore }
+
+func (s brokenAudit) EachAuditEvent(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter, fn func(gatehouse.AuditEvent) error) error {
+	if err := fn(gatehouse.AuditEvent{ID: 1, Type: "signin.ok", IP: "127.0.0.1"}); err != nil {
+		return err
+	}
+	return errors.New("connection to the database lost")
+}
+
+// TestAuditExportCutShort: an export whose stream fails midway reaches the
+// client as a broken transfer, never as a complete-looking file.
+func TestAuditExportCutShort(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	owner := e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	srv, err := web.NewServer(web.Options{Store: brokenAudit{e.store}, Accounts: e.accounts, MFA: e.mfa, BaseURL: baseURL, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	broken := *e
+	broken.srv = ts
+	b := broken.browser()
+	b.client.Jar = owner.client.Jar
+	for _, format := range []string{"json", "csv"} {
+		res, err := b.client.Get(wsURL("acme", "/dashboard/audit?format="+format))
+		if err != nil {
+			continue // broken before the headers went out: fine too
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err == nil {
+			t.Errorf("%s export cut short reads as complete: %d %q", format, res.StatusCode, body)
 		}
 	}
 }

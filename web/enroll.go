@@ -85,11 +85,14 @@ func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, status 
 		return
 	}
 	p := smsPage{page: s.page(r, "Confirm your phone"), ResendIn: secs, Error: msg}
-	if factors, _, err := s.mfa.Factors(r.Context(), v); err == nil {
-		for _, f := range factors {
-			if f.Method == gatehouse.MethodSMS {
-				p.Phone = mfa.MaskPhone(f.Phone)
-			}
+	factors, _, err := s.mfa.Factors(r.Context(), v)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	for _, f := range factors {
+		if f.Method == gatehouse.MethodSMS {
+			p.Phone = mfa.MaskPhone(f.Phone)
 		}
 	}
 	s.render(w, r, status, tmpl, p)

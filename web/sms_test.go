@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 // enrollSMS sets up text-message codes for a signed-in browser.
@@ -250,4 +252,25 @@ func TestTwilioSettings(t *testing.T) {
 	res = owner.post(wsURL("acme", "/dashboard/settings/security/test-sms"), url.Values{"country": {"GB"}, "phone": {"07700 900998"}})
 	wantStatus(t, "refused test sms", res, http.StatusUnprocessableEntity)
 	wantBody(t, "refused test sms", res, "not valid")
+}
+
+// factorsFail is a store whose factor reads fail.
+type factorsFail struct{ testStore }
+
+func (factorsFail) FindFactors(context.Context, int64, int64) ([]mfa.Factor, error) {
+	return nil, errors.New("store down")
+}
+
+// TestCodeConfirmStoreError: the confirm page does not hide a failed read
+// (showing no number, as if there were none): it is a server error.
+func TestCodeConfirmStoreError(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	e.setTwilio("acme", gatehouse.MethodTOTP, gatehouse.MethodSMS)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/portal")
+	wantStatus(t, "sms start", b.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"GB"}, "phone": {"07700 900123"}}), http.StatusSeeOther)
+	e.mfa.Store = factorsFail{e.store}
+	wantStatus(t, "confirm page, store down", b.get(wsURL("acme", "/account/security/sms/confirm")), http.StatusInternalServerError)
 }
