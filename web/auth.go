@@ -187,6 +187,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	u, err := s.accounts.Authenticate(r.Context(), rq.ws, account.Credentials{
 		Email: email, Password: r.PostForm.Get("password"), IP: clientIP(r),
 	})
+	s.obs.SignIn("password", signInResult(err))
 	var throttled *account.ThrottledError
 	switch {
 	case errors.As(err, &throttled):

@@ -26,6 +26,7 @@ func (s *Server) handleSMSStart(w http.ResponseWriter, r *http.Request) {
 	}
 	rq := reqOf(r)
 	_, err := s.mfa.StartSMS(r.Context(), rq.visit, r.PostForm.Get("country"), r.PostForm.Get("phone"), clientIP(r))
+	s.observeCodeRefused(gatehouse.MethodSMS, err)
 	switch {
 	case errors.As(err, new(*mfa.TooSoonError)):
 		// The number is saved; a code went out less than a minute ago, and
@@ -101,6 +102,7 @@ func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, status 
 func (s *Server) handleSMSResend(w http.ResponseWriter, r *http.Request) {
 	rq := reqOf(r)
 	err := s.mfa.SendCode(r.Context(), rq.visit, gatehouse.MethodSMS, clientIP(r))
+	s.observeCodeRefused(gatehouse.MethodSMS, err)
 	var tooSoon *mfa.TooSoonError
 	p := smsPage{page: s.page(r, "Confirm your phone"), ResendIn: int(mfa.ResendGap / time.Second)}
 	switch {
@@ -219,6 +221,7 @@ type emailConfirmPage struct {
 func (s *Server) handleEmailEnable(w http.ResponseWriter, r *http.Request) {
 	rq := reqOf(r)
 	needsCode, err := s.mfa.EnableEmail(r.Context(), rq.visit, clientIP(r))
+	s.observeCodeRefused(gatehouse.MethodEmail, err)
 	switch {
 	case errors.As(err, new(*mfa.TooSoonError)):
 		needsCode = true // a code went out less than a minute ago

@@ -87,7 +87,7 @@ func (s *Server) routes() http.Handler {
 		s.renderError(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused.")
 	}))
 
-	app := s.tenant(base, apiPaths(ws))
+	app := s.tenant(recordRoute(base), apiPaths(recordRoute(ws)))
 	app = cop.Handler(app)
 	app = limitBody(app)
 
@@ -97,7 +97,7 @@ func (s *Server) routes() http.Handler {
 	// any Host, before the tenant lookup (SPEC §9).
 	root.HandleFunc("GET /healthz", handleHealth)
 	root.Handle("/", app)
-	return s.logRecover(securityHeaders(root))
+	return s.observeRequests(s.logRecover(securityHeaders(recordRoute(root))))
 }
 
 // apiPaths keeps /api answering JSON: ServeMux would redirect an unclean

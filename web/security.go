@@ -252,8 +252,12 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if s.reauthPage(r, method, "").Password {
 		err = s.accounts.Reauthenticate(r.Context(), rq.visit, r.PostForm.Get("password"), clientIP(r))
-	} else if _, err = s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r)); err == nil {
-		err = s.accounts.MarkVerified(r.Context(), rq.visit)
+	} else {
+		_, err = s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+		s.obs.SecondFactor(methodLabel(method), checkResult(err))
+		if err == nil {
+			err = s.accounts.MarkVerified(r.Context(), rq.visit)
+		}
 	}
 	var throttled *account.ThrottledError
 	var mfaThrottled *mfa.ThrottledError

@@ -33,6 +33,9 @@ type Options struct {
 	// DevOutbox lists queued mail at /_dev/outbox on the base host (--demo).
 	DevOutbox bool
 	Logger    *slog.Logger
+	// Observer is told about requests, sign-ins and codes (metrics); nil
+	// observes nothing.
+	Observer Observer
 }
 
 // Server serves the base host and every workspace host.
@@ -46,6 +49,7 @@ type Server struct {
 	secure    bool   // https: Secure cookies with the __Host- prefix
 	devOutbox bool
 	pages     *pages
+	obs       Observer
 
 	// slugs caches slug → workspace ID. A slug never changes owner and
 	// workspaces are never deleted, so entries cannot go stale; the
@@ -68,10 +72,13 @@ func NewServer(o Options) (*Server, error) {
 	s := &Server{
 		store: o.Store, accounts: o.Accounts, mfa: o.MFA, log: o.Logger,
 		scheme: u.Scheme, baseHost: strings.ToLower(u.Host), secure: u.Scheme == "https",
-		devOutbox: o.DevOutbox, pages: p,
+		devOutbox: o.DevOutbox, pages: p, obs: o.Observer,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.obs == nil {
+		s.obs = nopObserver{}
 	}
 	s.handler = s.routes()
 	return s, nil

@@ -77,7 +77,9 @@ func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, 
 		}
 		if wait == 0 && send {
 			var tooSoon *mfa.TooSoonError
-			switch err := s.mfa.SendCode(ctx, rq.visit, m, clientIP(r)); {
+			err := s.mfa.SendCode(ctx, rq.visit, m, clientIP(r))
+			s.observeCodeRefused(m, err)
+			switch {
 			case errors.As(err, &tooSoon):
 				wait = tooSoon.RetryAfter
 			case isFormMFAError(err):
@@ -115,6 +117,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	method := r.PostForm.Get("method")
 	proving := rq.decision.Next == mfa.ProveMailbox
 	verified, err := s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+	s.obs.SecondFactor(methodLabel(method), checkResult(err))
 	var throttled *mfa.ThrottledError
 	switch {
 	case s.endedLogin(w, r, err):
@@ -240,6 +243,7 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.mfa.SendCode(r.Context(), rq.visit, gatehouse.Method(method), clientIP(r))
+	s.observeCodeRefused(gatehouse.Method(method), err)
 	var tooSoon *mfa.TooSoonError
 	switch {
 	case errors.As(err, &tooSoon):

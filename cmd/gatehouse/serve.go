@@ -24,6 +24,9 @@ func (m Main) serve(ctx context.Context, args []string) error {
 	fs.Var(secretFlag{smtpURL}, "smtp-url", "mail server `URL`: smtp://user:pass@host:587, smtps://... or smtp+plain://host:port (loopback only); empty: dev outbox (GATEHOUSE_SMTP_URL)")
 	mailFrom := fs.String("mail-from", m.env("GATEHOUSE_MAIL_FROM", mail.DefaultFrom), "sender of e-mail (GATEHOUSE_MAIL_FROM)")
 	demo := fs.Bool("demo", false, "seed a demo workspace on an empty store and show mail at /_dev/outbox")
+	var ops opsAddrs
+	fs.StringVar(&ops.metrics, "metrics-addr", m.env("GATEHOUSE_METRICS_ADDR", ""), "listen address of the Prometheus /metrics endpoint; empty: off (GATEHOUSE_METRICS_ADDR)")
+	fs.StringVar(&ops.pprof, "pprof-addr", m.env("GATEHOUSE_PPROF_ADDR", ""), "listen address of Go's pprof handlers; empty: off (GATEHOUSE_PPROF_ADDR)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,8 +56,23 @@ func (m Main) serve(ctx context.Context, args []string) error {
 	devOutbox := *demo && *smtpURL == ""
 	a.outbox.KeepSent = devOutbox
 
+	// The operator listeners (metrics, pprof) start first, on addresses of
+	// their own: the public handler never serves them.
+	errc := make(chan error, 3)
+	opsLn, err := m.listenOps(ops, a.store, log, errc)
+	if err != nil {
+		return err
+	}
+	defer opsLn.close()
+	var obs web.Observer
+	if opsLn.metrics != nil {
+		obs = opsLn.metrics
+		a.mfa.Queue = countingQueue{Queue: a.mfa.Queue, m: opsLn.metrics}
+	}
+
 	srv, err := web.NewServer(web.Options{
 		Store: a.store, Accounts: a.accounts, MFA: a.mfa, BaseURL: c.BaseURL, DevOutbox: devOutbox, Logger: log,
+		Observer: obs,
 	})
 	if err != nil {
 		return err
@@ -88,7 +106,6 @@ func (m Main) serve(ctx context.Context, args []string) error {
 	}()
 	go sweepSessions(ctx, a.store, log)
 
-	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_url", c.BaseURL)
 	if m.Ready != nil {
