@@ -309,8 +309,12 @@ type User struct {
 	// EmailVerified reports that the user proved the mailbox: by an
 	// invitation, sign-up or reset link, or by an e-mail code.
 	EmailVerified bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// ClientID is the client (package portal) a client user belongs to; 0
+	// for staff and for a client user not yet given one. It is set with
+	// the portal store's SetUserClient, never by UpdateUser.
+	ClientID  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Active reports whether the user can sign in at all.
@@ -440,16 +444,22 @@ type AuditEvent struct {
 	Type        string // e.g. "signin.ok", "mfa.challenge.failed"
 	IP          string
 	Detail      string // a short human-readable note, never a secret
+	// ClientID and DocumentID name the portal client and document the
+	// event concerns; 0 when none.
+	ClientID   int64
+	DocumentID int64
 }
 
 // AuditFilter selects audit events. Zero fields select everything.
 type AuditFilter struct {
-	UserID   int64     // events whose actor or target is this user
-	Type     string    // events whose type starts with this ("mfa." or "signin.password.failed")
-	From     time.Time // at or after
-	To       time.Time // before
-	BeforeID int64     // keyset pagination: events with a smaller ID
-	Limit    int       // at most this many (FindAuditEvents only; 0 means 50)
+	UserID     int64     // events whose actor or target is this user
+	Type       string    // events whose type starts with this ("mfa." or "signin.password.failed")
+	From       time.Time // at or after
+	To         time.Time // before
+	ClientID   int64     // events about this portal client
+	DocumentID int64     // events about this document
+	BeforeID   int64     // keyset pagination: events with a smaller ID
+	Limit      int       // at most this many (FindAuditEvents only; 0 means 50)
 }
 
 // AuditStore keeps the audit log.

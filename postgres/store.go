@@ -121,17 +121,25 @@ func (db *DB) CountWorkspaces(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-const userCols = `id, workspace_id, email, name, role, password_hash, disabled, email_verified, created_at, updated_at`
+const userCols = `id, workspace_id, email, name, role, password_hash, disabled, email_verified, client_id, created_at, updated_at`
 
 // userRow scans userCols into u.
-type userRow struct{ u *gatehouse.User }
-
-func (r userRow) dest() []any {
-	u := r.u
-	return []any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt}
+type userRow struct {
+	u      *gatehouse.User
+	client *int64
 }
 
-func (r userRow) finish() { r.u.CreatedAt, r.u.UpdatedAt = r.u.CreatedAt.UTC(), r.u.UpdatedAt.UTC() }
+func (r *userRow) dest() []any {
+	u := r.u
+	return []any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.EmailVerified, &r.client, &u.CreatedAt, &u.UpdatedAt}
+}
+
+func (r *userRow) finish() {
+	if r.client != nil {
+		r.u.ClientID = *r.client
+	}
+	r.u.CreatedAt, r.u.UpdatedAt = r.u.CreatedAt.UTC(), r.u.UpdatedAt.UTC()
+}
 
 func scanUser(row pgx.Row, u *gatehouse.User) error {
 	r := userRow{u: u}
@@ -598,9 +606,9 @@ func (db *DB) CountMessages(ctx context.Context, workspaceID int64, channel stri
 // AddAuditEvent implements gatehouse.AuditStore.
 func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error {
 	err := db.pool.QueryRow(ctx, `
-		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		workspaceID, e.At, e.ActorID, e.TargetID, e.Type, e.IP, e.Detail,
+		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail, client_id, document_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		workspaceID, e.At, e.ActorID, e.TargetID, e.Type, e.IP, e.Detail, e.ClientID, e.DocumentID,
 	).Scan(&e.ID)
 	if err != nil {
 		return fmt.Errorf("add audit event %q: %w", e.Type, translate(err))
@@ -609,10 +617,10 @@ func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse
 	return nil
 }
 
-const auditCols = `id, workspace_id, at, actor_id, target_id, type, ip, detail`
+const auditCols = `id, workspace_id, at, actor_id, target_id, type, ip, detail, client_id, document_id`
 
 func scanAuditEvent(row pgx.Row, e *gatehouse.AuditEvent) error {
-	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.At, &e.ActorID, &e.TargetID, &e.Type, &e.IP, &e.Detail); err != nil {
+	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.At, &e.ActorID, &e.TargetID, &e.Type, &e.IP, &e.Detail, &e.ClientID, &e.DocumentID); err != nil {
 		return err
 	}
 	e.At = e.At.UTC()
@@ -716,6 +724,12 @@ func auditWhere(workspaceID int64, f gatehouse.AuditFilter) (string, []any) {
 	}
 	if !f.To.IsZero() {
 		conds = append(conds, "at < "+arg(f.To))
+	}
+	if f.ClientID != 0 {
+		conds = append(conds, "client_id = "+arg(f.ClientID))
+	}
+	if f.DocumentID != 0 {
+		conds = append(conds, "document_id = "+arg(f.DocumentID))
 	}
 	if f.BeforeID != 0 {
 		conds = append(conds, "id < "+arg(f.BeforeID))

@@ -124,20 +124,24 @@ func (db *DB) CountWorkspaces(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-const userCols = `id, workspace_id, email, name, role, password_hash, disabled, email_verified, created_at, updated_at`
+const userCols = `id, workspace_id, email, name, role, password_hash, disabled, email_verified, client_id, created_at, updated_at`
 
 // userRow scans userCols into u.
 type userRow struct {
 	u                *gatehouse.User
+	client           sql.NullInt64
 	created, updated int64
 }
 
 func (r *userRow) dest() []any {
 	u := r.u
-	return []any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.EmailVerified, &r.created, &r.updated}
+	return []any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.EmailVerified, &r.client, &r.created, &r.updated}
 }
 
-func (r *userRow) finish() { r.u.CreatedAt, r.u.UpdatedAt = fromUnix(r.created), fromUnix(r.updated) }
+func (r *userRow) finish() {
+	r.u.ClientID = r.client.Int64
+	r.u.CreatedAt, r.u.UpdatedAt = fromUnix(r.created), fromUnix(r.updated)
+}
 
 func scanUser(row interface{ Scan(...any) error }, u *gatehouse.User) error {
 	r := userRow{u: u}
@@ -587,9 +591,9 @@ func (db *DB) CountMessages(ctx context.Context, workspaceID int64, channel stri
 // AddAuditEvent implements gatehouse.AuditStore.
 func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error {
 	err := db.write.QueryRowContext(ctx, `
-		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		workspaceID, unix(e.At), e.ActorID, e.TargetID, e.Type, e.IP, e.Detail,
+		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail, client_id, document_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		workspaceID, unix(e.At), e.ActorID, e.TargetID, e.Type, e.IP, e.Detail, e.ClientID, e.DocumentID,
 	).Scan(&e.ID)
 	if err != nil {
 		return fmt.Errorf("add audit event %q: %w", e.Type, translate(err))
@@ -598,11 +602,11 @@ func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse
 	return nil
 }
 
-const auditCols = `id, workspace_id, at, actor_id, target_id, type, ip, detail`
+const auditCols = `id, workspace_id, at, actor_id, target_id, type, ip, detail, client_id, document_id`
 
 func scanAuditEvent(row interface{ Scan(...any) error }, e *gatehouse.AuditEvent) error {
 	var at int64
-	if err := row.Scan(&e.ID, &e.WorkspaceID, &at, &e.ActorID, &e.TargetID, &e.Type, &e.IP, &e.Detail); err != nil {
+	if err := row.Scan(&e.ID, &e.WorkspaceID, &at, &e.ActorID, &e.TargetID, &e.Type, &e.IP, &e.Detail, &e.ClientID, &e.DocumentID); err != nil {
 		return err
 	}
 	e.At = fromUnix(at)
@@ -703,6 +707,14 @@ func auditWhere(workspaceID int64, f gatehouse.AuditFilter) (string, []any) {
 	if !f.To.IsZero() {
 		conds = append(conds, "at < ?")
 		args = append(args, unix(f.To))
+	}
+	if f.ClientID != 0 {
+		conds = append(conds, "client_id = ?")
+		args = append(args, f.ClientID)
+	}
+	if f.DocumentID != 0 {
+		conds = append(conds, "document_id = ?")
+		args = append(args, f.DocumentID)
 	}
 	if f.BeforeID != 0 {
 		conds = append(conds, "id < ?")

@@ -1,0 +1,279 @@
+package portal
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+)
+
+// ChunkSize is how many plaintext bytes each stored chunk holds (the last
+// one fewer). Memory per upload or download is a couple of chunks,
+// whatever the file's size.
+const ChunkSize = 64 << 10
+
+const (
+	chunkNonce = 12
+	chunkTag   = 16
+)
+
+// DocumentKeyAAD binds a sealed data key to its workspace and document: a
+// key copied into another document's row does not open there.
+func DocumentKeyAAD(workspaceID, documentID int64) string {
+	return fmt.Sprintf("document-key/ws:%d/doc:%d", workspaceID, documentID)
+}
+
+// chunkAAD binds a sealed chunk to its workspace, document and place, and
+// marks the final chunk together with the document's size: a chunk moved to
+// another index or document, a dropped tail or a changed size fails to open.
+func chunkAAD(workspaceID, documentID int64, index int, final bool, size int64) []byte {
+	b := make([]byte, 0, 64)
+	b = append(b, "gatehouse/doc-chunk/v1"...)
+	b = binary.BigEndian.AppendUint64(b, uint64(workspaceID))
+	b = binary.BigEndian.AppendUint64(b, uint64(documentID))
+	b = binary.BigEndian.AppendUint64(b, uint64(index))
+	if final {
+		b = append(b, 1)
+		b = binary.BigEndian.AppendUint64(b, uint64(size))
+	} else {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func newChunkAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// ChunkStore writes and reads a document's sealed chunks.
+type ChunkStore interface {
+	// PutDocumentChunk stores chunk index of a document being uploaded.
+	PutDocumentChunk(ctx context.Context, workspaceID, documentID int64, index int, sealed []byte) error
+	// DocumentChunk returns chunk index of the document, or ErrNotFound.
+	DocumentChunk(ctx context.Context, workspaceID, documentID int64, index int) ([]byte, error)
+}
+
+// Upload streams one file into sealed chunks. It holds one chunk of
+// plaintext at a time. Make one with Service.BeginUpload; after Write
+// calls, Close writes the final chunk; the document becomes visible only
+// when Service.Finish commits it, and Abort removes what was written.
+type Upload struct {
+	svc    *Service
+	ctx    context.Context
+	doc    *Document
+	key    []byte
+	aead   cipher.AEAD
+	buf    []byte // plaintext of the current chunk
+	sealed []byte // scratch for sealing
+	index  int
+	sum    hash.Hash
+	head   []byte // the first bytes, for sniffing the type
+	limit  int64
+	closed bool
+}
+
+// Document returns the document being uploaded (ID set).
+func (u *Upload) Document() *Document { return u.doc }
+
+// Write implements io.Writer: it fills and seals chunks as they complete.
+// It returns ErrTooLarge once the file passes the upload limit.
+func (u *Upload) Write(p []byte) (int, error) {
+	if u.closed {
+		return 0, errors.New("write after close")
+	}
+	n := 0
+	for len(p) > 0 {
+		if u.limit > 0 && u.doc.Size+int64(len(p)) > u.limit {
+			return n, ErrTooLarge
+		}
+		k := copy(u.buf[len(u.buf):cap(u.buf)], p)
+		u.buf = u.buf[:len(u.buf)+k]
+		u.sum.Write(p[:k])
+		if len(u.head) < 512 {
+			u.head = append(u.head, p[:min(k, 512-len(u.head))]...)
+		}
+		u.doc.Size += int64(k)
+		p, n = p[k:], n+k
+		if len(u.buf) == ChunkSize {
+			if err := u.flush(false); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// ReadFrom implements io.ReaderFrom, so io.Copy fills whole chunks.
+func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		if len(u.buf) == ChunkSize {
+			if err := u.flush(false); err != nil {
+				return total, err
+			}
+		}
+		n, err := r.Read(u.buf[len(u.buf):ChunkSize])
+		if n > 0 {
+			if u.limit > 0 && u.doc.Size+int64(n) > u.limit {
+				return total, ErrTooLarge
+			}
+			chunk := u.buf[len(u.buf) : len(u.buf)+n]
+			u.sum.Write(chunk)
+			if len(u.head) < 512 {
+				u.head = append(u.head, chunk[:min(n, 512-len(u.head))]...)
+			}
+			u.buf = u.buf[:len(u.buf)+n]
+			u.doc.Size += int64(n)
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// flush seals and stores the current chunk.
+func (u *Upload) flush(final bool) error {
+	nonce := u.sealed[:chunkNonce]
+	rand.Read(nonce)
+	out := u.aead.Seal(u.sealed[:chunkNonce], nonce, u.buf, chunkAAD(u.doc.WorkspaceID, u.doc.ID, u.index, final, u.doc.Size))
+	if err := u.svc.Store.PutDocumentChunk(u.ctx, u.doc.WorkspaceID, u.doc.ID, u.index, out); err != nil {
+		return fmt.Errorf("store chunk %d of document %d: %w", u.index, u.doc.ID, err)
+	}
+	u.index++
+	u.buf = u.buf[:0]
+	return nil
+}
+
+// Close writes the final chunk (possibly empty) and records the size, hash
+// and chunk count. The document is still invisible until Finish.
+func (u *Upload) Close() error {
+	if u.closed {
+		return nil
+	}
+	if err := u.flush(true); err != nil {
+		return err
+	}
+	u.closed = true
+	u.doc.Chunks = u.index
+	u.doc.SHA256 = u.sum.Sum(nil)
+	if u.svc.Sniff != nil {
+		u.doc.ContentType = DetectType(u.svc.Sniff(u.head), u.doc.FileName)
+	} else {
+		u.doc.ContentType = "application/octet-stream"
+	}
+	clear(u.buf[:cap(u.buf)])
+	return nil
+}
+
+// Reader reads a stored document back, opening one chunk at a time. It
+// implements io.ReadSeeker, for http.ServeContent and Range requests. A
+// chunk that fails to open (altered, swapped, cut) is an error wrapping
+// ErrTampered: altered bytes are never returned.
+type Reader struct {
+	ctx   context.Context
+	store ChunkStore
+	doc   *Document
+	aead  cipher.AEAD
+	off   int64
+	index int    // the chunk in plain, -1 for none
+	plain []byte // its plaintext
+}
+
+// chunkCount is how many chunks a document of size bytes has: full chunks
+// and one final one, empty when size is a multiple of ChunkSize.
+func chunkCount(size int64) int { return int(size/ChunkSize) + 1 }
+
+// Size returns the document's size.
+func (r *Reader) Size() int64 { return r.doc.Size }
+
+func (r *Reader) load(index int) error {
+	if r.index == index {
+		return nil
+	}
+	sealed, err := r.store.DocumentChunk(r.ctx, r.doc.WorkspaceID, r.doc.ID, index)
+	if err != nil {
+		return fmt.Errorf("%w: document %d chunk %d: %w", ErrTampered, r.doc.ID, index, err)
+	}
+	if len(sealed) < chunkNonce+chunkTag {
+		return fmt.Errorf("%w: document %d chunk %d is too short", ErrTampered, r.doc.ID, index)
+	}
+	// The chunk count follows from the size, which the final chunk's AAD
+	// binds: a row with an altered size or count does not open.
+	final := index == chunkCount(r.doc.Size)-1
+	plain, err := r.aead.Open(r.plain[:0], sealed[:chunkNonce], sealed[chunkNonce:], chunkAAD(r.doc.WorkspaceID, r.doc.ID, index, final, r.doc.Size))
+	if err != nil {
+		r.index = -1
+		return fmt.Errorf("%w: document %d chunk %d", ErrTampered, r.doc.ID, index)
+	}
+	want := ChunkSize
+	if final {
+		want = int(r.doc.Size - int64(index)*ChunkSize)
+	}
+	if len(plain) != want {
+		r.index = -1
+		return fmt.Errorf("%w: document %d chunk %d holds %d bytes, want %d", ErrTampered, r.doc.ID, index, len(plain), want)
+	}
+	r.plain, r.index = plain, index
+	return nil
+}
+
+// Read implements io.Reader.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.off >= r.doc.Size {
+		// The end is reached only once the final chunk opened, sealed as
+		// final for this size: a tail cut at a chunk boundary (with the
+		// size changed to match) fails here instead of ending early.
+		if err := r.load(chunkCount(r.doc.Size) - 1); err != nil {
+			return 0, err
+		}
+		return 0, io.EOF
+	}
+	index := int(r.off / ChunkSize)
+	if err := r.load(index); err != nil {
+		return 0, err
+	}
+	n := copy(p, r.plain[r.off-int64(index)*ChunkSize:])
+	r.off += int64(n)
+	return n, nil
+}
+
+// Seek implements io.Seeker.
+func (r *Reader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.off
+	case io.SeekEnd:
+		offset += r.doc.Size
+	default:
+		return 0, errors.New("seek: bad whence")
+	}
+	if offset < 0 {
+		return 0, errors.New("seek: negative position")
+	}
+	r.off = offset
+	return offset, nil
+}
+
+func newUpload(svc *Service, ctx context.Context, doc *Document, key []byte, limit int64) (*Upload, error) {
+	aead, err := newChunkAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Upload{svc: svc, ctx: ctx, doc: doc, key: key, aead: aead, buf: make([]byte, 0, ChunkSize),
+		sealed: make([]byte, chunkNonce, chunkNonce+ChunkSize+chunkTag), sum: sha256.New(), limit: limit}, nil
+}

@@ -1,0 +1,316 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/portal"
+	"github.com/gatehouse-dev/gatehouse/secret"
+	"github.com/gatehouse-dev/gatehouse/sqlite"
+)
+
+var t0 = time.Date(2039, 6, 15, 12, 0, 0, 0, time.UTC)
+
+// chunkHook lets a test change what the store hands back for a chunk.
+type chunkHook struct {
+	portal.Store
+	hook func(index int, data []byte) ([]byte, error)
+}
+
+func (h *chunkHook) DocumentChunk(ctx context.Context, ws, doc int64, index int) ([]byte, error) {
+	data, err := h.Store.DocumentChunk(ctx, ws, doc, index)
+	if h.hook != nil {
+		return h.hook(index, data)
+	}
+	return data, err
+}
+
+type fixture struct {
+	svc    *portal.Service
+	store  *chunkHook
+	ws     *gatehouse.Workspace
+	client *portal.Client
+	staff  portal.Viewer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ws := gatehouse.NewWorkspace("acme", "Acme", gatehouse.PlanPro, t0)
+	if err := db.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	u := &gatehouse.User{Email: "o@example.com", Role: gatehouse.RoleOwner, CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateUser(ctx, ws.ID, u); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := secret.NewKeyring(make([]byte, 32))
+	h := &chunkHook{Store: db}
+	svc := &portal.Service{Store: h, Users: db, Audit: db, Keys: keys, Now: func() time.Time { return t0 }, Sniff: http.DetectContentType}
+	staff := portal.Viewer{WorkspaceID: ws.ID, UserID: u.ID, Role: gatehouse.RoleOwner}
+	c, err := svc.CreateClient(ctx, staff, "Client", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{svc: svc, store: h, ws: ws, client: c, staff: staff}
+}
+
+func (f *fixture) upload(t *testing.T, name string, data []byte) *portal.Document {
+	t.Helper()
+	ctx := context.Background()
+	up, err := f.svc.BeginUpload(ctx, f.staff, f.client.ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(up, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := f.svc.Finish(ctx, f.staff, f.ws, []*portal.Upload{up}, portal.UploadMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.svc.Document(ctx, f.staff, docs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	for _, size := range []int{0, 1, portal.ChunkSize - 1, portal.ChunkSize, portal.ChunkSize + 1, 3*portal.ChunkSize + 17} {
+		data := make([]byte, size)
+		rand.Read(data)
+		d := f.upload(t, "x.bin", data)
+		sum := sha256.Sum256(data)
+		if d.Size != int64(size) || !bytes.Equal(d.SHA256, sum[:]) || d.Chunks != size/portal.ChunkSize+1 {
+			t.Fatalf("size %d: stored size %d chunks %d", size, d.Size, d.Chunks)
+		}
+		r, err := f.svc.Open(context.Background(), f.staff, d, "")
+		if err != nil {
+			t.Fatalf("size %d: open: %v", size, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("size %d: read back %d bytes, err %v", size, len(got), err)
+		}
+		if size > 10 {
+			// A range across a chunk boundary.
+			off := int64(size) - 10
+			if _, err := r.Seek(off, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			part := make([]byte, 10)
+			if _, err := io.ReadFull(r, part); err != nil || !bytes.Equal(part, data[off:]) {
+				t.Fatalf("size %d: seek and read: %v", size, err)
+			}
+		}
+	}
+}
+
+func TestSniffedType(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct{ name, content, stored, served string }{
+		{"a.pdf", "%PDF-1.4\n", "application/pdf", "application/pdf"},
+		{"a.csv", "a,b\n1,2\n", "text/csv", "text/csv; charset=utf-8"},
+		{"a.html", "<html><script>alert(1)</script>", "application/octet-stream", "application/octet-stream"},
+		{"a.svg", `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`, "application/octet-stream", "application/octet-stream"},
+		{"page.txt", "<!DOCTYPE html><p>", "text/html", "application/octet-stream"},
+	} {
+		d := f.upload(t, tc.name, []byte(tc.content))
+		if d.ContentType != tc.stored || portal.ServedType(d.ContentType) != tc.served {
+			t.Errorf("%s: stored %q served %q, want %q %q", tc.name, d.ContentType, portal.ServedType(d.ContentType), tc.stored, tc.served)
+		}
+	}
+}
+
+// TestTamper: an altered, swapped or missing chunk, or a changed size,
+// fails with ErrTampered instead of returning altered bytes.
+func TestTamper(t *testing.T) {
+	f := newFixture(t)
+	data := make([]byte, 3*portal.ChunkSize+5)
+	rand.Read(data)
+	d := f.upload(t, "x.bin", data)
+	var chunks [][]byte
+	for i := range 4 {
+		c, err := f.store.Store.DocumentChunk(context.Background(), f.ws.ID, d.ID, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunks = append(chunks, c)
+	}
+	other := f.upload(t, "y.bin", data)
+	otherChunk, _ := f.store.Store.DocumentChunk(context.Background(), f.ws.ID, other.ID, 1)
+	for _, tc := range []struct {
+		name string
+		hook func(int, []byte) ([]byte, error)
+		doc  func(portal.Document) portal.Document
+	}{
+		{name: "altered byte", hook: func(i int, b []byte) ([]byte, error) {
+			if i == 2 {
+				b = bytes.Clone(b)
+				b[len(b)/2] ^= 1
+			}
+			return b, nil
+		}},
+		{name: "swapped chunks", hook: func(i int, b []byte) ([]byte, error) {
+			switch i {
+			case 1:
+				return chunks[2], nil
+			case 2:
+				return chunks[1], nil
+			}
+			return b, nil
+		}},
+		{name: "chunk of another document", hook: func(i int, b []byte) ([]byte, error) {
+			if i == 1 {
+				return otherChunk, nil
+			}
+			return b, nil
+		}},
+		{name: "final chunk dropped", doc: func(d portal.Document) portal.Document {
+			d.Size = 3 * portal.ChunkSize
+			return d
+		}},
+		{name: "missing chunk", hook: func(i int, b []byte) ([]byte, error) {
+			if i == 3 {
+				return nil, gatehouse.ErrNotFound
+			}
+			return b, nil
+		}},
+		{name: "first chunk altered", hook: func(i int, b []byte) ([]byte, error) {
+			if i == 0 {
+				b = bytes.Clone(b)
+				b[20] ^= 0x80
+			}
+			return b, nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.store.hook = tc.hook
+			defer func() { f.store.hook = nil }()
+			doc := *d
+			if tc.doc != nil {
+				doc = tc.doc(doc)
+			}
+			r, err := f.svc.Open(context.Background(), f.staff, &doc, "")
+			if err == nil {
+				var got []byte
+				got, err = io.ReadAll(r)
+				if err == nil && !bytes.Equal(got, data) {
+					t.Fatal("altered bytes returned without an error")
+				}
+			}
+			if !errors.Is(err, portal.ErrTampered) {
+				t.Fatalf("err %v, want ErrTampered", err)
+			}
+		})
+	}
+}
+
+// TestViewer: a client user sees only their own client; staff see all.
+func TestViewer(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	other, _ := f.svc.CreateClient(ctx, f.staff, "Other", "")
+	d := f.upload(t, "x.pdf", []byte("%PDF-"))
+	mine := portal.Viewer{WorkspaceID: f.ws.ID, UserID: 99, Role: gatehouse.RoleClient, ClientID: f.client.ID}
+	theirs := portal.Viewer{WorkspaceID: f.ws.ID, UserID: 98, Role: gatehouse.RoleClient, ClientID: other.ID}
+	none := portal.Viewer{WorkspaceID: f.ws.ID, UserID: 97, Role: gatehouse.RoleClient}
+	if _, err := f.svc.Document(ctx, mine, d.ID); err != nil {
+		t.Fatalf("own client's document: %v", err)
+	}
+	for name, v := range map[string]portal.Viewer{"other client": theirs, "no client": none} {
+		if _, err := f.svc.Document(ctx, v, d.ID); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("%s: document: %v, want ErrNotFound", name, err)
+		}
+		if _, err := f.svc.Open(ctx, v, d, ""); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("%s: open: %v, want ErrNotFound", name, err)
+		}
+		if _, err := f.svc.BeginUpload(ctx, v, f.client.ID, "x"); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("%s: upload: %v, want ErrNotFound", name, err)
+		}
+		if _, _, err := f.svc.Conversation(ctx, v, f.client.ID, 0); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("%s: conversation: %v, want ErrNotFound", name, err)
+		}
+	}
+	if _, err := f.svc.Delete(ctx, mine, d.ID, ""); !errors.Is(err, portal.ErrForbidden) {
+		t.Fatalf("client deleting: %v, want ErrForbidden", err)
+	}
+	if _, err := f.svc.CreateClient(ctx, mine, "x", ""); !errors.Is(err, portal.ErrForbidden) {
+		t.Fatalf("client creating a client: %v", err)
+	}
+	member := portal.Viewer{WorkspaceID: f.ws.ID, UserID: 5, Role: gatehouse.RoleMember}
+	if _, err := f.svc.CreateClient(ctx, member, "x", ""); !errors.Is(err, portal.ErrForbidden) {
+		t.Fatalf("member creating a client: %v", err)
+	}
+	if _, err := f.svc.Document(ctx, member, d.ID); err != nil {
+		t.Fatalf("member (staff) reading a document: %v", err)
+	}
+}
+
+func TestUploadLimit(t *testing.T) {
+	f := newFixture(t)
+	f.svc.MaxUpload = 100
+	up, err := f.svc.BeginUpload(context.Background(), f.staff, f.client.ID, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(up, bytes.NewReader(make([]byte, 101))); !errors.Is(err, portal.ErrTooLarge) {
+		t.Fatalf("101 bytes over a 100-byte limit: %v", err)
+	}
+	up.Abort()
+	if l, _ := f.svc.Documents(context.Background(), f.staff, f.client.ID, 0); len(l) != 0 {
+		t.Fatalf("documents after a refused upload: %d", len(l))
+	}
+}
+
+func TestMessageRules(t *testing.T) {
+	long := string(bytes.Repeat([]byte("é"), portal.MaxMessageRunes))
+	if _, err := portal.ValidateMessage(long); err != nil {
+		t.Fatalf("10,000 characters refused: %v", err)
+	}
+	if _, err := portal.ValidateMessage(long + "x"); !errors.Is(err, gatehouse.ErrInvalid) {
+		t.Fatalf("10,001 characters: %v", err)
+	}
+	if _, err := portal.ValidateMessage(" \n "); !errors.Is(err, gatehouse.ErrInvalid) {
+		t.Fatalf("blank: %v", err)
+	}
+	if got, _ := portal.ValidateMessage("a\r\nb"); got != "a\nb" {
+		t.Fatalf("CRLF kept as %q", got)
+	}
+}
+
+func TestSafeFileName(t *testing.T) {
+	for in, want := range map[string]string{
+		`C:\Users\x\report.pdf`: "report.pdf",
+		"../../etc/passwd":      "passwd",
+		"a\r\nb\x00.txt":        "ab.txt",
+		"":                      "document",
+		"..":                    "document",
+	} {
+		if got := portal.SafeFileName(in); got != want {
+			t.Errorf("SafeFileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
