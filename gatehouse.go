@@ -422,7 +422,7 @@ const (
 type Message struct {
 	ID          int64
 	WorkspaceID int64
-	Channel     string // "email" or "sms"
+	Channel     string // "email", "sms", or "job" (work left for after an answer)
 	To          string
 	Subject     string
 	Body        string // plain text

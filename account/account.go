@@ -95,6 +95,9 @@ type Service struct {
 	Store  mfa.Stores
 	Hasher *password.Hasher
 	Mailer Mailer
+	// Jobs queues the work of the forms that must answer alike for members
+	// and strangers; the outbox worker runs it through RunJob.
+	Jobs Jobs
 	// WorkspaceURL returns the public base URL of a workspace, for links in
 	// e-mails ("http://acme.localhost:8080").
 	WorkspaceURL func(slug string) string

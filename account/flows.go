@@ -185,28 +185,17 @@ func (s *Service) AcceptInvite(ctx context.Context, ws *gatehouse.Workspace, tok
 	return u, nil
 }
 
-// RequestReset e-mails a password-reset link (valid 1 hour, single use) when
-// the e-mail belongs to an active account, and otherwise does nothing; the
-// caller shows the same answer either way.
+// RequestReset queues a password-reset link (valid 1 hour, single use) for
+// email. The request does the same work whether or not the address belongs
+// to an account: it queues one job, and the job mails the link only to an
+// active account with a password. The caller shows the same answer either
+// way.
 func (s *Service) RequestReset(ctx context.Context, ws *gatehouse.Workspace, email string) error {
-	email = strings.ToLower(strings.TrimSpace(email))
-	u, err := s.Store.FindUserByEmail(ctx, ws.ID, email)
-	if errors.Is(err, gatehouse.ErrNotFound) {
-		return nil
-	}
+	email, err := NormalizeEmail(email)
 	if err != nil {
-		return err
+		return nil // no account has such an address
 	}
-	if u.Disabled || u.PasswordHash == "" {
-		return nil
-	}
-	token, err := s.issueToken(ctx, ws, u, gatehouse.TokenPasswordReset, "")
-	if err != nil {
-		return err
-	}
-	link := s.WorkspaceURL(ws.Slug) + "/password/reset/" + token
-	body := fmt.Sprintf("Someone asked to reset your password for %s.\n\nChoose a new one here (the link works once, for 1 hour):\n%s\n\nIf it was not you, ignore this e-mail: your password stays as it is.\n", ws.Name, link)
-	return s.Mailer.Enqueue(ctx, ws.ID, u.Email, "Reset your "+ws.Name+" password", body)
+	return s.enqueue(ctx, ws.ID, jobReset, resetJob{Email: email})
 }
 
 // ResetPassword sets a new password through a reset link and ends all the
@@ -239,6 +228,8 @@ func (s *Service) ResetPassword(ctx context.Context, ws *gatehouse.Workspace, to
 // account, the visitor is told to check their inbox, so the answer never
 // reveals who is a member: a new address gets a confirmation link (valid 24
 // hours) and an existing member gets a note pointing to sign-in and reset.
+// Which of the two it is is found out after the answer, by a queued job, so
+// that the request does the same work, and takes the same time, either way.
 // The chosen password's hash rides in the link and is set on the account only
 // when the link is used, which proves the mailbox.
 func (s *Service) SignUp(ctx context.Context, ws *gatehouse.Workspace, name, email, plain string) error {
@@ -256,28 +247,7 @@ func (s *Service) SignUp(ctx context.Context, ws *gatehouse.Workspace, name, ema
 	if err != nil {
 		return err
 	}
-	now := s.Now()
-	u, err := s.Store.FindUserByEmail(ctx, ws.ID, email)
-	switch {
-	case errors.Is(err, gatehouse.ErrNotFound):
-		u = &gatehouse.User{Email: email, Name: strings.TrimSpace(name), Role: gatehouse.RoleClient, CreatedAt: now, UpdatedAt: now}
-		if err := s.Store.CreateUser(ctx, ws.ID, u); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	case u.PasswordHash != "":
-		body := fmt.Sprintf("Someone tried to sign up to %s with this address, which already has an account.\n\nSign in at %s/login, or reset your password at %s/password/forgot.\nIf it was not you, you can ignore this e-mail.\n",
-			ws.Name, s.WorkspaceURL(ws.Slug), s.WorkspaceURL(ws.Slug))
-		return s.Mailer.Enqueue(ctx, ws.ID, email, "Your "+ws.Name+" account", body)
-	}
-	token, err := s.issueToken(ctx, ws, u, gatehouse.TokenSignup, hash)
-	if err != nil {
-		return err
-	}
-	link := s.WorkspaceURL(ws.Slug) + "/signup/confirm/" + token
-	body := fmt.Sprintf("Welcome to %s.\n\nConfirm your e-mail address to finish signing up (the link works once, for 24 hours):\n%s\n", ws.Name, link)
-	return s.Mailer.Enqueue(ctx, ws.ID, email, "Confirm your "+ws.Name+" account", body)
+	return s.enqueue(ctx, ws.ID, jobSignup, signupJob{Email: email, Name: name, Hash: hash})
 }
 
 // ConfirmSignUp spends a sign-up link and sets the password chosen at

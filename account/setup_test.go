@@ -63,6 +63,9 @@ type sentMail struct {
 type mailer struct {
 	mu   sync.Mutex
 	sent []sentMail
+	// worker, if set, runs before every read: the queued jobs, which may
+	// mail, have their turn, as the outbox worker would take it.
+	worker func()
 }
 
 func (m *mailer) Enqueue(_ context.Context, workspaceID int64, to, subject, body string) error {
@@ -74,6 +77,9 @@ func (m *mailer) Enqueue(_ context.Context, workspaceID int64, to, subject, body
 
 // all returns a copy of every e-mail sent so far.
 func (m *mailer) all() []sentMail {
+	if m.worker != nil {
+		m.worker()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]sentMail(nil), m.sent...)
@@ -126,14 +132,52 @@ func tokenOf(tb testing.TB, ws *gatehouse.Workspace, link, prefix string) string
 
 func workspaceURL(slug string) string { return "http://" + slug + ".localhost:8080" }
 
+// jobQueue is a fake account.Jobs that keeps what is queued until run.
+type jobQueue struct {
+	mu   sync.Mutex
+	jobs []queuedJob
+}
+
+type queuedJob struct {
+	workspaceID   int64
+	kind, payload string
+}
+
+func (q *jobQueue) EnqueueJob(_ context.Context, workspaceID int64, kind, payload string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.jobs = append(q.jobs, queuedJob{workspaceID, kind, payload})
+	return nil
+}
+
+// take removes and returns the queued jobs.
+func (q *jobQueue) take() []queuedJob {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	j := q.jobs
+	q.jobs = nil
+	return j
+}
+
 // env is a Service on a fresh SQLite store with a fixed clock, a fake mailer
-// and one workspace.
+// and job queue, and one workspace.
 type env struct {
 	svc   *account.Service
 	db    *sqlite.DB
 	clock *clock
 	mail  *mailer
+	jobs  *jobQueue
 	ws    *gatehouse.Workspace
+}
+
+// runJobs runs the queued jobs, as the outbox worker does after the answer.
+func (e *env) runJobs(tb testing.TB) {
+	tb.Helper()
+	for _, j := range e.jobs.take() {
+		if err := e.svc.RunJob(context.Background(), j.workspaceID, j.kind, j.payload); err != nil {
+			tb.Fatalf("run %s job: %v", j.kind, err)
+		}
+	}
 }
 
 // mustOpen opens a migrated SQLite store in a temp file.
@@ -156,12 +200,14 @@ func newEnv(tb testing.TB) *env {
 	tb.Helper()
 	c := newClock()
 	m := &mailer{}
+	q := &jobQueue{}
 	db := mustOpen(tb)
 	e := &env{
 		svc: &account.Service{
 			Store:        db,
 			Hasher:       password.NewHasher(cheapParams, 0),
 			Mailer:       m,
+			Jobs:         q,
 			WorkspaceURL: workspaceURL,
 			Now:          c.Now,
 			Logger:       slog.New(slog.DiscardHandler),
@@ -169,7 +215,9 @@ func newEnv(tb testing.TB) *env {
 		db:    db,
 		clock: c,
 		mail:  m,
+		jobs:  q,
 	}
+	m.worker = func() { e.runJobs(tb) }
 	e.ws = e.mustWorkspace(tb, "acme", "Acme Corp", func(w *gatehouse.Workspace) {
 		w.SignupEnabled, w.RememberMeEnabled = true, true
 	})

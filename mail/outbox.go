@@ -48,6 +48,9 @@ type Outbox struct {
 	Sender Sender // e-mail
 	// SMS delivers messages on the "sms" channel; nil gives them up at once.
 	SMS Sender
+	// Jobs runs the messages on the "job" channel (EnqueueJob); nil gives
+	// them up at once.
+	Jobs JobRunner
 	// KeepSent keeps the text of delivered and abandoned messages, for the
 	// dev outbox (--demo). Otherwise it is blanked at once: messages carry
 	// codes and links, which must not stay stored in the clear.
@@ -157,6 +160,40 @@ func (o *Outbox) EnqueueSMS(ctx context.Context, workspaceID int64, to, body str
 	return m.ID, nil
 }
 
+// ChannelJob is the channel of queued work (EnqueueJob), as opposed to
+// "email" and "sms".
+const ChannelJob = "job"
+
+// JobRunner does work queued with EnqueueJob. An error wrapping
+// ErrPermanent (a payload it cannot read, a kind it does not know) gives the
+// job up; any other error retries it with backoff, like a failed delivery.
+// A job may run more than once (a process can crash after the work but
+// before the outbox records it), so its work must tolerate a second run.
+type JobRunner interface {
+	RunJob(ctx context.Context, workspaceID int64, kind, payload string) error
+}
+
+// EnqueueJob stores a job of the kind for workspaceID, due now, and wakes
+// the worker, which hands it to Jobs. It is how a request leaves work for
+// after its answer: the request's cost is this one insert whatever the job
+// will do, so the answer's timing tells nothing of it, and the job is as
+// durable as a queued e-mail.
+func (o *Outbox) EnqueueJob(ctx context.Context, workspaceID int64, kind, payload string) error {
+	now := o.now()
+	m := &gatehouse.Message{
+		WorkspaceID: workspaceID, Channel: ChannelJob, Subject: kind, Body: payload,
+		Status: gatehouse.MessagePending, CreatedAt: now, NextAttempt: now,
+	}
+	if err := o.Store.EnqueueMessage(ctx, workspaceID, m); err != nil {
+		return fmt.Errorf("enqueue %s job: %w", kind, err)
+	}
+	select {
+	case o.pokes() <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 // Await returns message id once its first delivery attempt is over (sent,
 // given up on, or failed and rescheduled), or as it stands when timeout
 // passes. It polls the store, so it also sees another instance's worker.
@@ -220,6 +257,19 @@ func (o *Outbox) RunOnce(ctx context.Context) (sent, failed int, err error) {
 	return sent, failed, err
 }
 
+// Flush runs rounds until one finds nothing due: every message due now, and
+// every message a job due now queues, has had its attempt. Tests call it
+// where a server runs Run beside it.
+func (o *Outbox) Flush(ctx context.Context) (sent, failed int, err error) {
+	for {
+		claimed, s, f, err := o.runOnce(ctx)
+		sent, failed = sent+s, failed+f
+		if err != nil || claimed == 0 {
+			return sent, failed, err
+		}
+	}
+}
+
 func (o *Outbox) runOnce(ctx context.Context) (claimed, sent, failed int, err error) {
 	now := o.now()
 	leaseUntil := now.Add(o.lease())
@@ -259,6 +309,10 @@ func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.
 	sendCtx, cancel := context.WithTimeout(ctx, timeout)
 	var sendErr error
 	switch {
+	case m.Channel == ChannelJob && o.Jobs != nil:
+		sendErr = o.Jobs.RunJob(sendCtx, m.WorkspaceID, m.Subject, m.Body)
+	case m.Channel == ChannelJob:
+		sendErr = fmt.Errorf("%w: no job runner is configured", ErrPermanent)
 	case m.Channel != "sms":
 		sendErr = o.Sender.Send(sendCtx, m)
 	case o.SMS != nil:
@@ -284,7 +338,7 @@ func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.
 		if err := o.Store.MarkMessageSent(storeCtx, m.ID, now); err != nil {
 			return false, fmt.Errorf("outbox: message %d was delivered but not recorded: %w", m.ID, err)
 		}
-		return true, o.scrub(storeCtx, m.ID)
+		return true, o.scrub(storeCtx, m)
 	}
 
 	attempt := m.Attempts + 1
@@ -296,7 +350,7 @@ func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.
 	}
 	// One line per failure: a warning while it will be retried, an error
 	// when it will not, since then someone has to act.
-	attrs := []any{"id", m.ID, "workspace_id", m.WorkspaceID, "to", m.To, "attempt", attempt, "error", sendErr}
+	attrs := []any{"id", m.ID, "workspace_id", m.WorkspaceID, "channel", m.Channel, "to", m.To, "attempt", attempt, "error", sendErr}
 	if giveUp {
 		o.logger().ErrorContext(ctx, "outbox: delivery failed, giving up on message",
 			append(attrs, "permanent", IsPermanent(sendErr), "max_attempts", maxAttempts)...)
@@ -312,16 +366,19 @@ func (o *Outbox) deliver(ctx context.Context, m gatehouse.Message, timeout time.
 		return false, fmt.Errorf("outbox: record failed delivery of message %d: %w", m.ID, err)
 	}
 	if giveUp {
-		return false, o.scrub(storeCtx, m.ID)
+		return false, o.scrub(storeCtx, m)
 	}
 	return false, nil
 }
 
 // scrub blanks a finished message's text unless KeepSent.
-func (o *Outbox) scrub(ctx context.Context, id int64) error {
-	if o.KeepSent {
+func (o *Outbox) scrub(ctx context.Context, m gatehouse.Message) error {
+	// A job's payload is never mail anyone reads, and may hold what a
+	// visitor typed (a sign-up's password hash): it goes whatever KeepSent.
+	if o.KeepSent && m.Channel != ChannelJob {
 		return nil
 	}
+	id := m.ID
 	if err := o.Store.ScrubMessage(ctx, id); err != nil {
 		return fmt.Errorf("outbox: scrub message %d: %w", id, err)
 	}

@@ -700,3 +700,101 @@ func TestScrub(t *testing.T) {
 type scriptedSender struct{ fail map[string]error }
 
 func (s *scriptedSender) Send(_ context.Context, m gatehouse.Message) error { return s.fail[m.To] }
+
+// jobRunner records the jobs it runs, fails a kind as told, and may queue an
+// e-mail from inside a job, as the account jobs do.
+type jobRunner struct {
+	mu   sync.Mutex
+	runs []string // "workspace kind payload"
+	fail map[string]error
+	then func(ctx context.Context, workspaceID int64)
+}
+
+func (j *jobRunner) RunJob(ctx context.Context, workspaceID int64, kind, payload string) error {
+	j.mu.Lock()
+	j.runs = append(j.runs, fmt.Sprint(workspaceID, " ", kind, " ", payload))
+	err := j.fail[kind]
+	j.mu.Unlock()
+	if err == nil && j.then != nil {
+		j.then(ctx, workspaceID)
+	}
+	return err
+}
+
+func (j *jobRunner) ran() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.runs)
+}
+
+// TestOutboxJobs: a job is one stored row, run by the worker (never by
+// EnqueueJob), retried with backoff on a temporary error, given up on a
+// permanent one, and always scrubbed once done; mail a job queues goes out
+// in the same Flush.
+func TestOutboxJobs(t *testing.T) {
+	sender := &fakeSender{}
+	o, store, clk, _ := newOutbox(t, sender)
+	o.KeepSent = true // jobs are scrubbed even so
+	jobs := &jobRunner{fail: map[string]error{"flaky": errTemporary, "broken": errPermanent}}
+	jobs.then = func(ctx context.Context, ws int64) {
+		if err := o.Enqueue(ctx, ws, "ada@example.com", "Reset", "Your link"); err != nil {
+			t.Error(err)
+		}
+	}
+	o.Jobs = jobs
+	ctx := t.Context()
+	for _, kind := range []string{"reset", "flaky", "broken"} {
+		if err := o.EnqueueJob(ctx, 7, kind, `{"email":"ada@example.com"}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(jobs.ran()); n != 0 {
+		t.Fatalf("EnqueueJob ran %d jobs itself; the worker must", n)
+	}
+	if m := store.get(t, 1); m.Channel != mail.ChannelJob || m.Subject != "reset" || m.Body != `{"email":"ada@example.com"}` || m.To != "" || m.Status != gatehouse.MessagePending {
+		t.Fatalf("stored job = %+v", m)
+	}
+
+	sent, failed, err := o.Flush(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three jobs ran: "reset" and the mail it queued went out, the other two failed.
+	if sent != 2 || failed != 2 {
+		t.Errorf("Flush = %d sent, %d failed; want 2 (the job and the mail it queued), 2", sent, failed)
+	}
+	if got := jobs.ran(); len(got) != 3 || got[0] != `7 reset {"email":"ada@example.com"}` {
+		t.Errorf("jobs run: %q", got)
+	}
+	if c := sender.Calls(); len(c) != 1 || c[0].Subject != "Reset" {
+		t.Errorf("sender got %+v, want the job's one mail; jobs must never reach the e-mail sender", c)
+	}
+	for id, want := range map[int64]gatehouse.MessageStatus{1: gatehouse.MessageSent, 2: gatehouse.MessagePending, 3: gatehouse.MessageFailed} {
+		m := store.get(t, id)
+		if m.Status != want {
+			t.Errorf("job %d (%s): status %s, want %s", id, m.Subject, m.Status, want)
+		}
+		if scrubbed := m.Body == "" && m.Subject == ""; scrubbed != (want != gatehouse.MessagePending) {
+			t.Errorf("job %d (%s, %s): subject %q body %q; a finished job is scrubbed, a pending one kept", id, m.Subject, m.Status, m.Subject, m.Body)
+		}
+	}
+	// The flaky job is retried when its backoff is over, and not before.
+	runOnce(t, o, 0, 0)
+	clk.Add(5 * time.Second)
+	jobs.fail["flaky"] = nil
+	jobs.then = nil
+	runOnce(t, o, 1, 0)
+	if m := store.get(t, 2); m.Status != gatehouse.MessageSent || m.Attempts != 2 {
+		t.Errorf("retried job: %+v", m)
+	}
+
+	// Without a runner a job is given up at once, not retried.
+	o.Jobs = nil
+	if err := o.EnqueueJob(ctx, 7, "reset", "{}"); err != nil {
+		t.Fatal(err)
+	}
+	runOnce(t, o, 0, 1)
+	if m := store.get(t, int64(len(store.msgs))); m.Status != gatehouse.MessageFailed {
+		t.Errorf("job without a runner: %+v", m)
+	}
+}

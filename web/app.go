@@ -214,10 +214,18 @@ type outboxPage struct {
 // handleDevOutbox lists recent mail for local development (--demo only):
 // it shows links and codes, so it is never on in production.
 func (s *Server) handleDevOutbox(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.store.ListMessages(r.Context(), 100)
+	all, err := s.store.ListMessages(r.Context(), 100)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	// The outbox also holds jobs (work left for after an answer), which
+	// are not mail.
+	var ms []gatehouse.Message
+	for _, m := range all {
+		if m.Channel == "email" || m.Channel == "sms" {
+			ms = append(ms, m)
+		}
 	}
 	s.render(w, r, http.StatusOK, "outbox", outboxPage{page: s.page(r, "Dev outbox"), Messages: ms})
 }

@@ -157,19 +157,18 @@ func (e *env) instance() *env {
 func (e *env) start() {
 	tb, db, clk := e.tb, e.store, e.clock
 	sms := &twilio.Sender{Workspaces: db, Keys: e.keys, Validity: mfa.CodeTTL, Now: clk.Now, Client: &twilio.Client{APIBase: e.twilio.URL()}}
-	e.outbox = &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, SMS: sms, Now: clk.Now, Logger: discard(), PollInterval: 10 * time.Millisecond,
+	e.outbox = &mail.Outbox{Store: db, Sender: mail.DevSender{Logger: discard()}, SMS: sms, Now: clk.Now, Logger: discard(),
 		KeepSent: true} // tests read codes and links from the mail they sent
-	// The worker delivers for real (to the dev sender and the fake Twilio),
-	// as in production; tests move the fixed clock to make retries due.
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); e.outbox.Run(ctx) }()
-	tb.Cleanup(func() { cancel(); <-done })
 	e.accounts = &account.Service{
-		Store: db, Hasher: e.hasher, Mailer: e.outbox, Now: clk.Now, Logger: discard(),
+		Store: db, Hasher: e.hasher, Mailer: e.outbox, Jobs: e.outbox, Now: clk.Now, Logger: discard(),
 		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" },
 	}
-	e.mfa = &mfa.Service{Store: db, Keys: e.keys, Mailer: e.outbox, Queue: e.outbox, Now: clk.Now, Logger: discard()}
+	e.outbox.Jobs = e.accounts
+	// The worker delivers for real (to the dev sender and the fake Twilio),
+	// as in production, but only when a test runs it (env.deliver), or when
+	// a request waits on a delivery: no goroutine races the assertions, and
+	// tests move the fixed clock to make retries due.
+	e.mfa = &mfa.Service{Store: db, Keys: e.keys, Mailer: e.outbox, Queue: syncQueue{e.outbox}, Now: clk.Now, Logger: discard()}
 	srv, err := web.NewServer(web.Options{Store: db, Accounts: e.accounts, MFA: e.mfa, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
 	if err != nil {
 		tb.Fatal(err)
@@ -294,9 +293,11 @@ func wsURL(slug, path string) string { return "http://" + slug + ".gatehouse.tes
 
 var linkRE = regexp.MustCompile(`http://[a-z0-9-]+\.gatehouse\.test(/[A-Za-z0-9_/\-]+)`)
 
-// lastLink returns the path of the link in the newest mail to the address.
+// lastLink returns the path of the link in the newest mail to the address,
+// after the worker's turn.
 func (e *env) lastLink(to string) string {
 	e.tb.Helper()
+	e.deliver()
 	ms, err := e.store.ListMessages(context.Background(), 100)
 	if err != nil {
 		e.tb.Fatal(err)
@@ -314,6 +315,7 @@ func (e *env) lastLink(to string) string {
 
 func (e *env) mailCount(to string) int {
 	e.tb.Helper()
+	e.deliver()
 	ms, err := e.store.ListMessages(context.Background(), 1000)
 	if err != nil {
 		e.tb.Fatal(err)
@@ -405,6 +407,7 @@ func (e *env) totpCode(secret string) string {
 // lastCode returns the newest e-mailed code to the address.
 func (e *env) lastCode(to string) string {
 	e.tb.Helper()
+	e.deliver()
 	ms, err := e.store.ListMessages(context.Background(), 100)
 	if err != nil {
 		e.tb.Fatal(err)
@@ -456,15 +459,23 @@ func (e *env) lastSMS(to string) string {
 	return ""
 }
 
-// waitFor polls cond for up to 5 s: the outbox worker runs in its own
-// goroutine.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+// deliver runs the outbox worker until nothing is due: queued jobs run and
+// the mail they queue goes out.
+func (e *env) deliver() {
+	e.tb.Helper()
+	if _, _, err := e.outbox.Flush(context.Background()); err != nil {
+		e.tb.Fatal(err)
 	}
+}
+
+// syncQueue is the outbox for the mfa service, running the worker when a
+// request waits on a delivery (an SMS code), where production's worker runs
+// beside the server.
+type syncQueue struct{ *mail.Outbox }
+
+func (q syncQueue) Await(ctx context.Context, id int64, timeout time.Duration) (*gatehouse.Message, error) {
+	if _, _, err := q.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return q.Outbox.Await(ctx, id, timeout)
 }

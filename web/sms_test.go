@@ -194,10 +194,17 @@ func TestSMSRetried(t *testing.T) {
 	if n := len(e.twilio.Messages()); n != 0 {
 		t.Fatalf("%d texts accepted during the 429", n)
 	}
+	e.deliver()
+	if n := len(e.twilio.Messages()); n != 0 || e.twilio.Requests() != 1 {
+		t.Fatalf("before its backoff: %d texts in %d requests, want none in 1", n, e.twilio.Requests())
+	}
 	e.clock.Advance(6 * time.Second) // the first retry is due 5 s later
-	waitFor(t, "the retried text", func() bool { return len(e.twilio.Messages()) == 1 })
+	e.deliver()
+	if n := len(e.twilio.Messages()); n != 1 {
+		t.Fatalf("%d texts after the retry, want 1", n)
+	}
 	e.clock.Advance(10 * time.Minute / 2)
-	time.Sleep(50 * time.Millisecond) // a few more worker rounds: nothing more goes out
+	e.deliver() // more worker rounds: nothing more goes out
 	if got := len(e.twilio.Messages()); got != 1 || e.twilio.Requests() != 2 {
 		t.Fatalf("delivered %d times in %d requests, want once in 2", got, e.twilio.Requests())
 	}

@@ -181,16 +181,20 @@ func (m Main) newApp(ctx context.Context, c config, sender mail.Sender, log *slo
 		Client: &twilio.Client{APIBase: m.env("GATEHOUSE_TWILIO_API_BASE", twilio.DefaultAPIBase)},
 	}
 	outbox := &mail.Outbox{Store: store, Sender: sender, SMS: sms, Logger: log}
+	accounts := &account.Service{
+		Store: store, Hasher: password.NewHasher(password.DefaultParams, 0), Mailer: outbox, Jobs: outbox,
+		WorkspaceURL: func(slug string) string { return scheme + "://" + slug + "." + host },
+		Now:          now,
+		Logger:       log,
+	}
+	// The forms that answer alike for members and strangers leave their
+	// work to the outbox worker, which hands it back to the account service.
+	outbox.Jobs = accounts
 	return &app{
-		mfa:    &mfa.Service{Store: store, Keys: keys, Mailer: outbox, Queue: outbox, Now: now, Logger: log},
-		store:  store,
-		outbox: outbox,
-		accounts: &account.Service{
-			Store: store, Hasher: password.NewHasher(password.DefaultParams, 0), Mailer: outbox,
-			WorkspaceURL: func(slug string) string { return scheme + "://" + slug + "." + host },
-			Now:          now,
-			Logger:       log,
-		},
+		mfa:      &mfa.Service{Store: store, Keys: keys, Mailer: outbox, Queue: outbox, Now: now, Logger: log},
+		store:    store,
+		outbox:   outbox,
+		accounts: accounts,
 	}, nil
 }
 

@@ -248,6 +248,21 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	if resp := login(t, cc, "client@demo.localhost", clientPassword); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/portal" {
 		t.Errorf("client login = %d to %q, want 303 to /portal", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// A reset request leaves its work to the server's outbox worker (wired
+	// to the account service), which mails the link soon after the answer.
+	resp, err := testClient(t, srv.addr).PostForm("http://demo.gatehouse.test/password/forgot", url.Values{"email": {"client@demo.localhost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readBody(t, resp); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("forgot password = %d, want 303", resp.StatusCode)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(wantStatus(t, c, testBaseURL+"/_dev/outbox", http.StatusOK), "Reset your"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the running server never mailed the reset link")
+		}
+		time.Sleep(10 * time.Millisecond) // the server's own worker, in its own goroutine
+	}
 	if code := srv.stop(t); code != 0 {
 		t.Errorf("serve exited %d after cancellation, want 0\n--- stderr:\n%s", code, srv.stderr)
 	}
