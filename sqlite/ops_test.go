@@ -1,11 +1,87 @@
 package sqlite_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/sqlite"
 	"github.com/gatehouse-dev/gatehouse/storetest"
 )
 
 func TestOps(t *testing.T) {
 	storetest.RunOps(t, func(tb testing.TB) storetest.OpsStore { return MustOpen(tb) })
 }
+
+// TestBackup copies a database that is being written: the copy opens on its
+// own, holds every workspace committed before the backup began, is private
+// to its owner and is never written over.
+func TestBackup(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t)
+	storetest.MustCreateWorkspace(t, db, "before")
+
+	// Writes go on while the copy is taken.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ws := gatehouse.NewWorkspace(fmt.Sprintf("during-%d", i), "During", gatehouse.PlanPro, backupTime)
+			if err := db.CreateWorkspace(ctx, ws); err != nil {
+				t.Errorf("write during the backup: %v", err)
+				return
+			}
+		}
+	}()
+	out := filepath.Join(t.TempDir(), "copy.db")
+	err := db.Backup(ctx, out)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("backup mode %04o, want 0600", perm)
+	}
+	cp, err := sqlite.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if err := cp.Migrate(ctx); err != nil {
+		t.Fatalf("the copy does not migrate: %v", err)
+	}
+	if _, err := cp.FindWorkspaceBySlug(ctx, "before"); err != nil {
+		t.Errorf("the copy lacks a workspace made before the backup: %v", err)
+	}
+
+	if err := db.Backup(ctx, out); !errors.Is(err, sqlite.ErrBackupExists) {
+		t.Errorf("second backup to the same file = %v, want ErrBackupExists", err)
+	}
+	if _, err := cp.FindWorkspaceBySlug(ctx, "before"); err != nil {
+		t.Errorf("the refused backup damaged the first: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".gatehouse-backup-*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+var backupTime = time.Date(2039, 6, 15, 12, 0, 0, 0, time.UTC)

@@ -200,7 +200,8 @@ func checkInvite(tb testing.TB, s gatehouse.Store, stdout, prefix string, ws *ga
 // commandFlags are the flags each command's --help must show. Every command
 // of Main.commands must be listed (TestHelp checks).
 var commandFlags = map[string][]string{
-	"serve":                 {"addr", "base-url", "data-dir", "database-url", "smtp-url", "mail-from", "demo"},
+	"serve":                 {"addr", "base-url", "data-dir", "database-url", "smtp-url", "mail-from", "demo", "metrics-addr", "pprof-addr"},
+	"backup":                {"out", "data-dir", "database-url"},
 	"migrate":               {"data-dir", "database-url"},
 	"workspace create":      {"slug", "name", "plan", "owner-email", "owner-password", "data-dir", "database-url", "base-url"},
 	"workspace set-plan":    {"workspace", "plan", "data-dir", "database-url"},
