@@ -484,10 +484,14 @@ type WorkspaceStore interface {
 	FindWorkspaceByID(ctx context.Context, id int64) (*Workspace, error)
 	// FindWorkspaceBySlug returns the workspace or ErrNotFound.
 	FindWorkspaceBySlug(ctx context.Context, slug string) (*Workspace, error)
-	// UpdateWorkspace saves Name, Plan, SignupEnabled, RememberMeEnabled, MFA,
-	// Twilio, SMSGuard and UpdatedAt of w (found by w.ID); ErrNotFound when
-	// there is none.
-	UpdateWorkspace(ctx context.Context, w *Workspace) error
+	// UpdateWorkspace sets the fields of u that are not nil on the workspace
+	// with the ID, and UpdatedAt to now, in one statement, and returns the
+	// workspace as it is after the write. Fields left nil keep whatever is
+	// stored, so two writers of different fields (the operator's CLI and the
+	// owner's settings page) never undo each other. A new MFAMode restarts
+	// the grace clock (ModeChangedAt = now) only when it differs from the
+	// stored mode. ErrNotFound when there is no such workspace.
+	UpdateWorkspace(ctx context.Context, id int64, u WorkspaceUpdate, now time.Time) (*Workspace, error)
 	// CountWorkspaces reports how many workspaces exist (for --demo seeding).
 	CountWorkspaces(ctx context.Context) (int, error)
 }
@@ -503,9 +507,73 @@ type UserStore interface {
 	FindUserByEmail(ctx context.Context, workspaceID int64, email string) (*User, error)
 	// ListUsers returns the workspace's users ordered by ID.
 	ListUsers(ctx context.Context, workspaceID int64) ([]User, error)
-	// UpdateUser saves Name, Role, PasswordHash, Disabled, EmailVerified and UpdatedAt of u
-	// (found by u.ID in workspaceID); ErrNotFound when there is none.
-	UpdateUser(ctx context.Context, workspaceID int64, u *User) error
+	// SetUserRole sets the user's role; ErrNotFound when there is none.
+	SetUserRole(ctx context.Context, workspaceID, userID int64, role Role, now time.Time) error
+	// RehashPassword replaces the user's password hash old with new (the
+	// same password under new parameters), only while the stored hash is
+	// still old: a password changed meanwhile stays. ErrNotFound otherwise.
+	RehashPassword(ctx context.Context, workspaceID, userID int64, old, new string, now time.Time) error
+	// SetPassword sets the user's password hash and, in the same
+	// transaction, ends every session of the user except the one with the
+	// token hash keepSession (nil ends all), forgets their trusted devices
+	// and records e: whoever knew the old password loses what it got them.
+	// ErrNotFound, with nothing changed, when there is no such user.
+	SetPassword(ctx context.Context, workspaceID, userID int64, hash string, keepSession []byte, now time.Time, e *AuditEvent) error
+	// SetUserDisabled disables or re-enables the user and records e, in one
+	// transaction; disabling also ends the user's sessions and forgets their
+	// trusted devices. ErrNotFound, with nothing changed, when there is no
+	// such user.
+	SetUserDisabled(ctx context.Context, workspaceID, userID int64, disabled bool, now time.Time, e *AuditEvent) error
+	// UseLink spends the unused, unexpired link of u.Kind and u.Hash and
+	// applies u to the link's user, in one transaction, and returns the user
+	// after the change. Of two simultaneous uses exactly one succeeds; a
+	// used, expired or unknown link, or an account u refuses, is
+	// ErrNotFound, and then nothing changes (the link stays as it was).
+	UseLink(ctx context.Context, workspaceID int64, u LinkUse, now time.Time) (*User, error)
+}
+
+// WorkspaceUpdate names the workspace fields a write changes; nil fields
+// stay as they are stored.
+type WorkspaceUpdate struct {
+	Name              *string
+	Plan              *Plan
+	SignupEnabled     *bool
+	RememberMeEnabled *bool
+	MFAMode           *MFAMode
+	MFAMethods        *[]Method
+	TrustedDeviceDays *int
+	GraceDays         *int
+	Twilio            *TwilioAccount
+	SMSGuard          *SMSGuard
+}
+
+// MFASettingsUpdate is the update that saves every owner-chosen field of
+// s (ModeChangedAt is the store's to keep).
+func MFASettingsUpdate(s MFASettings) WorkspaceUpdate {
+	return WorkspaceUpdate{MFAMode: &s.Mode, MFAMethods: &s.Methods, TrustedDeviceDays: &s.TrustedDeviceDays, GraceDays: &s.GraceDays}
+}
+
+// LinkUse is what spending an e-mailed link (invitation, sign-up
+// confirmation, password reset) writes to its user. The link came by
+// e-mail, so using it also marks the mailbox proven (EmailVerified).
+type LinkUse struct {
+	Kind TokenKind
+	Hash []byte // SHA-256 of the link's token
+	// PasswordHash is the account's new password hash.
+	PasswordHash string
+	// Name, when not nil, is the account's new name.
+	Name *string
+	// FirstPassword refuses an account that has a password already: it was
+	// activated another way meanwhile, and the link must not take it over.
+	FirstPassword bool
+	// SignOut ends every session of the user and forgets their trusted
+	// devices (a reset: whoever knew the old password loses what it got them).
+	SignOut bool
+	// ClearThrottle, when set, is a failure counter cleared with the change.
+	ClearThrottle string
+	// Audit, when set, is recorded with the change; its TargetID (and
+	// ActorID, when 0) become the link's user.
+	Audit *AuditEvent
 }
 
 // SessionStore keeps signed-in sessions.
@@ -526,6 +594,12 @@ type SessionStore interface {
 	TouchSession(ctx context.Context, workspaceID, sessionID int64, now time.Time) error
 	// DeleteSession removes the session with the token hash, if any.
 	DeleteSession(ctx context.Context, workspaceID int64, tokenHash []byte) error
+	// PromoteSession replaces the pending session with the token hash
+	// pendingHash by s (a new id for a login that passed the gate), setting
+	// s.ID, in one transaction. ErrNotFound, with nothing stored, when there
+	// is no such session: another request already passed the gate with it,
+	// or it ended.
+	PromoteSession(ctx context.Context, workspaceID int64, pendingHash []byte, s *Session) error
 	// DeleteUserSessions removes every session of the user except the one with
 	// the token hash exceptHash (nil removes all). It reports how many it removed.
 	DeleteUserSessions(ctx context.Context, workspaceID, userID int64, exceptHash []byte) (int, error)
@@ -537,6 +611,10 @@ type SessionStore interface {
 type TokenStore interface {
 	// CreateToken inserts t into workspaceID, setting t.ID.
 	CreateToken(ctx context.Context, workspaceID int64, t *Token) error
+	// IssueToken voids the user's older tokens of t.Kind and inserts t,
+	// setting t.ID, in one transaction: of simultaneous calls for one user
+	// and kind, exactly one token stays live.
+	IssueToken(ctx context.Context, workspaceID int64, t *Token) error
 	// FindToken returns the unused, unexpired token of that kind and hash, or
 	// ErrNotFound. It does not use it up.
 	FindToken(ctx context.Context, workspaceID int64, kind TokenKind, hash []byte, now time.Time) (*Token, error)
@@ -545,9 +623,6 @@ type TokenStore interface {
 	// simultaneous calls for one token exactly one succeeds; the other, and
 	// any call for a used, expired or unknown token, gets ErrNotFound.
 	ConsumeToken(ctx context.Context, workspaceID int64, kind TokenKind, hash []byte, now time.Time) (*Token, error)
-	// DeleteUserTokens removes every token of that kind for the user (a new
-	// invitation or reset link voids the older ones).
-	DeleteUserTokens(ctx context.Context, workspaceID, userID int64, kind TokenKind) error
 }
 
 // ThrottleStore keeps failure counters so that throttling holds across

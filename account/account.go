@@ -209,9 +209,14 @@ func (s *Service) Authenticate(ctx context.Context, ws *gatehouse.Workspace, c C
 	if rehash {
 		// Parameters changed since this hash was made: upgrade it now that we
 		// hold the plain password. A failure here must not block the sign-in.
+		// Only the hash is written, and only while it is the one just
+		// verified: a password changed meanwhile stays.
 		if h, err := s.Hasher.Hash(ctx, c.Password); err == nil {
-			u.PasswordHash, u.UpdatedAt = h, now
-			if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
+			err := s.Store.RehashPassword(ctx, ws.ID, u.ID, u.PasswordHash, h, now)
+			switch {
+			case err == nil:
+				u.PasswordHash, u.UpdatedAt = h, now
+			case !errors.Is(err, gatehouse.ErrNotFound):
 				s.logger().Warn("upgrade password hash", "user", u.ID, "err", err)
 			}
 		}
@@ -309,7 +314,8 @@ func (s *Service) SignIn(ctx context.Context, ws *gatehouse.Workspace, u *gateho
 // Promote ends a pending session's wait: it is replaced by a new session
 // (a new id, so whatever the pending cookie was worth is gone) with the full
 // lifetime, marked as verified, or with skipped as let through a grace
-// period unenrolled.
+// period unenrolled. ErrNoSession when the pending session is gone (another
+// request passed the gate with it, or the login ended).
 func (s *Service) Promote(ctx context.Context, v *gatehouse.Visit, userAgent, ip string, skipped bool) (*SignedIn, error) {
 	now := s.Now()
 	sess := &gatehouse.Session{
@@ -322,11 +328,16 @@ func (s *Service) Promote(ctx context.Context, v *gatehouse.Visit, userAgent, ip
 		sess.MFAVerifiedAt = &now
 	}
 	sess.ExpiresAt, sess.IdleTimeout = lifetime(sess.Remember, now)
-	token, err := s.replaceSession(ctx, v.Workspace.ID, "", sess)
-	if err != nil {
-		return nil, err
+	token, hash := newToken()
+	sess.TokenHash = hash
+	// One transaction: the pending session goes as the new one comes, and
+	// of two requests passing the gate with one pending session only one
+	// gets a session; the other finds the login ended.
+	err := s.Store.PromoteSession(ctx, v.Workspace.ID, v.Session.TokenHash, sess)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ErrNoSession
 	}
-	if err := s.Store.DeleteSession(ctx, v.Workspace.ID, v.Session.TokenHash); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return &SignedIn{Token: token, Session: sess, Decision: mfa.Decision{Next: mfa.SignedIn}}, nil

@@ -82,10 +82,11 @@ func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, actor *ga
 	case u.Role == gatehouse.RoleOwner || (actor != nil && !actor.CanManage(u)):
 		return nil, "", ErrForbidden
 	}
-	u.Role, u.UpdatedAt = role, s.Now()
-	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
+	now := s.Now()
+	if err := s.Store.SetUserRole(ctx, ws.ID, u.ID, role, now); err != nil {
 		return nil, "", err
 	}
+	u.Role, u.UpdatedAt = role, now
 	link, err := s.sendInvite(ctx, ws, u)
 	return u, link, err
 }
@@ -103,18 +104,16 @@ func (s *Service) sendInvite(ctx context.Context, ws *gatehouse.Workspace, u *ga
 	return link, nil
 }
 
-// issueToken voids the user's older links of the kind and makes a new one.
+// issueToken voids the user's older links of the kind and makes a new one,
+// in one transaction: two requests at once leave one live link.
 func (s *Service) issueToken(ctx context.Context, ws *gatehouse.Workspace, u *gatehouse.User, kind gatehouse.TokenKind, payload string) (string, error) {
 	ttl := map[gatehouse.TokenKind]time.Duration{
 		gatehouse.TokenInvite: InviteTTL, gatehouse.TokenPasswordReset: ResetTTL, gatehouse.TokenSignup: SignupTTL,
 	}[kind]
-	if err := s.Store.DeleteUserTokens(ctx, ws.ID, u.ID, kind); err != nil {
-		return "", err
-	}
 	now := s.Now()
 	token, hash := newToken()
 	t := &gatehouse.Token{UserID: u.ID, Kind: kind, Hash: hash, Payload: payload, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := s.Store.CreateToken(ctx, ws.ID, t); err != nil {
+	if err := s.Store.IssueToken(ctx, ws.ID, t); err != nil {
 		return "", err
 	}
 	return token, nil
@@ -133,56 +132,48 @@ func (s *Service) LinkUser(ctx context.Context, ws *gatehouse.Workspace, kind ga
 	return s.Store.FindUserByID(ctx, ws.ID, t.UserID)
 }
 
-// useLink runs check on the valid, unused link first (so bad input never
-// burns it), then spends the link with one conditional update: of two
-// simultaneous uses exactly one gets past this point.
-func (s *Service) useLink(ctx context.Context, ws *gatehouse.Workspace, kind gatehouse.TokenKind, token string, check func(*gatehouse.Token) error) (*gatehouse.User, error) {
-	t, err := s.Store.FindToken(ctx, ws.ID, kind, HashToken(token), s.Now())
+// useLink runs prepare on the valid, unused link first (so bad input never
+// burns it), then spends the link and writes what prepare returned in one
+// transaction: of two simultaneous uses exactly one gets past this point,
+// and a failure leaves the link and the account as they were.
+func (s *Service) useLink(ctx context.Context, ws *gatehouse.Workspace, kind gatehouse.TokenKind, token string, prepare func(*gatehouse.Token) (gatehouse.LinkUse, error)) (*gatehouse.User, error) {
+	hash := HashToken(token)
+	t, err := s.Store.FindToken(ctx, ws.ID, kind, hash, s.Now())
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, ErrLinkInvalid
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := check(t); err != nil {
-		return nil, err
-	}
-	t, err = s.Store.ConsumeToken(ctx, ws.ID, kind, HashToken(token), s.Now())
-	if errors.Is(err, gatehouse.ErrNotFound) {
-		return nil, ErrLinkInvalid
-	}
+	use, err := prepare(t)
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.FindUserByID(ctx, ws.ID, t.UserID)
+	use.Kind, use.Hash = kind, hash
+	u, err := s.Store.UseLink(ctx, ws.ID, use, s.Now())
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ErrLinkInvalid
+	}
+	return u, err
 }
 
-// newPasswordCheck checks a new password and hashes it into *hash.
-func (s *Service) newPasswordCheck(ctx context.Context, ws *gatehouse.Workspace, plain string, hash *string) func(*gatehouse.Token) error {
-	return func(*gatehouse.Token) error {
-		if err := CheckPassword(ws, plain); err != nil {
-			return err
-		}
-		var err error
-		*hash, err = s.Hasher.Hash(ctx, plain)
-		return err
+// newPassword checks a new password and returns its hash.
+func (s *Service) newPassword(ctx context.Context, ws *gatehouse.Workspace, plain string) (string, error) {
+	if err := CheckPassword(ws, plain); err != nil {
+		return "", err
 	}
+	return s.Hasher.Hash(ctx, plain)
 }
 
 // AcceptInvite sets the invited user's name and password. The caller then
-// signs them in through SignIn.
+// signs them in through SignIn. An account activated another way meanwhile
+// (a sign-up link) is not taken over: the link is then invalid.
 func (s *Service) AcceptInvite(ctx context.Context, ws *gatehouse.Workspace, token, name, newPassword string) (*gatehouse.User, error) {
-	var hash string
-	u, err := s.useLink(ctx, ws, gatehouse.TokenInvite, token, s.newPasswordCheck(ctx, ws, newPassword, &hash))
-	if err != nil {
-		return nil, err
-	}
-	// The link came by e-mail: the mailbox is proven.
-	u.Name, u.PasswordHash, u.EmailVerified, u.UpdatedAt = strings.TrimSpace(name), hash, true, s.Now()
-	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
-		return nil, err
-	}
-	return u, nil
+	return s.useLink(ctx, ws, gatehouse.TokenInvite, token, func(*gatehouse.Token) (gatehouse.LinkUse, error) {
+		hash, err := s.newPassword(ctx, ws, newPassword)
+		name := strings.TrimSpace(name)
+		return gatehouse.LinkUse{PasswordHash: hash, Name: &name, FirstPassword: true}, err
+	})
 }
 
 // RequestReset queues a password-reset link (valid 1 hour, single use) for
@@ -201,27 +192,22 @@ func (s *Service) RequestReset(ctx context.Context, ws *gatehouse.Workspace, ema
 // ResetPassword sets a new password through a reset link and ends all the
 // user's sessions. The caller then signs them in through SignIn.
 func (s *Service) ResetPassword(ctx context.Context, ws *gatehouse.Workspace, token, newPassword string) (*gatehouse.User, error) {
-	var hash string
-	u, err := s.useLink(ctx, ws, gatehouse.TokenPasswordReset, token, s.newPasswordCheck(ctx, ws, newPassword, &hash))
-	if err != nil {
-		return nil, err
-	}
-	u.PasswordHash, u.EmailVerified, u.UpdatedAt = hash, true, s.Now()
-	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
-		return nil, err
-	}
-	s.audit(ctx, ws.ID, u.ID, "password.reset", "", "")
-	if _, err := s.Store.DeleteUserSessions(ctx, ws.ID, u.ID, nil); err != nil {
-		return nil, err
-	}
-	if _, err := s.Store.DeleteDevices(ctx, ws.ID, u.ID); err != nil {
-		return nil, err
-	}
-	// The reset proved the mailbox and the password: the old throttle is moot.
-	if err := s.Store.ResetThrottle(ctx, ws.ID, "acct:"+u.Email); err != nil {
-		return nil, err
-	}
-	return u, nil
+	return s.useLink(ctx, ws, gatehouse.TokenPasswordReset, token, func(t *gatehouse.Token) (gatehouse.LinkUse, error) {
+		hash, err := s.newPassword(ctx, ws, newPassword)
+		if err != nil {
+			return gatehouse.LinkUse{}, err
+		}
+		u, err := s.Store.FindUserByID(ctx, ws.ID, t.UserID)
+		if err != nil {
+			return gatehouse.LinkUse{}, err
+		}
+		// The reset proved the mailbox and the password: the old throttle is
+		// moot. Whoever knew the old password loses its sessions and devices.
+		return gatehouse.LinkUse{
+			PasswordHash: hash, SignOut: true, ClearThrottle: "acct:" + u.Email,
+			Audit: &gatehouse.AuditEvent{At: s.Now(), Type: "password.reset"},
+		}, nil
+	})
 }
 
 // SignUp starts a self sign-up. Whether or not the e-mail already has an
@@ -256,31 +242,18 @@ func (s *Service) SignUp(ctx context.Context, ws *gatehouse.Workspace, name, ema
 // carries, so without this check a stranger's sign-up could hand them an
 // account its owner then confirms. The caller signs the user in through SignIn.
 func (s *Service) ConfirmSignUp(ctx context.Context, ws *gatehouse.Workspace, token, plain string) (*gatehouse.User, error) {
-	var hash string
-	u, err := s.useLink(ctx, ws, gatehouse.TokenSignup, token, func(t *gatehouse.Token) error {
+	return s.useLink(ctx, ws, gatehouse.TokenSignup, token, func(t *gatehouse.Token) (gatehouse.LinkUse, error) {
 		ok, _, err := s.Hasher.Verify(ctx, plain, t.Payload)
 		if err != nil && !errors.Is(err, password.ErrMalformedHash) {
-			return err
+			return gatehouse.LinkUse{}, err
 		}
 		if !ok {
-			return ErrSignupPassword
+			return gatehouse.LinkUse{}, ErrSignupPassword
 		}
-		hash = t.Payload
-		return nil
+		// An account activated another way meanwhile (an invitation) has a
+		// password: the link must not sign anyone into it.
+		return gatehouse.LinkUse{PasswordHash: t.Payload, FirstPassword: true}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if u.PasswordHash != "" {
-		// The account was activated another way meanwhile: the link must not
-		// sign anyone into it.
-		return nil, ErrLinkInvalid
-	}
-	u.PasswordHash, u.EmailVerified, u.UpdatedAt = hash, true, s.Now()
-	if err := s.Store.UpdateUser(ctx, ws.ID, u); err != nil {
-		return nil, err
-	}
-	return u, nil
 }
 
 // ChangePassword sets a new password for the signed-in user (the caller
@@ -295,18 +268,13 @@ func (s *Service) ChangePassword(ctx context.Context, v *gatehouse.Visit, newPas
 	if err != nil {
 		return err
 	}
-	u := v.User
-	u.PasswordHash, u.UpdatedAt = hash, s.Now()
-	if err := s.Store.UpdateUser(ctx, ws.ID, &u); err != nil {
+	// Only the hash is written (an admin disabling the account meanwhile
+	// keeps it disabled), with the sign-out, in one transaction.
+	u, now := v.User, s.Now()
+	e := &gatehouse.AuditEvent{At: now, ActorID: u.ID, TargetID: u.ID, Type: "password.changed", IP: ip}
+	if err := s.Store.SetPassword(ctx, ws.ID, u.ID, hash, v.Session.TokenHash, now, e); err != nil {
 		return err
 	}
-	if _, err := s.Store.DeleteUserSessions(ctx, ws.ID, u.ID, v.Session.TokenHash); err != nil {
-		return err
-	}
-	if _, err := s.Store.DeleteDevices(ctx, ws.ID, u.ID); err != nil {
-		return err
-	}
-	s.audit(ctx, ws.ID, u.ID, "password.changed", ip, "")
 	body := fmt.Sprintf("The password of your account at %s was changed, and your other browsers were signed out.\n\nIf this was not you, reset your password at %s/password/forgot and tell your workspace admin.\n",
 		ws.Name, s.WorkspaceURL(ws.Slug))
 	return s.Mailer.Enqueue(ctx, ws.ID, u.Email, "Your password was changed", body)
@@ -318,22 +286,17 @@ func (s *Service) SetDisabled(ctx context.Context, v *gatehouse.Visit, target *g
 	if !v.User.CanManage(target) {
 		return ErrForbidden
 	}
-	target.Disabled, target.UpdatedAt = disabled, s.Now()
-	if err := s.Store.UpdateUser(ctx, v.Workspace.ID, target); err != nil {
-		return err
-	}
+	now := s.Now()
 	typ := "user.enabled"
 	if disabled {
 		typ = "user.disabled"
-		if _, err := s.Store.DeleteUserSessions(ctx, v.Workspace.ID, target.ID, nil); err != nil {
-			return err
-		}
-		if _, err := s.Store.DeleteDevices(ctx, v.Workspace.ID, target.ID); err != nil {
-			return err
-		}
 	}
-	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: target.ID, Type: typ, IP: ip, Detail: "by " + v.User.Email}
-	return s.Store.AddAuditEvent(ctx, v.Workspace.ID, e)
+	e := &gatehouse.AuditEvent{At: now, ActorID: v.User.ID, TargetID: target.ID, Type: typ, IP: ip, Detail: "by " + v.User.Email}
+	if err := s.Store.SetUserDisabled(ctx, v.Workspace.ID, target.ID, disabled, now, e); err != nil {
+		return err
+	}
+	target.Disabled, target.UpdatedAt = disabled, now
+	return nil
 }
 
 // mailPerIPPerHour bounds the e-mails one client address can cause through
@@ -364,12 +327,11 @@ func (s *Service) UpdateOptions(ctx context.Context, v *gatehouse.Visit, signup,
 	if v.User.Role != gatehouse.RoleOwner {
 		return ErrForbidden
 	}
-	ws := v.Workspace
-	ws.SignupEnabled, ws.RememberMeEnabled, ws.UpdatedAt = signup, remember, s.Now()
-	if err := s.Store.UpdateWorkspace(ctx, &ws); err != nil {
+	ws, err := s.Store.UpdateWorkspace(ctx, v.Workspace.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &signup, RememberMeEnabled: &remember}, s.Now())
+	if err != nil {
 		return err
 	}
-	v.Workspace = ws
+	v.Workspace = *ws
 	s.audit(ctx, ws.ID, v.User.ID, "settings.changed", ip, fmt.Sprintf("sign-up %t, remember me %t", signup, remember))
 	return nil
 }

@@ -478,11 +478,13 @@ func TestResetPassword(t *testing.T) {
 func TestSignUpClosed(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	e.ws.SignupEnabled = false
-	if err := e.db.UpdateWorkspace(ctx, e.ws); err != nil {
+	off := false
+	ws, err := e.db.UpdateWorkspace(ctx, e.ws.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &off}, e.ws.UpdatedAt)
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := e.svc.SignUp(ctx, e.ws, "Carol", "carol@example.com", goodPassword)
+	e.ws = ws
+	err = e.svc.SignUp(ctx, e.ws, "Carol", "carol@example.com", goodPassword)
 	wantErr(t, "sign up", err, account.ErrSignupClosed)
 	if n := len(e.mail.all()); n != 0 {
 		t.Errorf("sent %d e-mails", n)

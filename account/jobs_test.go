@@ -89,10 +89,11 @@ func TestRunJob(t *testing.T) {
 	if err := e.svc.SignUp(ctx, e.ws, "Carol", "carol@example.com", goodPassword); err != nil {
 		t.Fatal(err)
 	}
-	e.ws.SignupEnabled = false
-	if err := e.db.UpdateWorkspace(ctx, e.ws); err != nil {
+	off := false
+	if _, err := e.db.UpdateWorkspace(ctx, e.ws.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &off}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
+	e.ws.SignupEnabled = false
 	e.runJobs(t)
 	if n := len(e.mail.to("carol@example.com")); n != 0 {
 		t.Errorf("sign-up closed before its job ran: %d mails", n)

@@ -78,10 +78,11 @@ func TestSignInLifetimes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			ctx := context.Background()
-			e.ws.RememberMeEnabled = tt.wsRemember
-			if err := e.db.UpdateWorkspace(ctx, e.ws); err != nil {
+			ws, err := e.db.UpdateWorkspace(ctx, e.ws.ID, gatehouse.WorkspaceUpdate{RememberMeEnabled: &tt.wsRemember}, e.ws.UpdatedAt)
+			if err != nil {
 				t.Fatal(err)
 			}
+			e.ws = ws
 			u := e.mustUser(t, e.ws, "alice@example.com", goodPassword, gatehouse.RoleClient)
 			si := e.mustSignIn(t, e.ws, u, account.SignInOptions{Remember: tt.remember})
 

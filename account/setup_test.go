@@ -265,10 +265,10 @@ func (e *env) mustInvited(tb testing.TB, ws *gatehouse.Workspace, email string, 
 // mustDisable marks the user disabled in the store.
 func (e *env) mustDisable(tb testing.TB, u *gatehouse.User) {
 	tb.Helper()
-	u.Disabled = true
-	if err := e.db.UpdateUser(context.Background(), u.WorkspaceID, u); err != nil {
+	if err := e.db.SetUserDisabled(context.Background(), u.WorkspaceID, u.ID, true, u.UpdatedAt, nil); err != nil {
 		tb.Fatalf("disable user %d: %v", u.ID, err)
 	}
+	u.Disabled = true
 }
 
 // mustFindUser reloads a user by e-mail from the store.

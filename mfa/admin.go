@@ -47,17 +47,19 @@ func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next g
 	if err := validateGuard(&guard); err != nil {
 		return err
 	}
-	ws := v.Workspace
-	now := s.Now()
-	next.ModeChangedAt = ws.MFA.ModeChangedAt
-	if next.Mode != ws.MFA.Mode {
-		next.ModeChangedAt = now
+	// Only what the form sets is written (not the plan, which the operator
+	// may change meanwhile); the store restarts the grace clock when the
+	// mode differs from the stored one.
+	upd := gatehouse.MFASettingsUpdate(next)
+	upd.SMSGuard = &guard
+	if twilio != nil {
+		upd.Twilio = &acct
 	}
-	ws.MFA, ws.SMSGuard, ws.Twilio, ws.UpdatedAt = next, guard, acct, now
-	if err := s.Store.UpdateWorkspace(ctx, &ws); err != nil {
+	ws, err := s.Store.UpdateWorkspace(ctx, v.Workspace.ID, upd, s.Now())
+	if err != nil {
 		return err
 	}
-	v.Workspace = ws
+	v.Workspace = *ws
 	methods := make([]string, len(next.Methods))
 	for i, m := range next.Methods {
 		methods[i] = string(m)
@@ -82,24 +84,16 @@ func (s *Service) Reset(ctx context.Context, v *gatehouse.Visit, target *gatehou
 		return ErrForbidden
 	}
 	ws := v.Workspace.ID
-	if err := s.Store.DeleteFactors(ctx, ws, target.ID); err != nil {
-		return err
-	}
-	if _, err := s.Store.DeleteDevices(ctx, ws, target.ID); err != nil {
-		return err
-	}
-	if _, err := s.Store.DeleteUserSessions(ctx, ws, target.ID, nil); err != nil {
-		return err
-	}
-	if err := s.Store.ResetThrottle(ctx, ws, lockKey(target.ID)); err != nil {
-		return err
-	}
 	reason = gatehouse.Truncate(strings.TrimSpace(reason), 500)
 	detail := "by " + v.User.Email
 	if reason != "" {
 		detail += ": " + reason
 	}
-	s.audit(ctx, v, target.ID, "mfa.reset", ip, detail)
+	// One transaction: a failure half way must not leave a half-reset user.
+	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: target.ID, Type: "mfa.reset", IP: ip, Detail: detail}
+	if err := s.Store.ResetMFA(ctx, ws, target.ID, lockKey(target.ID), e); err != nil {
+		return err
+	}
 	body := fmt.Sprintf("%s reset the two-step verification of your account at %s.", v.User.Email, v.Workspace.Name)
 	if reason != "" {
 		body += "\nReason: " + reason

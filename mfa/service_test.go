@@ -403,19 +403,23 @@ func (h *harness) exists(tb testing.TB, v *gatehouse.Visit) bool {
 // setMethods changes which methods the workspace allows.
 func (h *harness) setMethods(tb testing.TB, ms ...gatehouse.Method) {
 	tb.Helper()
-	h.ws.MFA.Methods = ms
-	if err := h.store.UpdateWorkspace(context.Background(), h.ws); err != nil {
-		tb.Fatal(err)
-	}
+	h.update(tb, gatehouse.WorkspaceUpdate{MFAMethods: &ms})
 }
 
 // setMode changes the workspace's two-factor mode.
 func (h *harness) setMode(tb testing.TB, m gatehouse.MFAMode) {
 	tb.Helper()
-	h.ws.MFA.Mode = m
-	if err := h.store.UpdateWorkspace(context.Background(), h.ws); err != nil {
+	h.update(tb, gatehouse.WorkspaceUpdate{MFAMode: &m})
+}
+
+// update writes the fields upd names and reads the workspace back.
+func (h *harness) update(tb testing.TB, upd gatehouse.WorkspaceUpdate) {
+	tb.Helper()
+	ws, err := h.store.UpdateWorkspace(context.Background(), h.ws.ID, upd, h.clock.Now())
+	if err != nil {
 		tb.Fatal(err)
 	}
+	h.ws = ws
 }
 
 // stored reads u again from the store.
@@ -1892,11 +1896,9 @@ func (h *harness) enableSMS(tb testing.TB) *smsQueue {
 	tb.Helper()
 	q := &smsQueue{mail: h.mail}
 	h.svc.Queue = q
-	h.ws.Twilio = gatehouse.TwilioAccount{AccountSID: "AC" + strings.Repeat("0", 32), AuthToken: []byte("sealed"), From: "+15017122661"}
-	h.ws.SMSGuard = gatehouse.DefaultSMSGuard()
-	if err := h.store.UpdateWorkspace(context.Background(), h.ws); err != nil {
-		tb.Fatal(err)
-	}
+	acct := gatehouse.TwilioAccount{AccountSID: "AC" + strings.Repeat("0", 32), AuthToken: []byte("sealed"), From: "+15017122661"}
+	guard := gatehouse.DefaultSMSGuard()
+	h.update(tb, gatehouse.WorkspaceUpdate{Twilio: &acct, SMSGuard: &guard})
 	return q
 }
 
@@ -2086,10 +2088,7 @@ func TestDeviceTrusted(t *testing.T) {
 		}
 		lifetime := func(days int) *gatehouse.Workspace {
 			t.Helper()
-			h.ws.MFA.TrustedDeviceDays = days
-			if err := h.store.UpdateWorkspace(ctx, h.ws); err != nil {
-				t.Fatal(err)
-			}
+			h.update(t, gatehouse.WorkspaceUpdate{TrustedDeviceDays: &days})
 			return h.ws
 		}
 		lastUsed := func() time.Time {

@@ -81,8 +81,11 @@ type Store interface {
 	ActivateFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, now time.Time) error
 	// DeleteFactor removes the user's factor of the method, if any.
 	DeleteFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method) error
-	// DeleteFactors removes all the user's factors, passkeys and recovery codes (admin reset).
-	DeleteFactors(ctx context.Context, workspaceID, userID int64) error
+	// ResetMFA is an admin reset, in one transaction: it removes the user's
+	// factors, passkeys, recovery codes, trusted devices and sessions and the failure
+	// counter under throttleKey, and records e. ErrNotFound, with nothing
+	// changed, when there is no such user.
+	ResetMFA(ctx context.Context, workspaceID, userID int64, throttleKey string, e *gatehouse.AuditEvent) error
 	// UseTOTPStep records step as used on the user's TOTP factor with one
 	// conditional update, only if it is later than the last used step:
 	// ErrNotFound when it is not (a replay) or there is no TOTP factor.

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlcodec"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
@@ -85,25 +86,6 @@ func (db *DB) DeleteFactor(ctx context.Context, workspaceID, userID int64, m gat
 	if _, err := db.pool.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2 AND method = $3`,
 		workspaceID, userID, m); err != nil {
 		return fmt.Errorf("delete %s factor of user %d: %w", m, userID, err)
-	}
-	return nil
-}
-
-// DeleteFactors implements mfa.Store: factors and recovery codes go together
-// or not at all.
-func (db *DB) DeleteFactors(ctx context.Context, workspaceID, userID int64) error {
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM passkeys WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete factors of user %d: %w", userID, err)
 	}
 	return nil
 }
@@ -396,7 +378,11 @@ func (db *DB) DeleteDevice(ctx context.Context, workspaceID, userID, deviceID in
 
 // DeleteDevices implements mfa.Store.
 func (db *DB) DeleteDevices(ctx context.Context, workspaceID, userID int64) (int, error) {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM trusted_devices WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)
+	return deleteDevices(ctx, db.pool, workspaceID, userID)
+}
+
+func deleteDevices(ctx context.Context, q querier, workspaceID, userID int64) (int, error) {
+	tag, err := q.Exec(ctx, `DELETE FROM trusted_devices WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)
 	if err != nil {
 		return 0, fmt.Errorf("delete devices of user %d: %w", userID, err)
 	}
@@ -429,7 +415,7 @@ func (db *DB) ListUserMFA(ctx context.Context, workspaceID int64, now time.Time)
 		if err := rows.Scan(&m.UserID, &methods, &m.RecoveryLeft, &m.Devices); err != nil {
 			return nil, fmt.Errorf("list users' 2FA: %w", err)
 		}
-		m.Methods = gatehouse.SortMethods(splitMethods(methods))
+		m.Methods = gatehouse.SortMethods(sqlcodec.SplitMethods(methods))
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -441,7 +427,7 @@ func (db *DB) ListUserMFA(ctx context.Context, workspaceID int64, now time.Time)
 // ListThrottles implements mfa.Store.
 func (db *DB) ListThrottles(ctx context.Context, workspaceID int64, prefix string) (map[string]gatehouse.Throttle, error) {
 	rows, err := db.pool.Query(ctx, `SELECT key, failures, last_failure_at FROM throttles
-		WHERE workspace_id = $1 AND key LIKE $2 ESCAPE '\'`, workspaceID, escapeLike(prefix)+"%")
+		WHERE workspace_id = $1 AND key LIKE $2 ESCAPE '\'`, workspaceID, sqlcodec.EscapeLike(prefix)+"%")
 	if err != nil {
 		return nil, fmt.Errorf("list throttles %q: %w", prefix, err)
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -98,6 +97,12 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// querier runs statements on the pool or in one of its transactions.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // utc returns t in UTC: pgx hands timestamptz values back in the local zone.
 func utc(t *time.Time) *time.Time {
 	if t == nil {
@@ -106,61 +111,6 @@ func utc(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
-
-// joinCountries stores a country list as text; no countries is "".
-func joinCountries(cs []string) string { return strings.Join(cs, ",") }
-
-// splitCountries reverses joinCountries; "" is nil (any country).
-func splitCountries(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
-// nullBytes stores an unset (nil or empty) byte string as NULL.
-func nullBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// joinMethods stores a method list as text, in the given order.
-func joinMethods(ms []gatehouse.Method) string {
-	s := make([]string, len(ms))
-	for i, m := range ms {
-		s[i] = string(m)
-	}
-	return strings.Join(s, ",")
-}
-
-// splitMethods reverses joinMethods; "" is no methods.
-func splitMethods(s string) []gatehouse.Method {
-	if s == "" {
-		return nil
-	}
-	var ms []gatehouse.Method
-	for m := range strings.SplitSeq(s, ",") {
-		ms = append(ms, gatehouse.Method(m))
-	}
-	return ms
-}
-
-// qualify prefixes every column of a comma-separated list with alias.
-func qualify(alias, cols string) string {
-	var out []string
-	for c := range strings.SplitSeq(cols, ",") {
-		out = append(out, alias+"."+strings.TrimSpace(c))
-	}
-	return strings.Join(out, ", ")
-}
-
-// escapeLike escapes LIKE's wildcards (and the escape character itself) in s,
-// for a pattern written with ESCAPE '\'.
-func escapeLike(s string) string { return likeEscaper.Replace(s) }
-
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // SQLSTATEs of constraint violations.
 const (

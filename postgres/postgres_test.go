@@ -275,6 +275,22 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(tb testing.TB) storetest.Store { return mustOpen(tb) })
 }
 
+// TestAtomic injects a failure into each business operation with a
+// trigger that refuses inserts into one table.
+func TestAtomic(t *testing.T) {
+	databaseURL(t)
+	storetest.RunAtomic(t, func(tb testing.TB) storetest.Store { return mustOpen(tb) }, func(tb testing.TB, s storetest.Store, table string) {
+		tb.Helper()
+		err := s.(*postgres.DB).Exec(context.Background(), `
+			CREATE FUNCTION break_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+			CREATE TRIGGER break_`+table+` BEFORE INSERT ON `+table+` FOR EACH ROW EXECUTE FUNCTION break_insert()`)
+		if err != nil {
+			tb.Fatal(err)
+		}
+	})
+}
+
 // TestMigrateUpgrade brings a database holding rows from before two-factor
 // authentication up to date: the old rows read back with the defaults (no
 // Twilio account, the default SMS guard, no session marks), and the

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlcodec"
 )
 
 const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled,
@@ -35,11 +36,11 @@ func (r *workspaceRow) dest() []any {
 
 func (r *workspaceRow) finish() {
 	w := r.w
-	w.MFA.Methods = splitMethods(r.methods)
+	w.MFA.Methods = sqlcodec.SplitMethods(r.methods)
 	if len(w.Twilio.AuthToken) == 0 {
 		w.Twilio.AuthToken = nil
 	}
-	w.SMSGuard.Countries = splitCountries(r.countries)
+	w.SMSGuard.Countries = sqlcodec.SplitCountries(r.countries)
 	w.MFA.ModeChangedAt, w.CreatedAt, w.UpdatedAt = w.MFA.ModeChangedAt.UTC(), w.CreatedAt.UTC(), w.UpdatedAt.UTC()
 }
 
@@ -62,9 +63,9 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error
 			sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
 		w.Slug, w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled,
-		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, w.MFA.ModeChangedAt,
-		w.Twilio.AccountSID, nullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
-		joinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
+		w.MFA.Mode, sqlcodec.JoinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, w.MFA.ModeChangedAt,
+		w.Twilio.AccountSID, sqlcodec.NullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
+		sqlcodec.JoinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
 		w.CreatedAt, w.UpdatedAt,
 	).Scan(&w.ID)
 	if err != nil {
@@ -93,23 +94,17 @@ func (db *DB) FindWorkspaceBySlug(ctx context.Context, slug string) (*gatehouse.
 	return &w, nil
 }
 
-// UpdateWorkspace implements gatehouse.WorkspaceStore.
-func (db *DB) UpdateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
-	err := mustAffect(db.pool.Exec(ctx, `
-		UPDATE workspaces SET name = $1, plan = $2, signup_enabled = $3, remember_me_enabled = $4,
-			mfa_mode = $5, mfa_methods = $6, trusted_device_days = $7, grace_days = $8, mode_changed_at = $9,
-			twilio_account_sid = $10, twilio_auth_token = $11, twilio_from = $12, twilio_messaging_service_sid = $13,
-			sms_countries = $14, sms_hourly_cap = $15, sms_daily_cap = $16, updated_at = $17
-		WHERE id = $18`,
-		w.Name, w.Plan, w.SignupEnabled, w.RememberMeEnabled,
-		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, w.MFA.ModeChangedAt,
-		w.Twilio.AccountSID, nullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
-		joinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
-		w.UpdatedAt, w.ID))
-	if err != nil {
-		return fmt.Errorf("update workspace %d: %w", w.ID, err)
+// UpdateWorkspace implements gatehouse.WorkspaceStore with one statement
+// that writes only the fields the update names.
+func (db *DB) UpdateWorkspace(ctx context.Context, id int64, u gatehouse.WorkspaceUpdate, now time.Time) (*gatehouse.Workspace, error) {
+	a := sqlcodec.Args{Dollar: true}
+	sets := sqlcodec.WorkspaceSets(u, &a, func(b bool) any { return b }, now)
+	var w gatehouse.Workspace
+	row := db.pool.QueryRow(ctx, `UPDATE workspaces SET `+sets+` WHERE id = `+a.Add(id)+` RETURNING `+workspaceCols, a.List...)
+	if err := scanWorkspace(row, &w); err != nil {
+		return nil, fmt.Errorf("update workspace %d: %w", id, translate(err))
 	}
-	return nil
+	return &w, nil
 }
 
 // CountWorkspaces implements gatehouse.WorkspaceStore.
@@ -205,21 +200,13 @@ func (db *DB) ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.Use
 	return users, nil
 }
 
-// UpdateUser implements gatehouse.UserStore.
-func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
-	err := mustAffect(db.pool.Exec(ctx, `
-		UPDATE users SET name = $1, role = $2, password_hash = $3, disabled = $4, email_verified = $5, updated_at = $6
-		WHERE workspace_id = $7 AND id = $8`,
-		u.Name, u.Role, u.PasswordHash, u.Disabled, u.EmailVerified, u.UpdatedAt, workspaceID, u.ID))
-	if err != nil {
-		return fmt.Errorf("update user %d: %w", u.ID, err)
-	}
-	return nil
-}
-
 // CreateSession implements gatehouse.SessionStore.
 func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
-	err := db.pool.QueryRow(ctx, `
+	return createSession(ctx, db.pool, workspaceID, s)
+}
+
+func createSession(ctx context.Context, q querier, workspaceID int64, s *gatehouse.Session) error {
+	err := q.QueryRow(ctx, `
 		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
 			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path,
 			mailbox_proven_at, enroll_skipped_at)
@@ -275,7 +262,7 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 	)
 	dest := append(append(append(sr.dest(), ur.dest()...), wr.dest()...), &methods)
 	err := db.pool.QueryRow(ctx, `
-		SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`, `+qualify("w", workspaceCols)+`,
+		SELECT `+sqlcodec.Qualify("s", sessionCols)+`, `+sqlcodec.Qualify("u", userCols)+`, `+sqlcodec.Qualify("w", workspaceCols)+`,
 		       (SELECT string_agg(f.method, ',') FROM factors f
 		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
 		FROM sessions s
@@ -290,7 +277,7 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 	ur.finish()
 	wr.finish()
 	if methods != nil {
-		v.Methods = gatehouse.SortMethods(splitMethods(*methods))
+		v.Methods = gatehouse.SortMethods(sqlcodec.SplitMethods(*methods))
 	}
 	return &v, nil
 }
@@ -339,14 +326,18 @@ func (db *DB) DeleteSession(ctx context.Context, workspaceID int64, tokenHash []
 
 // DeleteUserSessions implements gatehouse.SessionStore.
 func (db *DB) DeleteUserSessions(ctx context.Context, workspaceID, userID int64, exceptHash []byte) (int, error) {
+	return deleteUserSessions(ctx, db.pool, workspaceID, userID, exceptHash)
+}
+
+func deleteUserSessions(ctx context.Context, q querier, workspaceID, userID int64, exceptHash []byte) (int, error) {
 	var (
 		tag pgconn.CommandTag
 		err error
 	)
 	if exceptHash == nil {
-		tag, err = db.pool.Exec(ctx, `DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)
+		tag, err = q.Exec(ctx, `DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)
 	} else {
-		tag, err = db.pool.Exec(ctx, `DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2 AND token_hash <> $3`,
+		tag, err = q.Exec(ctx, `DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2 AND token_hash <> $3`,
 			workspaceID, userID, exceptHash)
 	}
 	if err != nil {
@@ -366,7 +357,11 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 
 // CreateToken implements gatehouse.TokenStore.
 func (db *DB) CreateToken(ctx context.Context, workspaceID int64, t *gatehouse.Token) error {
-	err := db.pool.QueryRow(ctx, `
+	return createToken(ctx, db.pool, workspaceID, t)
+}
+
+func createToken(ctx context.Context, q querier, workspaceID int64, t *gatehouse.Token) error {
+	err := q.QueryRow(ctx, `
 		INSERT INTO tokens (workspace_id, user_id, kind, token_hash, payload, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 		workspaceID, t.UserID, t.Kind, t.Hash, t.Payload, t.CreatedAt, t.ExpiresAt,
@@ -415,15 +410,6 @@ func (db *DB) ConsumeToken(ctx context.Context, workspaceID int64, kind gatehous
 	return &t, nil
 }
 
-// DeleteUserTokens implements gatehouse.TokenStore.
-func (db *DB) DeleteUserTokens(ctx context.Context, workspaceID, userID int64, kind gatehouse.TokenKind) error {
-	if _, err := db.pool.Exec(ctx, `DELETE FROM tokens WHERE workspace_id = $1 AND user_id = $2 AND kind = $3`,
-		workspaceID, userID, kind); err != nil {
-		return fmt.Errorf("delete %s tokens of user %d: %w", kind, userID, err)
-	}
-	return nil
-}
-
 func scanThrottle(row pgx.Row, t *gatehouse.Throttle) error {
 	if err := row.Scan(&t.Failures, &t.LastFailureAt); err != nil {
 		return err
@@ -463,7 +449,11 @@ func (db *DB) FindThrottle(ctx context.Context, workspaceID int64, key string) (
 
 // ResetThrottle implements gatehouse.ThrottleStore.
 func (db *DB) ResetThrottle(ctx context.Context, workspaceID int64, key string) error {
-	if _, err := db.pool.Exec(ctx, `DELETE FROM throttles WHERE workspace_id = $1 AND key = $2`, workspaceID, key); err != nil {
+	return resetThrottle(ctx, db.pool, workspaceID, key)
+}
+
+func resetThrottle(ctx context.Context, q querier, workspaceID int64, key string) error {
+	if _, err := q.Exec(ctx, `DELETE FROM throttles WHERE workspace_id = $1 AND key = $2`, workspaceID, key); err != nil {
 		return fmt.Errorf("reset throttle %q: %w", key, err)
 	}
 	return nil
@@ -605,7 +595,11 @@ func (db *DB) CountMessages(ctx context.Context, workspaceID int64, channel stri
 
 // AddAuditEvent implements gatehouse.AuditStore.
 func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error {
-	err := db.pool.QueryRow(ctx, `
+	return addAuditEvent(ctx, db.pool, workspaceID, e)
+}
+
+func addAuditEvent(ctx context.Context, q querier, workspaceID int64, e *gatehouse.AuditEvent) error {
+	err := q.QueryRow(ctx, `
 		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail, client_id, document_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
 		workspaceID, e.At, e.ActorID, e.TargetID, e.Type, e.IP, e.Detail, e.ClientID, e.DocumentID,
@@ -717,7 +711,7 @@ func auditWhere(workspaceID int64, f gatehouse.AuditFilter) (string, []any) {
 		conds = append(conds, "(actor_id = "+p+" OR target_id = "+p+")")
 	}
 	if f.Type != "" {
-		conds = append(conds, "type LIKE "+arg(escapeLike(f.Type)+"%")+` ESCAPE '\'`)
+		conds = append(conds, "type LIKE "+arg(sqlcodec.EscapeLike(f.Type)+"%")+` ESCAPE '\'`)
 	}
 	if !f.From.IsZero() {
 		conds = append(conds, "at >= "+arg(f.From))

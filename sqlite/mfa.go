@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlcodec"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
@@ -86,25 +87,6 @@ func (db *DB) DeleteFactor(ctx context.Context, workspaceID, userID int64, m gat
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ? AND method = ?`,
 		workspaceID, userID, m); err != nil {
 		return fmt.Errorf("delete %s factor of user %d: %w", m, userID, err)
-	}
-	return nil
-}
-
-// DeleteFactors implements mfa.Store: factors and recovery codes go together
-// or not at all.
-func (db *DB) DeleteFactors(ctx context.Context, workspaceID, userID int64) error {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM passkeys WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete factors of user %d: %w", userID, err)
 	}
 	return nil
 }
@@ -398,7 +380,11 @@ func (db *DB) DeleteDevice(ctx context.Context, workspaceID, userID, deviceID in
 
 // DeleteDevices implements mfa.Store.
 func (db *DB) DeleteDevices(ctx context.Context, workspaceID, userID int64) (int, error) {
-	res, err := db.write.ExecContext(ctx, `DELETE FROM trusted_devices WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
+	return deleteDevices(ctx, db.write, workspaceID, userID)
+}
+
+func deleteDevices(ctx context.Context, q querier, workspaceID, userID int64) (int, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM trusted_devices WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
 	if err != nil {
 		return 0, fmt.Errorf("delete devices of user %d: %w", userID, err)
 	}
@@ -435,7 +421,7 @@ func (db *DB) ListUserMFA(ctx context.Context, workspaceID int64, now time.Time)
 		if err := rows.Scan(&m.UserID, &methods, &m.RecoveryLeft, &m.Devices); err != nil {
 			return nil, fmt.Errorf("list users' 2FA: %w", err)
 		}
-		m.Methods = gatehouse.SortMethods(splitMethods(methods))
+		m.Methods = gatehouse.SortMethods(sqlcodec.SplitMethods(methods))
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {

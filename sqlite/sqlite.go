@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlcodec"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
@@ -158,68 +158,13 @@ func nullUnix(t *time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: unix(*t), Valid: true}
 }
 
-// joinCountries stores a country list as text; no countries is "".
-func joinCountries(cs []string) string { return strings.Join(cs, ",") }
-
-// splitCountries reverses joinCountries; "" is nil (any country).
-func splitCountries(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
-// nullBytes stores an unset (nil or empty) byte string as NULL.
-func nullBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// joinMethods stores a method list as text, in the given order.
-func joinMethods(ms []gatehouse.Method) string {
-	s := make([]string, len(ms))
-	for i, m := range ms {
-		s[i] = string(m)
-	}
-	return strings.Join(s, ",")
-}
-
-// splitMethods reverses joinMethods; "" is no methods.
-func splitMethods(s string) []gatehouse.Method {
-	if s == "" {
-		return nil
-	}
-	var ms []gatehouse.Method
-	for m := range strings.SplitSeq(s, ",") {
-		ms = append(ms, gatehouse.Method(m))
-	}
-	return ms
-}
-
-// qualify prefixes every column of a comma-separated list with alias.
-func qualify(alias, cols string) string {
-	var out []string
-	for c := range strings.SplitSeq(cols, ",") {
-		out = append(out, alias+"."+strings.TrimSpace(c))
-	}
-	return strings.Join(out, ", ")
-}
-
-// escapeLike escapes LIKE's wildcards (and the escape character itself) in s,
-// for a pattern written with ESCAPE '\'.
-func escapeLike(s string) string { return likeEscaper.Replace(s) }
-
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
 // hasPrefix returns a condition that the text column col starts with prefix,
 // taken literally, and the condition's arguments. SQLite's LIKE ignores the
 // case of ASCII letters, so the leading characters are compared exactly too:
 // "mfa:" must not match "MFA:…", as it does not on PostgreSQL.
 func hasPrefix(col, prefix string) (string, []any) {
 	return col + ` LIKE ? ESCAPE '\' AND substr(` + col + `, 1, length(?)) = ?`,
-		[]any{escapeLike(prefix) + "%", prefix, prefix}
+		[]any{sqlcodec.EscapeLike(prefix) + "%", prefix, prefix}
 }
 
 // translate maps driver errors onto the domain's sentinels.
@@ -252,6 +197,12 @@ func mustAffect(res sql.Result, err error) error {
 		return gatehouse.ErrNotFound
 	}
 	return nil
+}
+
+// querier runs statements on the writer or in one of its transactions.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // inTx runs fn in a transaction on the writer. The writer's transactions are

@@ -39,6 +39,19 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(tb testing.TB) storetest.Store { return MustOpen(tb) })
 }
 
+// TestAtomic injects a failure into each business operation with a
+// trigger that refuses inserts into one table.
+func TestAtomic(t *testing.T) {
+	storetest.RunAtomic(t, func(tb testing.TB) storetest.Store { return MustOpen(tb) }, func(tb testing.TB, s storetest.Store, table string) {
+		tb.Helper()
+		err := s.(*sqlite.DB).Exec(context.Background(), `CREATE TRIGGER break_`+table+` BEFORE INSERT ON `+table+`
+			BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
+		if err != nil {
+			tb.Fatal(err)
+		}
+	})
+}
+
 func TestMigrateTwice(t *testing.T) {
 	db := MustOpen(t)
 	if err := db.Migrate(context.Background()); err != nil {

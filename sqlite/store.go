@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlcodec"
 )
 
 const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled,
@@ -32,12 +33,12 @@ func (r *workspaceRow) dest() []any {
 
 func (r *workspaceRow) finish() {
 	w := r.w
-	w.MFA.Methods = splitMethods(r.methods)
+	w.MFA.Methods = sqlcodec.SplitMethods(r.methods)
 	w.MFA.ModeChangedAt = fromUnixOrNever(r.modeChanged)
 	if len(w.Twilio.AuthToken) == 0 {
 		w.Twilio.AuthToken = nil
 	}
-	w.SMSGuard.Countries = splitCountries(r.countries)
+	w.SMSGuard.Countries = sqlcodec.SplitCountries(r.countries)
 	w.CreatedAt, w.UpdatedAt = fromUnix(r.created), fromUnix(r.updated)
 }
 
@@ -60,9 +61,9 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *gatehouse.Workspace) error
 			sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		w.Slug, w.Name, w.Plan, b2i(w.SignupEnabled), b2i(w.RememberMeEnabled),
-		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, unixOrNever(w.MFA.ModeChangedAt),
-		w.Twilio.AccountSID, nullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
-		joinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
+		w.MFA.Mode, sqlcodec.JoinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, unixOrNever(w.MFA.ModeChangedAt),
+		w.Twilio.AccountSID, sqlcodec.NullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
+		sqlcodec.JoinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
 		unix(w.CreatedAt), unix(w.UpdatedAt),
 	).Scan(&w.ID)
 	if err != nil {
@@ -96,23 +97,17 @@ func (db *DB) FindWorkspaceBySlug(ctx context.Context, slug string) (*gatehouse.
 	return &w, nil
 }
 
-// UpdateWorkspace implements gatehouse.WorkspaceStore.
-func (db *DB) UpdateWorkspace(ctx context.Context, w *gatehouse.Workspace) error {
-	err := mustAffect(db.write.ExecContext(ctx, `
-		UPDATE workspaces SET name = ?, plan = ?, signup_enabled = ?, remember_me_enabled = ?,
-			mfa_mode = ?, mfa_methods = ?, trusted_device_days = ?, grace_days = ?, mode_changed_at = ?,
-			twilio_account_sid = ?, twilio_auth_token = ?, twilio_from = ?, twilio_messaging_service_sid = ?,
-			sms_countries = ?, sms_hourly_cap = ?, sms_daily_cap = ?, updated_at = ?
-		WHERE id = ?`,
-		w.Name, w.Plan, b2i(w.SignupEnabled), b2i(w.RememberMeEnabled),
-		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays, unixOrNever(w.MFA.ModeChangedAt),
-		w.Twilio.AccountSID, nullBytes(w.Twilio.AuthToken), w.Twilio.From, w.Twilio.MessagingServiceSID,
-		joinCountries(w.SMSGuard.Countries), w.SMSGuard.HourlyCap, w.SMSGuard.DailyCap,
-		unix(w.UpdatedAt), w.ID))
-	if err != nil {
-		return fmt.Errorf("update workspace %d: %w", w.ID, err)
+// UpdateWorkspace implements gatehouse.WorkspaceStore with one statement
+// that writes only the fields the update names.
+func (db *DB) UpdateWorkspace(ctx context.Context, id int64, u gatehouse.WorkspaceUpdate, now time.Time) (*gatehouse.Workspace, error) {
+	var a sqlcodec.Args
+	sets := sqlcodec.WorkspaceSets(u, &a, func(b bool) any { return b2i(b) }, unix(now))
+	var w gatehouse.Workspace
+	row := db.write.QueryRowContext(ctx, `UPDATE workspaces SET `+sets+` WHERE id = `+a.Add(id)+` RETURNING `+workspaceCols, a.List...)
+	if err := scanWorkspace(row, &w); err != nil {
+		return nil, fmt.Errorf("update workspace %d: %w", id, translate(err))
 	}
-	return nil
+	return &w, nil
 }
 
 // CountWorkspaces implements gatehouse.WorkspaceStore.
@@ -207,21 +202,13 @@ func (db *DB) ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.Use
 	return users, nil
 }
 
-// UpdateUser implements gatehouse.UserStore.
-func (db *DB) UpdateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
-	err := mustAffect(db.write.ExecContext(ctx, `
-		UPDATE users SET name = ?, role = ?, password_hash = ?, disabled = ?, email_verified = ?, updated_at = ?
-		WHERE workspace_id = ? AND id = ?`,
-		u.Name, u.Role, u.PasswordHash, b2i(u.Disabled), b2i(u.EmailVerified), unix(u.UpdatedAt), workspaceID, u.ID))
-	if err != nil {
-		return fmt.Errorf("update user %d: %w", u.ID, err)
-	}
-	return nil
-}
-
 // CreateSession implements gatehouse.SessionStore.
 func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
-	err := db.write.QueryRowContext(ctx, `
+	return createSession(ctx, db.write, workspaceID, s)
+}
+
+func createSession(ctx context.Context, q querier, workspaceID int64, s *gatehouse.Session) error {
+	err := q.QueryRowContext(ctx, `
 		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
 			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path,
 			mailbox_proven_at, enroll_skipped_at)
@@ -266,7 +253,7 @@ func (db *DB) AddSessionFailure(ctx context.Context, workspaceID, sessionID int6
 
 // findVisit is prepared once (see readStmt): it runs on every request.
 var findVisit = `
-		SELECT ` + qualify("s", sessionCols) + `, ` + qualify("u", userCols) + `, ` + qualify("w", workspaceCols) + `,
+		SELECT ` + sqlcodec.Qualify("s", sessionCols) + `, ` + sqlcodec.Qualify("u", userCols) + `, ` + sqlcodec.Qualify("w", workspaceCols) + `,
 		       (SELECT group_concat(f.method) FROM factors f
 		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
 		FROM sessions s
@@ -296,7 +283,7 @@ func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 	sr.finish()
 	ur.finish()
 	wr.finish()
-	v.Methods = gatehouse.SortMethods(splitMethods(methods.String))
+	v.Methods = gatehouse.SortMethods(sqlcodec.SplitMethods(methods.String))
 	return &v, nil
 }
 
@@ -345,7 +332,11 @@ func (db *DB) DeleteSession(ctx context.Context, workspaceID int64, tokenHash []
 
 // DeleteUserSessions implements gatehouse.SessionStore.
 func (db *DB) DeleteUserSessions(ctx context.Context, workspaceID, userID int64, exceptHash []byte) (int, error) {
-	res, err := db.write.ExecContext(ctx, `
+	return deleteUserSessions(ctx, db.write, workspaceID, userID, exceptHash)
+}
+
+func deleteUserSessions(ctx context.Context, q querier, workspaceID, userID int64, exceptHash []byte) (int, error) {
+	res, err := q.ExecContext(ctx, `
 		DELETE FROM sessions WHERE workspace_id = ? AND user_id = ? AND (? IS NULL OR token_hash <> ?)`,
 		workspaceID, userID, exceptHash, exceptHash)
 	if err != nil {
@@ -367,7 +358,11 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 
 // CreateToken implements gatehouse.TokenStore.
 func (db *DB) CreateToken(ctx context.Context, workspaceID int64, t *gatehouse.Token) error {
-	err := db.write.QueryRowContext(ctx, `
+	return createToken(ctx, db.write, workspaceID, t)
+}
+
+func createToken(ctx context.Context, q querier, workspaceID int64, t *gatehouse.Token) error {
+	err := q.QueryRowContext(ctx, `
 		INSERT INTO tokens (workspace_id, user_id, kind, token_hash, payload, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		workspaceID, t.UserID, t.Kind, t.Hash, t.Payload, unix(t.CreatedAt), unix(t.ExpiresAt),
@@ -417,15 +412,6 @@ func (db *DB) ConsumeToken(ctx context.Context, workspaceID int64, kind gatehous
 	return &t, nil
 }
 
-// DeleteUserTokens implements gatehouse.TokenStore.
-func (db *DB) DeleteUserTokens(ctx context.Context, workspaceID, userID int64, kind gatehouse.TokenKind) error {
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM tokens WHERE workspace_id = ? AND user_id = ? AND kind = ?`,
-		workspaceID, userID, kind); err != nil {
-		return fmt.Errorf("delete %s tokens of user %d: %w", kind, userID, err)
-	}
-	return nil
-}
-
 // AddFailure implements gatehouse.ThrottleStore with one upsert, so
 // concurrent failures are all counted.
 func (db *DB) AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (gatehouse.Throttle, error) {
@@ -462,7 +448,11 @@ func (db *DB) FindThrottle(ctx context.Context, workspaceID int64, key string) (
 
 // ResetThrottle implements gatehouse.ThrottleStore.
 func (db *DB) ResetThrottle(ctx context.Context, workspaceID int64, key string) error {
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM throttles WHERE workspace_id = ? AND key = ?`, workspaceID, key); err != nil {
+	return resetThrottle(ctx, db.write, workspaceID, key)
+}
+
+func resetThrottle(ctx context.Context, q querier, workspaceID int64, key string) error {
+	if _, err := q.ExecContext(ctx, `DELETE FROM throttles WHERE workspace_id = ? AND key = ?`, workspaceID, key); err != nil {
 		return fmt.Errorf("reset throttle %q: %w", key, err)
 	}
 	return nil
@@ -590,7 +580,11 @@ func (db *DB) CountMessages(ctx context.Context, workspaceID int64, channel stri
 
 // AddAuditEvent implements gatehouse.AuditStore.
 func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error {
-	err := db.write.QueryRowContext(ctx, `
+	return addAuditEvent(ctx, db.write, workspaceID, e)
+}
+
+func addAuditEvent(ctx context.Context, q querier, workspaceID int64, e *gatehouse.AuditEvent) error {
+	err := q.QueryRowContext(ctx, `
 		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail, client_id, document_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		workspaceID, unix(e.At), e.ActorID, e.TargetID, e.Type, e.IP, e.Detail, e.ClientID, e.DocumentID,

@@ -200,7 +200,7 @@ func testPasskeyReset(t *testing.T, s PasskeyStore) {
 	u := MustCreateUser(t, s, ws.ID, "a@x.test", gatehouse.RoleClient)
 	must(t, "add", s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "Key", "cred", t0), 10))
 	// An admin reset clears passkeys with the other methods.
-	must(t, "delete factors", s.DeleteFactors(ctx, ws.ID, u.ID))
+	must(t, "reset", s.ResetMFA(ctx, ws.ID, u.ID, "mfa:pkreset", nil))
 	ps, err := s.ListPasskeys(ctx, ws.ID, u.ID)
 	must(t, "list", err)
 	if len(ps) != 0 || len(activeMethods(t, s, ws.ID, u.ID)) != 0 {

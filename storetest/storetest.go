@@ -44,7 +44,9 @@ func Run(t *testing.T, open Opener) {
 		{"Users", testUsers},
 		{"Sessions", testSessions},
 		{"VisitSMS", testVisitSMS},
+		{"UserWrites", testUserWrites},
 		{"Tokens", testTokens},
+		{"IssueTokenRace", testIssueTokenRace},
 		{"TokenRace", testTokenRace},
 		{"Throttles", testThrottles},
 		{"Outbox", testOutbox},
@@ -220,17 +222,23 @@ func testWorkspaces(t *testing.T, s Store) {
 		ModeChangedAt:     t0.Add(time.Hour),
 	}
 	w.UpdatedAt = t0.Add(time.Hour)
-	must(t, "update", s.UpdateWorkspace(ctx, w))
+	upd := gatehouse.MFASettingsUpdate(w.MFA)
+	upd.Name, upd.Plan, upd.SignupEnabled, upd.RememberMeEnabled = &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled
+	updated, err := s.UpdateWorkspace(ctx, w.ID, upd, t0.Add(time.Hour))
+	must(t, "update", err)
+	if !equalWorkspace(updated, w) {
+		t.Fatalf("update returned %+v, want %+v", updated, w)
+	}
 	got, err = s.FindWorkspaceByID(ctx, w.ID)
 	must(t, "find after update", err)
 	if !equalWorkspace(got, w) {
 		t.Fatalf("after update = %+v, want %+v", got, w)
 	}
-	wantNotFound(t, "update unknown", s.UpdateWorkspace(ctx, &gatehouse.Workspace{ID: w.ID + 1000, Plan: gatehouse.PlanPro,
-		MFA: gatehouse.DefaultMFASettings(t0)}))
-	bad := *got
-	bad.MFA.Mode = "sometimes"
-	if err := s.UpdateWorkspace(ctx, &bad); !errors.Is(err, gatehouse.ErrInvalid) {
+	pro := gatehouse.PlanPro
+	_, err = s.UpdateWorkspace(ctx, w.ID+1000, gatehouse.WorkspaceUpdate{Plan: &pro}, t0)
+	wantNotFound(t, "update unknown", err)
+	bad := gatehouse.MFAMode("sometimes")
+	if _, err := s.UpdateWorkspace(ctx, w.ID, gatehouse.WorkspaceUpdate{MFAMode: &bad}, t0); !errors.Is(err, gatehouse.ErrInvalid) {
 		t.Fatalf("update with an unknown mode: got %v, want ErrInvalid", err)
 	}
 
@@ -251,6 +259,7 @@ func testWorkspaces(t *testing.T, s Store) {
 	}
 
 	t.Run("SMS", func(t *testing.T) { testWorkspaceSMS(t, s) })
+	t.Run("Update", func(t *testing.T) { testWorkspaceUpdate(t, s) })
 }
 
 // testWorkspaceSMS checks that a workspace's Twilio account and SMS guard
@@ -286,7 +295,8 @@ func testWorkspaceSMS(t *testing.T, s Store) {
 	w.Twilio.From, w.Twilio.MessagingServiceSID = "", "MG0123456789abcdef0123456789abcdef"
 	w.SMSGuard = gatehouse.SMSGuard{Countries: []string{}, HourlyCap: 1, DailyCap: 2}
 	w.UpdatedAt = t0.Add(time.Hour)
-	must(t, "update", s.UpdateWorkspace(ctx, w))
+	_, err := s.UpdateWorkspace(ctx, w.ID, gatehouse.WorkspaceUpdate{Twilio: &w.Twilio, SMSGuard: &w.SMSGuard}, w.UpdatedAt)
+	must(t, "update", err)
 	got = find("updated")
 	if got.SMSGuard.Countries != nil {
 		t.Fatalf("no countries read back as %#v, want nil", got.SMSGuard.Countries)
@@ -300,7 +310,8 @@ func testWorkspaceSMS(t *testing.T, s Store) {
 	w.Twilio = gatehouse.TwilioAccount{AuthToken: []byte{}}
 	w.SMSGuard = gatehouse.SMSGuard{Countries: []string{"FR"}}
 	w.UpdatedAt = t0.Add(2 * time.Hour)
-	must(t, "remove account", s.UpdateWorkspace(ctx, w))
+	_, err = s.UpdateWorkspace(ctx, w.ID, gatehouse.WorkspaceUpdate{Twilio: &w.Twilio, SMSGuard: &w.SMSGuard}, w.UpdatedAt)
+	must(t, "remove account", err)
 	got = find("account removed")
 	if got.Twilio.AuthToken != nil || got.Twilio.Ready() {
 		t.Fatalf("removed account read back as %#v", got.Twilio)
@@ -339,9 +350,9 @@ func testUsers(t *testing.T, s Store) {
 	}
 
 	b := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleClient)
-	b.Name, b.Role, b.PasswordHash, b.Disabled, b.UpdatedAt = "Bob", gatehouse.RoleMember, "", true, t0.Add(time.Minute)
-	b.EmailVerified = true
-	must(t, "update", s.UpdateUser(ctx, w.ID, b))
+	b.Role, b.Disabled, b.UpdatedAt = gatehouse.RoleMember, true, t0.Add(time.Minute)
+	must(t, "set role", s.SetUserRole(ctx, w.ID, b.ID, b.Role, b.UpdatedAt))
+	must(t, "disable", s.SetUserDisabled(ctx, w.ID, b.ID, true, b.UpdatedAt, nil))
 	c := &gatehouse.User{Email: "cat@example.com", Role: gatehouse.RoleClient, EmailVerified: true, CreatedAt: t0, UpdatedAt: t0}
 	must(t, "create verified", s.CreateUser(ctx, w.ID, c))
 	users, err := s.ListUsers(ctx, w.ID)
@@ -354,7 +365,10 @@ func testUsers(t *testing.T, s Store) {
 	if *got != *c {
 		t.Fatalf("find verified = %+v, want %+v", got, c)
 	}
-	wantNotFound(t, "update unknown", s.UpdateUser(ctx, w.ID, &gatehouse.User{ID: b.ID + 1000, Role: gatehouse.RoleClient}))
+	wantNotFound(t, "set role of unknown", s.SetUserRole(ctx, w.ID, b.ID+1000, gatehouse.RoleClient, t0))
+	wantNotFound(t, "disable unknown", s.SetUserDisabled(ctx, w.ID, b.ID+1000, true, t0, nil))
+	wantNotFound(t, "set password of unknown", s.SetPassword(ctx, w.ID, b.ID+1000, "h", nil, t0, nil))
+	wantNotFound(t, "rehash unknown", s.RehashPassword(ctx, w.ID, b.ID+1000, "", "h", t0))
 }
 
 func newSession(userID int64, token string, now time.Time) *gatehouse.Session {
@@ -492,14 +506,24 @@ func testTokens(t *testing.T, s Store) {
 	_, err = s.FindToken(ctx, w.ID, gatehouse.TokenPasswordReset, hash("reset"), t0.Add(2*time.Minute))
 	wantNotFound(t, "find used", err)
 
+	// Issuing a link voids the user's older links of its kind, and only those.
 	inv := &gatehouse.Token{UserID: u.ID, Kind: gatehouse.TokenInvite, Hash: hash("inv"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	must(t, "create invite", s.CreateToken(ctx, w.ID, inv))
-	must(t, "delete reset tokens", s.DeleteUserTokens(ctx, w.ID, u.ID, gatehouse.TokenPasswordReset))
+	must(t, "create reset", s.CreateToken(ctx, w.ID, &gatehouse.Token{UserID: u.ID, Kind: gatehouse.TokenPasswordReset, Hash: hash("reset2"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	reset3 := &gatehouse.Token{UserID: u.ID, Kind: gatehouse.TokenPasswordReset, Hash: hash("reset3"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, "issue reset", s.IssueToken(ctx, w.ID, reset3))
+	if reset3.ID == 0 {
+		t.Fatal("IssueToken did not set ID")
+	}
+	_, err = s.FindToken(ctx, w.ID, gatehouse.TokenPasswordReset, hash("reset2"), t0)
+	wantNotFound(t, "older reset link after a new one", err)
+	_, err = s.FindToken(ctx, w.ID, gatehouse.TokenPasswordReset, hash("reset3"), t0)
+	must(t, "new reset link", err)
 	_, err = s.FindToken(ctx, w.ID, gatehouse.TokenInvite, hash("inv"), t0)
-	must(t, "invite kept after deleting reset tokens", err)
-	must(t, "delete invite tokens", s.DeleteUserTokens(ctx, w.ID, u.ID, gatehouse.TokenInvite))
+	must(t, "invite kept after issuing a reset link", err)
+	must(t, "issue invite", s.IssueToken(ctx, w.ID, &gatehouse.Token{UserID: u.ID, Kind: gatehouse.TokenInvite, Hash: hash("inv2"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
 	_, err = s.FindToken(ctx, w.ID, gatehouse.TokenInvite, hash("inv"), t0)
-	wantNotFound(t, "find deleted invite", err)
+	wantNotFound(t, "find voided invite", err)
 }
 
 // testTokenRace spends one token from many goroutines: exactly one wins.
@@ -980,7 +1004,11 @@ func testFactors(t *testing.T, s Store) {
 	// nobody else's.
 	must(t, "recovery codes", s.ReplaceRecoveryCodes(ctx, w.ID, u.ID, [][]byte{hash("r1"), hash("r2")}, t0))
 	must(t, "other's recovery codes", s.ReplaceRecoveryCodes(ctx, w.ID, o.ID, [][]byte{hash("r1")}, t0))
-	must(t, "delete all", s.DeleteFactors(ctx, w.ID, u.ID))
+	must(t, "reset", s.ResetMFA(ctx, w.ID, u.ID, "mfa:reset", nil))
+	if _, err := s.FindVisit(ctx, w.ID, hash("ann")); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("a session survived the reset: %v", err)
+	}
+	must(t, "sign in again", s.CreateSession(ctx, w.ID, newSession(u.ID, "ann", t0)))
 	fs, err = s.FindFactors(ctx, w.ID, u.ID)
 	must(t, "find after reset", err)
 	if len(fs) != 0 {
@@ -1730,7 +1758,13 @@ func testTenancy(t *testing.T, s Store) {
 	if len(users) != 1 || users[0].ID != ub.ID {
 		t.Fatalf("list b = %+v", users)
 	}
-	wantNotFound(t, "update across workspaces", s.UpdateUser(ctx, b.ID, ua))
+	wantNotFound(t, "set role across workspaces", s.SetUserRole(ctx, b.ID, ua.ID, gatehouse.RoleAdmin, t0))
+	wantNotFound(t, "disable across workspaces", s.SetUserDisabled(ctx, b.ID, ua.ID, true, t0, nil))
+	wantNotFound(t, "set password across workspaces", s.SetPassword(ctx, b.ID, ua.ID, "h", nil, t0, nil))
+	wantNotFound(t, "rehash across workspaces", s.RehashPassword(ctx, b.ID, ua.ID, ua.PasswordHash, "h", t0))
+	if got, err := s.FindUserByID(ctx, a.ID, ua.ID); err != nil || *got != *ua {
+		t.Fatalf("user after writes across workspaces = %+v, %v; want %+v", got, err, ua)
+	}
 
 	must(t, "session", s.CreateSession(ctx, a.ID, newSession(ua.ID, "a-token", t0)))
 	_, err = s.FindVisit(ctx, b.ID, hash("a-token"))
@@ -1750,7 +1784,9 @@ func testTenancy(t *testing.T, s Store) {
 	wantNotFound(t, "find token across", err)
 	_, err = s.ConsumeToken(ctx, b.ID, gatehouse.TokenInvite, hash("a-inv"), t0)
 	wantNotFound(t, "consume token across", err)
-	must(t, "delete tokens across", s.DeleteUserTokens(ctx, b.ID, ua.ID, gatehouse.TokenInvite))
+	wantNotFound(t, "issue token across", s.IssueToken(ctx, b.ID, &gatehouse.Token{UserID: ua.ID, Kind: gatehouse.TokenInvite, Hash: hash("b-inv"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	_, err = s.UseLink(ctx, b.ID, gatehouse.LinkUse{Kind: gatehouse.TokenInvite, Hash: hash("a-inv"), PasswordHash: "h"}, t0)
+	wantNotFound(t, "use link across", err)
 	_, err = s.ConsumeToken(ctx, a.ID, gatehouse.TokenInvite, hash("a-inv"), t0)
 	must(t, "token survives", err)
 
@@ -1799,7 +1835,7 @@ func testTenancy(t *testing.T, s Store) {
 	wantNotFound(t, "activate across", s.ActivateFactor(ctx, b.ID, ua.ID, gatehouse.MethodSMS, t0))
 	wantNotFound(t, "TOTP step across", s.UseTOTPStep(ctx, b.ID, ua.ID, 59_000_000))
 	must(t, "delete factor across", s.DeleteFactor(ctx, b.ID, ua.ID, gatehouse.MethodTOTP))
-	must(t, "delete factors across", s.DeleteFactors(ctx, b.ID, ua.ID))
+	wantNotFound(t, "reset across", s.ResetMFA(ctx, b.ID, ua.ID, "mfa:x", nil))
 	fs, err = s.FindFactors(ctx, a.ID, ua.ID)
 	must(t, "factors survive", err)
 	if len(fs) != 2 || fs[0].Active != true || fs[1].Active != false {

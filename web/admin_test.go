@@ -94,8 +94,8 @@ func TestTrustedDevices(t *testing.T) {
 
 	// A lifetime of 0 hides the checkbox and never sets the cookie.
 	ws, _ = e.store.FindWorkspaceBySlug(context.Background(), "acme")
-	ws.MFA.TrustedDeviceDays = 0
-	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+	zero := 0
+	if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{TrustedDeviceDays: &zero}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	bob = e.browser()
@@ -312,8 +312,8 @@ func TestCoverage(t *testing.T) {
 		e.clock.Advance(16 * time.Minute)
 	}
 	ws = mustWS(t, e, "acme")
-	ws.MFA.Mode, ws.MFA.GraceDays, ws.MFA.ModeChangedAt = gatehouse.MFARequired, 5, e.clock.Now()
-	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+	required, grace := gatehouse.MFARequired, 5
+	if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{MFAMode: &required, GraceDays: &grace}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 

@@ -180,7 +180,7 @@ func (s *Server) methodAdded(w http.ResponseWriter, r *http.Request, codes []str
 	if rq.pending {
 		in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r), false)
 		if err != nil {
-			s.serverError(w, r, err)
+			s.promoteFailed(w, r, err)
 			return
 		}
 		s.setSessionCookie(w, in)

@@ -340,8 +340,8 @@ func TestGracePeriod(t *testing.T) {
 	ws := e.workspace("acme")
 	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFARequired, gatehouse.MethodTOTP)
 	ws, _ = e.store.FindWorkspaceBySlug(context.Background(), ws.Slug)
-	ws.MFA.GraceDays = 3
-	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+	grace := 3
+	if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{GraceDays: &grace}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser()
@@ -367,8 +367,8 @@ func TestEveryWayInReachesTheGate(t *testing.T) {
 	ws := e.workspace("acme")
 	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFARequired, gatehouse.MethodTOTP)
 	ws, _ = e.store.FindWorkspaceBySlug(context.Background(), "acme")
-	ws.SignupEnabled = true
-	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+	on := true
+	if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &on}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

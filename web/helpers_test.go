@@ -351,14 +351,11 @@ func (e *env) setMFA(slug string, plan gatehouse.Plan, mode gatehouse.MFAMode, m
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	ws.Plan = plan
-	if ws.MFA.Mode != mode {
-		ws.MFA.Mode, ws.MFA.ModeChangedAt = mode, e.clock.Now()
-	}
+	upd := gatehouse.WorkspaceUpdate{Plan: &plan, MFAMode: &mode}
 	if len(methods) > 0 {
-		ws.MFA.Methods = methods
+		upd.MFAMethods = &methods
 	}
-	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+	if ws, err = e.store.UpdateWorkspace(context.Background(), ws.ID, upd, e.clock.Now()); err != nil {
 		e.tb.Fatal(err)
 	}
 }
@@ -430,13 +427,15 @@ func (e *env) setTwilio(slug string, methods ...gatehouse.Method) *gatehouse.Wor
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	if ws.Twilio, err = e.mfa.TwilioAccount(ws, twilioSID, twilioToken, twilioFrom); err != nil {
+	acct, err := e.mfa.TwilioAccount(ws, twilioSID, twilioToken, twilioFrom)
+	if err != nil {
 		e.tb.Fatal(err)
 	}
+	upd := gatehouse.WorkspaceUpdate{Twilio: &acct}
 	if len(methods) > 0 {
-		ws.MFA.Methods = methods
+		upd.MFAMethods = &methods
 	}
-	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+	if ws, err = e.store.UpdateWorkspace(context.Background(), ws.ID, upd, e.clock.Now()); err != nil {
 		e.tb.Fatal(err)
 	}
 	return ws

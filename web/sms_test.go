@@ -138,8 +138,8 @@ func TestSMSGuard(t *testing.T) {
 	e.workspace("acme")
 	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
 	ws := e.setTwilio("acme", gatehouse.MethodTOTP, gatehouse.MethodSMS)
-	ws.SMSGuard = gatehouse.SMSGuard{Countries: []string{"IE"}, HourlyCap: 2, DailyCap: 3}
-	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+	guard := gatehouse.SMSGuard{Countries: []string{"IE"}, HourlyCap: 2, DailyCap: 3}
+	if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{SMSGuard: &guard}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	owner := e.browser()

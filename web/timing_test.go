@@ -54,8 +54,8 @@ func TestAnswerTimeHidesMembership(t *testing.T) {
 				t.Run(f.name, func(t *testing.T) {
 					e := newEnvOn(t, st)
 					ws := e.workspace("acme")
-					ws.SignupEnabled = true
-					if err := e.store.UpdateWorkspace(t.Context(), ws); err != nil {
+					on := true
+					if _, err := e.store.UpdateWorkspace(t.Context(), ws.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &on}, e.clock.Now()); err != nil {
 						t.Fatal(err)
 					}
 					// Addresses of one length, so that no byte count differs

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
@@ -156,7 +157,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		// sending them on.
 		in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r), false)
 		if err != nil {
-			s.serverError(w, r, err)
+			s.promoteFailed(w, r, err)
 			return
 		}
 		s.setSessionCookie(w, in)
@@ -197,11 +198,23 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request, skipped bool) {
 	rq := reqOf(r)
 	in, err := s.accounts.Promote(r.Context(), rq.visit, r.UserAgent(), clientIP(r), skipped)
 	if err != nil {
-		s.serverError(w, r, err)
+		s.promoteFailed(w, r, err)
 		return
 	}
 	s.setSessionCookie(w, in)
 	http.Redirect(w, r, landing(&rq.visit.User, rq.visit.Session.Next), http.StatusSeeOther)
+}
+
+// promoteFailed answers a failed Promote: a login that another request
+// already took through the gate (a double submit) is an ended login, as in
+// endedLogin (the cookie is left alone for that request's new session);
+// anything else is a server error.
+func (s *Server) promoteFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, account.ErrNoSession) {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 // isThrottle reports a pause or lock on the account's second factor.

@@ -363,8 +363,8 @@ func TestSignup(t *testing.T) {
 	wantStatus(t, "signup off", b.get(wsURL("acme", "/signup")), http.StatusNotFound)
 	wantStatus(t, "signup post off", b.post(wsURL("acme", "/signup"), url.Values{"name": {"S"}, "email": {"s@example.com"}, "password": {goodPassword}}), http.StatusNotFound)
 
-	ws.SignupEnabled = true
-	if err := e.store.UpdateWorkspace(context.Background(), ws); err != nil {
+	on := true
+	if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &on}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	wantStatus(t, "signup page", b.get(wsURL("acme", "/signup")), http.StatusOK)

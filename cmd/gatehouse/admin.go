@@ -103,9 +103,8 @@ func (m Main) workspaceSetPlan(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.updateWorkspace(ctx, c, *slug, "plan.changed", func(w *gatehouse.Workspace) error {
-		w.Plan = p
-		return nil
+	return m.updateWorkspace(ctx, c, *slug, "plan.changed", func(*gatehouse.Workspace) (gatehouse.WorkspaceUpdate, error) {
+		return gatehouse.WorkspaceUpdate{Plan: &p}, nil
 	})
 }
 
@@ -142,14 +141,8 @@ func (m Main) workspaceSetOptions(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) error {
-		if su != nil {
-			w.SignupEnabled = *su
-		}
-		if rm != nil {
-			w.RememberMeEnabled = *rm
-		}
-		return nil
+	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(*gatehouse.Workspace) (gatehouse.WorkspaceUpdate, error) {
+		return gatehouse.WorkspaceUpdate{SignupEnabled: su, RememberMeEnabled: rm}, nil
 	})
 }
 
@@ -183,22 +176,23 @@ func (m Main) workspaceSetMFA(ctx context.Context, args []string) error {
 	if *grace != -1 && (*grace < 0 || *grace > 30) {
 		return fmt.Errorf("--grace-days must be 0-30, not %d", *grace)
 	}
-	now := time.Now().UTC()
-	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) error {
-		if w.MFA.Mode != md {
-			w.MFA.Mode, w.MFA.ModeChangedAt = md, now
-		}
+	return m.updateWorkspace(ctx, c, *slug, "settings.changed", func(w *gatehouse.Workspace) (gatehouse.WorkspaceUpdate, error) {
+		// Only the flags given are written; the store restarts the grace
+		// clock when the mode changes.
+		upd := gatehouse.WorkspaceUpdate{MFAMode: &md}
+		next := w.MFA
+		next.Mode = md
 		if allowed != nil {
-			w.MFA.Methods = allowed
+			next.Methods, upd.MFAMethods = allowed, &allowed
 		}
 		if *trusted != -1 {
-			w.MFA.TrustedDeviceDays = *trusted
+			next.TrustedDeviceDays, upd.TrustedDeviceDays = *trusted, trusted
 		}
 		if *grace != -1 {
-			w.MFA.GraceDays = *grace
+			next.GraceDays, upd.GraceDays = *grace, grace
 		}
 		// SMS can be allowed only once the workspace's Twilio account is set.
-		return w.MFA.Validate(w.Twilio.Ready())
+		return upd, next.Validate(w.Twilio.Ready())
 	})
 }
 
@@ -221,9 +215,12 @@ func parseMethods(list string) ([]gatehouse.Method, error) {
 	return out, nil
 }
 
-// updateWorkspace applies change to the workspace and records it in the
-// audit log as done by the operator (actor 0, IP "cli").
-func (m Main) updateWorkspace(ctx context.Context, c config, slug, event string, change func(*gatehouse.Workspace) error) error {
+// updateWorkspace writes the fields that change names (given the
+// workspace as read, to validate against) and records the change in the
+// audit log as done by the operator (actor 0, IP "cli"). Fields it does not
+// name keep whatever is stored, so a settings save in the dashboard
+// meanwhile is not undone.
+func (m Main) updateWorkspace(ctx context.Context, c config, slug, event string, change func(*gatehouse.Workspace) (gatehouse.WorkspaceUpdate, error)) error {
 	s, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -233,17 +230,18 @@ func (m Main) updateWorkspace(ctx context.Context, c config, slug, event string,
 	if err != nil {
 		return err
 	}
-	if err := change(w); err != nil {
+	upd, err := change(w)
+	if err != nil {
 		return err
 	}
-	w.UpdatedAt = time.Now().UTC()
-	if err := s.UpdateWorkspace(ctx, w); err != nil {
+	now := time.Now().UTC()
+	if w, err = s.UpdateWorkspace(ctx, w.ID, upd, now); err != nil {
 		return err
 	}
 	summary := fmt.Sprintf("plan %s, sign-up %s, remember-me %s, two-step %s (methods %s, trusted devices %d days, grace %d days)",
 		w.Plan, onOffText(w.SignupEnabled), onOffText(w.RememberMeEnabled),
 		w.MFA.Mode, joinMethods(w.MFA.Methods), w.MFA.TrustedDeviceDays, w.MFA.GraceDays)
-	if err := s.AddAuditEvent(ctx, w.ID, &gatehouse.AuditEvent{At: w.UpdatedAt, Type: event, IP: "cli", Detail: summary}); err != nil {
+	if err := s.AddAuditEvent(ctx, w.ID, &gatehouse.AuditEvent{At: now, Type: event, IP: "cli", Detail: summary}); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "workspace %q: %s\n", w.Slug, summary)
@@ -373,11 +371,11 @@ func (m Main) workspaceSetTwilio(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws.Twilio, ws.UpdatedAt = acct, time.Now().UTC()
-	if err := a.store.UpdateWorkspace(ctx, ws); err != nil {
+	now := time.Now().UTC()
+	if ws, err = a.store.UpdateWorkspace(ctx, ws.ID, gatehouse.WorkspaceUpdate{Twilio: &acct}, now); err != nil {
 		return err
 	}
-	if err := a.store.AddAuditEvent(ctx, ws.ID, &gatehouse.AuditEvent{At: ws.UpdatedAt, Type: "settings.twilio", IP: "cli", Detail: "account " + acct.AccountSID}); err != nil {
+	if err := a.store.AddAuditEvent(ctx, ws.ID, &gatehouse.AuditEvent{At: now, Type: "settings.twilio", IP: "cli", Detail: "account " + acct.AccountSID}); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "workspace %q: Twilio account %s set (sender %s%s); sms can now be allowed with set-mfa --methods\n",

@@ -1,0 +1,135 @@
+// Package sqlcodec holds what the SQL stores (sqlite and postgres) encode
+// alike: list columns, LIKE patterns and the SET clause of a workspace
+// update. The stores import it; they never import each other.
+package sqlcodec
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// JoinCountries stores a country list as text; no countries is "".
+func JoinCountries(cs []string) string { return strings.Join(cs, ",") }
+
+// SplitCountries reverses JoinCountries; "" is nil (any country).
+func SplitCountries(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// NullBytes stores an unset (nil or empty) byte string as NULL.
+func NullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// JoinMethods stores a method list as text, in the given order.
+func JoinMethods(ms []gatehouse.Method) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ",")
+}
+
+// SplitMethods reverses JoinMethods; "" is no methods.
+func SplitMethods(s string) []gatehouse.Method {
+	if s == "" {
+		return nil
+	}
+	var ms []gatehouse.Method
+	for m := range strings.SplitSeq(s, ",") {
+		ms = append(ms, gatehouse.Method(m))
+	}
+	return ms
+}
+
+// Qualify prefixes every column of a comma-separated list with alias.
+func Qualify(alias, cols string) string {
+	var out []string
+	for c := range strings.SplitSeq(cols, ",") {
+		out = append(out, alias+"."+strings.TrimSpace(c))
+	}
+	return strings.Join(out, ", ")
+}
+
+// EscapeLike escapes LIKE's wildcards (and the escape character itself) in
+// s, for a pattern written with ESCAPE '\'.
+func EscapeLike(s string) string { return likeEscaper.Replace(s) }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Args collects the arguments of a statement built piece by piece.
+type Args struct {
+	// Dollar numbers placeholders ($1, $2, … for PostgreSQL) instead of
+	// writing ? (SQLite).
+	Dollar bool
+	List   []any
+}
+
+// Add appends v and returns its placeholder.
+func (a *Args) Add(v any) string {
+	a.List = append(a.List, v)
+	if a.Dollar {
+		return "$" + strconv.Itoa(len(a.List))
+	}
+	return "?"
+}
+
+// WorkspaceSets returns the assignments of an UPDATE of workspaces that
+// write the fields of u that are set, and updated_at = now, adding their
+// arguments to a. The stores encode booleans (b) and times (now) their own
+// way. A new mode restarts the grace clock only when it differs from the
+// stored one: the comparison is made in the statement, against the row as
+// it is, so no earlier read can make it wrong.
+func WorkspaceSets(u gatehouse.WorkspaceUpdate, a *Args, b func(bool) any, now any) string {
+	var sets []string
+	set := func(col string, v any) { sets = append(sets, col+" = "+a.Add(v)) }
+	if u.Name != nil {
+		set("name", *u.Name)
+	}
+	if u.Plan != nil {
+		set("plan", string(*u.Plan))
+	}
+	if u.SignupEnabled != nil {
+		set("signup_enabled", b(*u.SignupEnabled))
+	}
+	if u.RememberMeEnabled != nil {
+		set("remember_me_enabled", b(*u.RememberMeEnabled))
+	}
+	if u.MFAMode != nil {
+		// Every right-hand side reads the row before the update, so the
+		// order of the assignments does not matter.
+		sets = append(sets, "mode_changed_at = CASE WHEN mfa_mode <> "+a.Add(string(*u.MFAMode))+
+			" THEN "+a.Add(now)+" ELSE mode_changed_at END")
+		set("mfa_mode", string(*u.MFAMode))
+	}
+	if u.MFAMethods != nil {
+		set("mfa_methods", JoinMethods(*u.MFAMethods))
+	}
+	if u.TrustedDeviceDays != nil {
+		set("trusted_device_days", *u.TrustedDeviceDays)
+	}
+	if u.GraceDays != nil {
+		set("grace_days", *u.GraceDays)
+	}
+	if t := u.Twilio; t != nil {
+		set("twilio_account_sid", t.AccountSID)
+		set("twilio_auth_token", NullBytes(t.AuthToken))
+		set("twilio_from", t.From)
+		set("twilio_messaging_service_sid", t.MessagingServiceSID)
+	}
+	if g := u.SMSGuard; g != nil {
+		set("sms_countries", JoinCountries(g.Countries))
+		set("sms_hourly_cap", g.HourlyCap)
+		set("sms_daily_cap", g.DailyCap)
+	}
+	set("updated_at", now)
+	return strings.Join(sets, ", ")
+}
