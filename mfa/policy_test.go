@@ -127,12 +127,14 @@ func TestDecideExhaustive(t *testing.T) {
 						for _, g := range graces {
 							for _, verified := range []bool{false, true} {
 								for _, afterReset := range []bool{false, true} {
-									s := gatehouse.MFASettings{Mode: mode, Methods: allowed, GraceDays: g.days, ModeChangedAt: g.modeChanged}
-									in := Input{Plan: plan, Settings: s, Methods: active, TrustedDevice: trusted, MailboxProven: verified,
-										AfterReset: afterReset, UserCreatedAt: now.Add(-30 * 24 * time.Hour), Now: now, HasRecoveryCodes: true}
-									checkInvariants(t, fmt.Sprintf("%s/%s/allowed=%v/active=%v/trusted=%v/grace=%s/verified=%v/reset=%v",
-										plan, mode, allowed, active, trusted, g.name, verified, afterReset), in, g.inGrace)
-									n++
+									for _, codes := range []bool{false, true} {
+										s := gatehouse.MFASettings{Mode: mode, Methods: allowed, GraceDays: g.days, ModeChangedAt: g.modeChanged}
+										in := Input{Plan: plan, Settings: s, Methods: active, TrustedDevice: trusted, MailboxProven: verified,
+											AfterReset: afterReset, UserCreatedAt: now.Add(-30 * 24 * time.Hour), Now: now, HasRecoveryCodes: codes}
+										checkInvariants(t, fmt.Sprintf("%s/%s/allowed=%v/active=%v/trusted=%v/grace=%s/verified=%v/reset=%v/codes=%v",
+											plan, mode, allowed, active, trusted, g.name, verified, afterReset, codes), in, g.inGrace)
+										n++
+									}
 								}
 							}
 						}
@@ -141,7 +143,7 @@ func TestDecideExhaustive(t *testing.T) {
 			}
 		}
 	}
-	if n != 3*3*7*8*2*3*2*2 {
+	if n != 3*3*7*8*2*3*2*2*2 {
 		t.Fatalf("checked %d combinations", n)
 	}
 }
@@ -170,7 +172,7 @@ func checkInvariants(t *testing.T, name string, in Input, inGrace bool) {
 			fail("a trusted device must sign in")
 		}
 	case len(usable) > 0:
-		if d.Next != Challenge || d.Method != usable[0] || !slices.Equal(d.Options, usable) || !d.Recovery {
+		if d.Next != Challenge || d.Method != usable[0] || !slices.Equal(d.Options, usable) {
 			fail(fmt.Sprintf("must challenge with %v", usable))
 		}
 	case in.Settings.Mode == gatehouse.MFAOptional:
@@ -192,6 +194,13 @@ func checkInvariants(t *testing.T, name string, in Input, inGrace bool) {
 	}
 	if d.Next == Challenge && in.AfterReset && len(d.Options) > 1 && slices.Contains(d.Options, email) {
 		fail("e-mail offered after a reset although another method exists")
+	}
+	// "Use a recovery code" (SPEC §5) is one of the ways through a
+	// challenge, for a user who holds codes: never without codes, never
+	// where no challenge is asked, always beside a challenge when the user
+	// has codes.
+	if d.Recovery != (d.Next == Challenge && in.HasRecoveryCodes) {
+		fail(fmt.Sprintf("recovery offered = %v for a %s decision, user has recovery codes = %v", d.Recovery, d.Next, in.HasRecoveryCodes))
 	}
 }
 
