@@ -130,9 +130,27 @@ func (s *Service) ChallengeFor(ctx context.Context, v *gatehouse.Visit) (*Challe
 }
 
 // codeMAC is the keyed hash a one-time code is stored under, bound to the
-// workspace, user and channel.
-func (s *Service) codeMAC(v *gatehouse.Visit, channel gatehouse.Method, code string) []byte {
-	return s.Keys.MAC("code", strconv.FormatInt(v.Workspace.ID, 10), strconv.FormatInt(v.User.ID, 10), string(channel), code)
+// workspace, user, channel and the destination it was sent to (SPEC §4):
+// a code texted to one number never confirms another.
+func (s *Service) codeMAC(v *gatehouse.Visit, channel gatehouse.Method, to, code string) []byte {
+	return s.Keys.MAC("code", strconv.FormatInt(v.Workspace.ID, 10), strconv.FormatInt(v.User.ID, 10), string(channel), to, code)
+}
+
+// destination returns where codes on the channel go for v now: the
+// user's e-mail address, or the number of the SMS factor (pending or
+// active).
+func (s *Service) destination(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method) (string, error) {
+	switch channel {
+	case gatehouse.MethodEmail:
+		return v.User.Email, nil
+	case gatehouse.MethodSMS:
+		f, err := s.smsFactor(ctx, v)
+		if err != nil {
+			return "", err
+		}
+		return f.Phone, nil
+	}
+	return "", ErrUnavailable
 }
 
 func (s *Service) recoveryMAC(v *gatehouse.Visit, canonical string) []byte {
@@ -152,18 +170,18 @@ func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 	if !v.Workspace.MFA.Allows(channel) && !contains(v.Methods, channel) {
 		return ErrUnavailable
 	}
-	to := v.User.Email
-	switch channel {
-	case gatehouse.MethodEmail:
-	case gatehouse.MethodSMS:
-		f, err := s.smsFactor(ctx, v)
-		if err != nil {
-			return err
-		}
-		to = f.Phone
-	default:
-		return ErrUnavailable
+	to, err := s.destination(ctx, v, channel)
+	if err != nil {
+		return err
 	}
+	return s.sendCode(ctx, v, channel, to, ip)
+}
+
+// sendCode sends a code on the channel to to. A send that the clock
+// grants but that does not go out (refused by the SMS guard, or by the
+// mail server or Twilio) lifts the wait again and leaves no live code: the
+// minute between codes holds only after a code really went out (SPEC §4).
+func (s *Service) sendCode(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, to, ip string) (err error) {
 	now := s.Now()
 	ok, clock, err := s.Store.ReserveSend(ctx, v.Workspace.ID, v.User.ID, channel, now, now.Add(-ResendGap), now.Add(-CodeWindow), DailyCodeCap)
 	if err != nil {
@@ -176,6 +194,12 @@ func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 		s.audit(ctx, v, v.User.ID, "mfa.code.refused", ip, "daily cap on "+string(channel))
 		return ErrDailyCap
 	}
+	made := false // a code was stored for this send
+	defer func() {
+		if err != nil {
+			s.unsent(ctx, v, channel, now, made)
+		}
+	}()
 	if channel == gatehouse.MethodSMS {
 		if err := s.guardSMS(ctx, v, to, ip, now); err != nil {
 			return err
@@ -188,23 +212,24 @@ func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 	}
 	code := NewCode()
 	c := &Code{
-		UserID: v.User.ID, SessionID: v.Session.ID, Channel: channel, MAC: s.codeMAC(v, channel, code),
+		UserID: v.User.ID, SessionID: v.Session.ID, Channel: channel, MAC: s.codeMAC(v, channel, to, code),
 		Destination: to, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
 	if err := s.Store.CreateCode(ctx, v.Workspace.ID, c); err != nil {
 		return err
 	}
+	made = true
 	if channel == gatehouse.MethodSMS {
 		return s.sendSMS(ctx, v, to, fmt.Sprintf("%s is your %s code. It expires in 10 minutes.", code, v.Workspace.Name))
 	}
 	body := fmt.Sprintf("Your %s sign-in code is %s\n\nIt works once, for 10 minutes. If you did not try to sign in, change your password.\n", v.Workspace.Name, code)
 	subject := code + " is your " + v.Workspace.Name + " code"
 	if s.Queue == nil {
-		return s.Mailer.Enqueue(ctx, v.Workspace.ID, v.User.Email, subject, body)
+		return s.Mailer.Enqueue(ctx, v.Workspace.ID, to, subject, body)
 	}
 	// Wait for the first attempt, so that an address the mail server refuses
 	// is shown on the page rather than leaving the user waiting (SPEC §10).
-	id, err := s.Queue.EnqueueEmail(ctx, v.Workspace.ID, v.User.Email, subject, body)
+	id, err := s.Queue.EnqueueEmail(ctx, v.Workspace.ID, to, subject, body)
 	if err != nil {
 		return err
 	}
@@ -213,17 +238,60 @@ func (s *Service) SendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 	})
 }
 
-// LastSend returns how long until a new code may be sent on the channel
-// (zero when one may be sent now), for the resend countdown.
-func (s *Service) LastSend(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method) (time.Duration, error) {
-	c, err := s.Store.FindLatestCode(ctx, v.Workspace.ID, v.Session.ID, channel)
-	if errors.Is(err, gatehouse.ErrNotFound) {
-		return 0, nil
+// unsent undoes what a granted send did when no code went out: the code,
+// if made (the session's only live one then), is void, and the next send
+// may go at once. It runs on the way out of a failed request, so it does
+// not stop at a cancelled context.
+func (s *Service) unsent(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, now time.Time, made bool) {
+	ctx = context.WithoutCancel(ctx)
+	if made {
+		if err := s.Store.VoidCodes(ctx, v.Workspace.ID, v.Session.ID, channel, now); err != nil {
+			s.logger().Error("void an unsent code", "user", v.User.ID, "err", err)
+		}
 	}
+	if err := s.Store.ReopenSendGap(ctx, v.Workspace.ID, v.User.ID, channel, now.Add(-ResendGap)); err != nil {
+		s.logger().Error("lift the wait after an unsent code", "user", v.User.ID, "err", err)
+	}
+}
+
+// CodeState is what a page that asks for an e-mailed or texted code may
+// say about it.
+type CodeState struct {
+	// Sent reports that this session has a live code on the channel, sent
+	// to where the channel's codes go now. Only then may a page say that a
+	// code was sent.
+	Sent bool
+	// ResendIn is how long until a new code may be sent (zero: now), from
+	// the user's clock, which every instance shares.
+	ResendIn time.Duration
+}
+
+// CodeState reports the session's code on the channel and the wait before
+// the next, for the page and its resend countdown.
+func (s *Service) CodeState(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method) (CodeState, error) {
+	now := s.Now()
+	var st CodeState
+	clock, err := s.Store.FindSendClock(ctx, v.Workspace.ID, v.User.ID, channel)
 	if err != nil {
-		return 0, err
+		return st, err
 	}
-	return max(0, c.CreatedAt.Add(ResendGap).Sub(s.Now())), nil
+	st.ResendIn = max(0, clock.LastSentAt.Add(ResendGap).Sub(now))
+	to, err := s.destination(ctx, v, channel)
+	switch {
+	case errors.Is(err, ErrSMSNoPhone) || errors.Is(err, ErrUnavailable):
+		return st, nil
+	case err != nil:
+		return st, err
+	}
+	c, err := s.Store.FindLatestCode(ctx, v.Workspace.ID, v.Session.ID, channel)
+	switch {
+	case errors.Is(err, gatehouse.ErrNotFound):
+		return st, nil
+	case err != nil:
+		return st, err
+	}
+	st.Sent = c.UsedAt == nil && now.Before(c.ExpiresAt) && c.Destination == to
+	return st, nil
 }
 
 // Verified describes a passed verification.
@@ -263,9 +331,12 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 			}
 		}
 	case string(gatehouse.MethodTOTP):
-		err = s.useTOTP(ctx, v, code, now, true)
+		_, err = s.useTOTP(ctx, v, code, now, true)
 	default:
-		err = s.useCode(ctx, v, gatehouse.Method(method), code, now)
+		var to string
+		if to, err = s.destination(ctx, v, gatehouse.Method(method)); err == nil {
+			err = s.useCode(ctx, v, gatehouse.Method(method), to, code, now)
+		}
 	}
 	if err != nil {
 		if !isWrongCode(err) {
@@ -411,41 +482,48 @@ func isWrongCode(err error) bool {
 		errors.Is(err, ErrRecoveryUsed) || errors.Is(err, ErrNoCode)
 }
 
-func (s *Service) useTOTP(ctx context.Context, v *gatehouse.Visit, code string, now time.Time, mustBeActive bool) error {
+// useTOTP checks a code from the app against the user's TOTP factor
+// (active or pending, as mustBeActive says) and spends its step; it returns
+// the factor as checked.
+func (s *Service) useTOTP(ctx context.Context, v *gatehouse.Visit, code string, now time.Time, mustBeActive bool) (*Factor, error) {
 	code, ok := NormalizeCode(code)
 	if !ok {
-		return ErrMismatch
+		return nil, ErrMismatch
 	}
 	f, err := s.factor(ctx, v, gatehouse.MethodTOTP)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f == nil || f.Active != mustBeActive {
-		return ErrUnavailable
+		return nil, ErrUnavailable
 	}
 	seed, err := s.Keys.Open(f.Secret, totpAAD(v))
 	if err != nil {
-		return fmt.Errorf("open TOTP secret of user %d: %w", v.User.ID, err)
+		return nil, fmt.Errorf("open TOTP secret of user %d: %w", v.User.ID, err)
 	}
 	step, ok := MatchTOTP(string(seed), code, now)
 	if !ok {
-		return ErrMismatch
+		return nil, ErrMismatch
 	}
 	// One conditional update: a step is accepted once, even by two
 	// instances at the same moment.
 	err = s.Store.UseTOTPStep(ctx, v.Workspace.ID, v.User.ID, step)
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		return ErrReplay
+		return nil, ErrReplay
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
-func (s *Service) useCode(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, code string, now time.Time) error {
+// useCode spends the session's code on the channel that was sent to to.
+func (s *Service) useCode(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, to, code string, now time.Time) error {
 	code, ok := NormalizeCode(code)
 	if !ok {
 		return ErrMismatch
 	}
-	_, err := s.Store.ConsumeCode(ctx, v.Workspace.ID, v.Session.ID, channel, s.codeMAC(v, channel, code), now)
+	_, err := s.Store.ConsumeCode(ctx, v.Workspace.ID, v.Session.ID, channel, s.codeMAC(v, channel, to, code), now)
 	if err == nil {
 		// The minute between codes holds only while the last one is unused
 		// (SPEC §4): once used, another may go out at once.
@@ -583,13 +661,18 @@ func (s *Service) ConfirmTOTP(ctx context.Context, v *gatehouse.Visit, code, ip 
 	if !v.Workspace.MFA.Allows(gatehouse.MethodTOTP) {
 		return nil, ErrUnavailable
 	}
-	if err := s.confirm(ctx, v, now, func() error { return s.useTOTP(ctx, v, code, now, false) }); err != nil {
+	var checked *Factor
+	if err := s.confirm(ctx, v, now, func() (err error) { checked, err = s.useTOTP(ctx, v, code, now, false); return err }); err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			return nil, ErrNotPending
 		}
 		return nil, err
 	}
-	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, v.User.ID, gatehouse.MethodTOTP, now); err != nil {
+	// Activate the secret the code was checked against: a restart meanwhile
+	// made another one, which nobody has confirmed.
+	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, checked, now); errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ErrNotPending
+	} else if err != nil {
 		return nil, err
 	}
 	var codes []string
@@ -625,7 +708,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, v *gatehouse.Visit, code, ip
 	if !v.Workspace.MFA.Allows(gatehouse.MethodEmail) {
 		return ErrUnavailable
 	}
-	if err := s.confirm(ctx, v, now, func() error { return s.useCode(ctx, v, gatehouse.MethodEmail, code, now) }); err != nil {
+	if err := s.confirm(ctx, v, now, func() error { return s.useCode(ctx, v, gatehouse.MethodEmail, v.User.Email, code, now) }); err != nil {
 		return err
 	}
 	if err := s.markMailbox(ctx, v, now); err != nil {

@@ -931,19 +931,24 @@ func TestSendCode(t *testing.T) {
 		if m := mails[0]; m.To != h.user.Email || m.WorkspaceID != h.ws.ID || m.Subject != codes[0]+" is your Acme & Co code" {
 			t.Errorf("code e-mail = %+v", m)
 		}
-		if wait, err := h.svc.LastSend(ctx, v, gatehouse.MethodEmail); err != nil || wait != mfa.ResendGap {
-			t.Errorf("LastSend = %v, %v; want %v", wait, err, mfa.ResendGap)
+		state := func(v *gatehouse.Visit, want mfa.CodeState) {
+			t.Helper()
+			if st, err := h.svc.CodeState(ctx, v, gatehouse.MethodEmail); err != nil || st != want {
+				t.Errorf("CodeState = %+v, %v; want %+v", st, err, want)
+			}
 		}
+		state(v, mfa.CodeState{Sent: true, ResendIn: mfa.ResendGap})
 
 		h.clock.Advance(20 * time.Second)
 		tooSoon(40)
-		if wait, err := h.svc.LastSend(ctx, v, gatehouse.MethodEmail); err != nil || wait != 40*time.Second {
-			t.Errorf("LastSend = %v, %v; want 40s", wait, err)
-		}
+		state(v, mfa.CodeState{Sent: true, ResendIn: 40 * time.Second})
 		h.clock.Advance(39*time.Second + 500*time.Millisecond)
 		tooSoon(1) // half a second is rounded up
-		// The minute is per user, not per login.
-		if err := h.svc.SendCode(ctx, h.pending(t), gatehouse.MethodEmail, testIP); !errors.As(err, new(*mfa.TooSoonError)) {
+		// The minute is per user, not per login: another login has no code
+		// and must wait too.
+		other := h.pending(t)
+		state(other, mfa.CodeState{Sent: false, ResendIn: 500 * time.Millisecond})
+		if err := h.svc.SendCode(ctx, other, gatehouse.MethodEmail, testIP); !errors.As(err, new(*mfa.TooSoonError)) {
 			t.Errorf("SendCode from another login = %v; want *TooSoonError", err)
 		}
 		if _, codes := h.mail.codeMails(); len(codes) != 1 {
@@ -1856,6 +1861,8 @@ type smsQueue struct {
 	mail *mailer
 	mu   sync.Mutex
 	sent []sentMail // To and Body
+	// refuse lists numbers whose texts fail for good, as Twilio's 21211.
+	refuse map[string]bool
 }
 
 func (q *smsQueue) EnqueueEmail(ctx context.Context, workspaceID int64, to, subject, body string) (int64, error) {
@@ -1870,7 +1877,25 @@ func (q *smsQueue) EnqueueSMS(_ context.Context, workspaceID int64, to, body str
 }
 
 func (q *smsQueue) Await(_ context.Context, id int64, _ time.Duration) (*gatehouse.Message, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if id > 0 && q.refuse[q.sent[id-1].To] {
+		return &gatehouse.Message{ID: id, Channel: "sms", Status: gatehouse.MessageFailed, LastError: "That number cannot receive texts."}, nil
+	}
 	return &gatehouse.Message{ID: id, Channel: "sms", Status: gatehouse.MessageSent}, nil
+}
+
+// to returns how many texts went to the number.
+func (q *smsQueue) to(number string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, m := range q.sent {
+		if m.To == number {
+			n++
+		}
+	}
+	return n
 }
 
 var textedCodeRE = regexp.MustCompile(`^(\d{6}) is your `)
@@ -2150,6 +2175,154 @@ func TestDeviceTrusted(t *testing.T) {
 		h.clock.Set(nd.ExpiresAt)
 		if trusted(lifetime(90), h.user.ID, nd.Token) {
 			t.Error("a device is trusted past its own expiry")
+		}
+	})
+}
+
+// smsNumbers are two mobile numbers as typed and in E.164.
+const (
+	firstNumber, firstE164   = "07700 900123", "+447700900123"
+	secondNumber, secondE164 = "07700 900456", "+447700900456"
+)
+
+// TestSMSNumberChange: a code belongs to the number it was texted to.
+// Starting again with a corrected number voids the old code and texts the
+// new number at once; the old code never confirms the new number.
+func TestSMSNumberChange(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodSMS}})
+		h.sms = h.enableSMS(t)
+		ctx := t.Context()
+		v := h.signedIn(t)
+		if _, err := h.svc.StartSMS(ctx, v, "GB", firstNumber, testIP); err != nil {
+			t.Fatal(err)
+		}
+		first := h.sms.lastCode(t)
+		if _, err := h.svc.StartSMS(ctx, v, "GB", secondNumber, testIP); err != nil {
+			t.Fatalf("StartSMS with a corrected number at once = %v; want a text to it", err)
+		}
+		if n := h.sms.to(secondE164); n != 1 {
+			t.Fatalf("%d texts to the corrected number, want 1", n)
+		}
+		second := h.sms.lastCode(t)
+		if st, err := h.svc.CodeState(ctx, v, gatehouse.MethodSMS); err != nil || !st.Sent {
+			t.Errorf("CodeState = %+v, %v; want a code sent", st, err)
+		}
+		if first != second {
+			if err := h.svc.ConfirmSMS(ctx, v, first, testIP); !errors.Is(err, mfa.ErrMismatch) {
+				t.Errorf("ConfirmSMS with the first number's code = %v; want ErrMismatch", err)
+			}
+		}
+		if err := h.svc.ConfirmSMS(ctx, v, second, testIP); err != nil {
+			t.Fatalf("ConfirmSMS with the corrected number's code: %v", err)
+		}
+		fs, err := h.store.FindFactors(ctx, h.ws.ID, h.user.ID)
+		if err != nil || len(fs) != 1 || fs[0].Phone != secondE164 || !fs[0].Active {
+			t.Fatalf("factors = %+v, %v; want %s active", fs, err, secondE164)
+		}
+	})
+}
+
+// TestSMSCodeBoundToNumber: a live code texted to one number does not
+// confirm another that became the pending number without it (its MAC names
+// the number).
+func TestSMSCodeBoundToNumber(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodSMS}})
+		h.sms = h.enableSMS(t)
+		ctx := t.Context()
+		v := h.signedIn(t)
+		if _, err := h.svc.StartSMS(ctx, v, "GB", firstNumber, testIP); err != nil {
+			t.Fatal(err)
+		}
+		code := h.sms.lastCode(t)
+		f := &mfa.Factor{UserID: h.user.ID, Method: gatehouse.MethodSMS, Phone: secondE164, CreatedAt: h.clock.Now()}
+		if err := h.store.SaveFactor(ctx, h.ws.ID, f); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.svc.ConfirmSMS(ctx, v, code, testIP); !errors.Is(err, mfa.ErrMismatch) {
+			t.Errorf("ConfirmSMS of another number with the code = %v; want ErrMismatch", err)
+		}
+		if ms := h.reload(t, v).Methods; len(ms) != 0 {
+			t.Errorf("methods = %v; want none", ms)
+		}
+	})
+}
+
+// TestSMSActivationNamesNumber: a number changed while its code was being
+// checked is not the one activated.
+func TestSMSActivationNamesNumber(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodSMS}})
+		h.sms = h.enableSMS(t)
+		ctx := t.Context()
+		v := h.signedIn(t)
+		if _, err := h.svc.StartSMS(ctx, v, "GB", firstNumber, testIP); err != nil {
+			t.Fatal(err)
+		}
+		code := h.sms.lastCode(t)
+		hooked := &hookStore{Stores: h.store, beforeConsume: func() {
+			f := &mfa.Factor{UserID: h.user.ID, Method: gatehouse.MethodSMS, Phone: secondE164, CreatedAt: h.clock.Now()}
+			if err := h.store.SaveFactor(ctx, h.ws.ID, f); err != nil {
+				t.Error(err)
+			}
+		}}
+		if err := h.instance(hooked).ConfirmSMS(ctx, v, code, testIP); !errors.Is(err, mfa.ErrNotPending) {
+			t.Errorf("ConfirmSMS while the number changed = %v; want ErrNotPending", err)
+		}
+		if ms := h.reload(t, v).Methods; len(ms) != 0 {
+			t.Errorf("methods = %v; want none", ms)
+		}
+	})
+}
+
+// TestRefusedDeliveryLiftsWait: a text the number refuses leaves no live
+// code and no wait: the user may try again at once.
+func TestRefusedDeliveryLiftsWait(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodSMS}})
+		h.sms = h.enableSMS(t)
+		h.sms.refuse = map[string]bool{firstE164: true}
+		ctx := t.Context()
+		v := h.signedIn(t)
+		var de *mfa.DeliveryError
+		if _, err := h.svc.StartSMS(ctx, v, "GB", firstNumber, testIP); !errors.As(err, &de) {
+			t.Fatalf("StartSMS to a refusing number = %v; want *DeliveryError", err)
+		}
+		if st, err := h.svc.CodeState(ctx, v, gatehouse.MethodSMS); err != nil || st != (mfa.CodeState{}) {
+			t.Errorf("CodeState after a refused text = %+v, %v; want no code and no wait", st, err)
+		}
+		h.sms.refuse = nil // the number works now (say, the user fixed their phone)
+		if err := h.svc.SendCode(ctx, v, gatehouse.MethodSMS, testIP); err != nil {
+			t.Fatalf("SendCode at once after a refused text = %v; want a text", err)
+		}
+		if err := h.svc.ConfirmSMS(ctx, v, h.sms.lastCode(t), testIP); err != nil {
+			t.Fatalf("ConfirmSMS: %v", err)
+		}
+	})
+}
+
+// TestCodeStateNamesDestination: after the number changed with no code
+// sent to the new one (the guard refused it), the page may not say a code
+// was sent, though the old number's code is live.
+func TestCodeStateNamesDestination(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodSMS}})
+		h.sms = h.enableSMS(t)
+		h.ws.SMSGuard.Countries = []string{"GB"}
+		if err := h.store.UpdateWorkspace(t.Context(), h.ws); err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		v := h.signedIn(t)
+		if _, err := h.svc.StartSMS(ctx, v, "GB", firstNumber, testIP); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.StartSMS(ctx, v, "IE", "085 123 4567", testIP); !errors.Is(err, mfa.ErrSMSCountry) {
+			t.Fatalf("StartSMS off the country list = %v; want ErrSMSCountry", err)
+		}
+		if st, err := h.svc.CodeState(ctx, v, gatehouse.MethodSMS); err != nil || st.Sent {
+			t.Errorf("CodeState = %+v, %v; want no code sent to the new number", st, err)
 		}
 	})
 }

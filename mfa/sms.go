@@ -196,17 +196,33 @@ func (s *Service) StartSMS(ctx context.Context, v *gatehouse.Visit, country, num
 	if contains(v.Methods, gatehouse.MethodSMS) && !CanDisable(v, gatehouse.MethodSMS) {
 		return "", ErrLastMethod
 	}
-	f := &Factor{UserID: v.User.ID, Method: gatehouse.MethodSMS, Phone: e164, CreatedAt: s.Now()}
+	old, err := s.factor(ctx, v, gatehouse.MethodSMS)
+	if err != nil {
+		return "", err
+	}
+	if old != nil && !old.Active && old.Phone == e164 {
+		// The pending number again: a new code, paced as usual.
+		return e164, s.sendCode(ctx, v, gatehouse.MethodSMS, e164, ip)
+	}
+	now := s.Now()
+	f := &Factor{UserID: v.User.ID, Method: gatehouse.MethodSMS, Phone: e164, CreatedAt: now}
 	if err := s.Store.SaveFactor(ctx, v.Workspace.ID, f); err != nil {
 		return "", err
 	}
-	return e164, s.SendCode(ctx, v, gatehouse.MethodSMS, ip)
+	// A new number: codes sent to the old one are void, as their MACs name
+	// it, and the minute since the last of them does not hold back the first
+	// code to this one.
+	if err := s.Store.ReopenSendGap(ctx, v.Workspace.ID, v.User.ID, gatehouse.MethodSMS, now.Add(-ResendGap)); err != nil {
+		return "", err
+	}
+	return e164, s.sendCode(ctx, v, gatehouse.MethodSMS, e164, ip)
 }
 
 // ConfirmSMS activates the pending phone with the code sent to it.
 func (s *Service) ConfirmSMS(ctx context.Context, v *gatehouse.Visit, code, ip string) error {
 	now := s.Now()
-	switch f, err := s.smsFactor(ctx, v); {
+	f, err := s.smsFactor(ctx, v)
+	switch {
 	case errors.Is(err, ErrSMSNoPhone):
 		return ErrNotPending
 	case err != nil:
@@ -217,10 +233,15 @@ func (s *Service) ConfirmSMS(ctx context.Context, v *gatehouse.Visit, code, ip s
 	if !v.Workspace.MFA.Allows(gatehouse.MethodSMS) {
 		return ErrUnavailable
 	}
-	if err := s.confirm(ctx, v, now, func() error { return s.useCode(ctx, v, gatehouse.MethodSMS, code, now) }); err != nil {
+	// The code must be one sent to this number...
+	if err := s.confirm(ctx, v, now, func() error { return s.useCode(ctx, v, gatehouse.MethodSMS, f.Phone, code, now) }); err != nil {
 		return err
 	}
-	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, v.User.ID, gatehouse.MethodSMS, now); err != nil {
+	// ...and the number activated the one it was checked for: a new start
+	// meanwhile replaced it with a number nobody has confirmed.
+	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, f, now); errors.Is(err, gatehouse.ErrNotFound) {
+		return ErrNotPending
+	} else if err != nil {
 		return err
 	}
 	return s.methodChanged(ctx, v, gatehouse.MethodSMS, true, ip)

@@ -76,9 +76,12 @@ type Store interface {
 	// SaveFactor inserts f, or replaces the user's factor of the same method,
 	// setting f.ID.
 	SaveFactor(ctx context.Context, workspaceID int64, f *Factor) error
-	// ActivateFactor marks the user's factor of the method active, confirmed
-	// at now; ErrNotFound when there is none.
-	ActivateFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, now time.Time) error
+	// ActivateFactor marks the pending factor f active, confirmed at now,
+	// naming it as it was read when its code was checked: by ID, phone and
+	// secret, so that a factor replaced meanwhile (another number, another
+	// secret) is not the one activated. ErrNotFound when it changed, is
+	// active already, or is gone.
+	ActivateFactor(ctx context.Context, workspaceID int64, f *Factor, now time.Time) error
 	// DeleteFactor removes the user's factor of the method, if any.
 	DeleteFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method) error
 	// ResetMFA is an admin reset, in one transaction: it removes the user's
@@ -110,6 +113,9 @@ type Store interface {
 	// afresh at now, otherwise it must hold fewer than max sends. It reports
 	// whether the send was granted and returns the clock after the call.
 	ReserveSend(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, now, gapFloor, windowFloor time.Time, max int) (bool, SendClock, error)
+	// FindSendClock returns the user's clock for the channel; the zero
+	// SendClock when none was started.
+	FindSendClock(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method) (SendClock, error)
 	// ReopenSendGap moves the clock's last send back to at when it is later,
 	// so a new code may go out at once (the last one was used).
 	ReopenSendGap(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, at time.Time) error

@@ -70,13 +70,15 @@ func (db *DB) SaveFactor(ctx context.Context, workspaceID int64, f *mfa.Factor) 
 	return nil
 }
 
-// ActivateFactor implements mfa.Store.
-func (db *DB) ActivateFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, now time.Time) error {
+// ActivateFactor implements mfa.Store. A factor without a secret has a
+// NULL one, compared here as the empty string.
+func (db *DB) ActivateFactor(ctx context.Context, workspaceID int64, f *mfa.Factor, now time.Time) error {
 	err := mustAffect(db.pool.Exec(ctx, `
-		UPDATE factors SET active = true, confirmed_at = $1 WHERE workspace_id = $2 AND user_id = $3 AND method = $4`,
-		now, workspaceID, userID, m))
+		UPDATE factors SET active = true, confirmed_at = $1
+		WHERE workspace_id = $2 AND user_id = $3 AND id = $4 AND phone = $5 AND COALESCE(secret, ''::bytea) = $6::bytea AND NOT active`,
+		now, workspaceID, f.UserID, f.ID, f.Phone, append([]byte{}, f.Secret...)))
 	if err != nil {
-		return fmt.Errorf("activate %s factor of user %d: %w", m, userID, err)
+		return fmt.Errorf("activate %s factor %d of user %d: %w", f.Method, f.ID, f.UserID, err)
 	}
 	return nil
 }
@@ -160,6 +162,22 @@ func (db *DB) CountRecoveryCodes(ctx context.Context, workspaceID, userID int64)
 		return 0, fmt.Errorf("count recovery codes of user %d: %w", userID, err)
 	}
 	return n, nil
+}
+
+// FindSendClock implements mfa.Store.
+func (db *DB) FindSendClock(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method) (mfa.SendClock, error) {
+	var c mfa.SendClock
+	err := db.pool.QueryRow(ctx, `SELECT last_sent_at, window_start, window_count FROM send_clocks
+		WHERE workspace_id = $1 AND user_id = $2 AND channel = $3`, workspaceID, userID, channel,
+	).Scan(&c.LastSentAt, &c.WindowStart, &c.WindowCount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return mfa.SendClock{}, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("find %s send clock of user %d: %w", channel, userID, err)
+	}
+	c.LastSentAt, c.WindowStart = c.LastSentAt.UTC(), c.WindowStart.UTC()
+	return c, nil
 }
 
 // ReopenSendGap implements mfa.Store.

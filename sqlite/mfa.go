@@ -71,13 +71,15 @@ func (db *DB) SaveFactor(ctx context.Context, workspaceID int64, f *mfa.Factor) 
 	return nil
 }
 
-// ActivateFactor implements mfa.Store.
-func (db *DB) ActivateFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, now time.Time) error {
+// ActivateFactor implements mfa.Store. A factor without a secret has a
+// NULL one, compared here as the empty blob.
+func (db *DB) ActivateFactor(ctx context.Context, workspaceID int64, f *mfa.Factor, now time.Time) error {
 	err := mustAffect(db.write.ExecContext(ctx, `
-		UPDATE factors SET active = 1, confirmed_at = ? WHERE workspace_id = ? AND user_id = ? AND method = ?`,
-		unix(now), workspaceID, userID, m))
+		UPDATE factors SET active = 1, confirmed_at = ?
+		WHERE workspace_id = ? AND user_id = ? AND id = ? AND phone = ? AND COALESCE(secret, x'') = ? AND active = 0`,
+		unix(now), workspaceID, f.UserID, f.ID, f.Phone, append([]byte{}, f.Secret...)))
 	if err != nil {
-		return fmt.Errorf("activate %s factor of user %d: %w", m, userID, err)
+		return fmt.Errorf("activate %s factor %d of user %d: %w", f.Method, f.ID, f.UserID, err)
 	}
 	return nil
 }
@@ -201,6 +203,22 @@ func (db *DB) ReserveSend(ctx context.Context, workspaceID, userID int64, channe
 	}
 	c.LastSentAt, c.WindowStart = fromUnix(last), fromUnix(start)
 	return false, c, nil
+}
+
+// FindSendClock implements mfa.Store.
+func (db *DB) FindSendClock(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method) (mfa.SendClock, error) {
+	var last, start int64
+	var c mfa.SendClock
+	err := db.read.QueryRowContext(ctx, `SELECT last_sent_at, window_start, window_count FROM send_clocks
+		WHERE workspace_id = ? AND user_id = ? AND channel = ?`, workspaceID, userID, channel).Scan(&last, &start, &c.WindowCount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return mfa.SendClock{}, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("find %s send clock of user %d: %w", channel, userID, err)
+	}
+	c.LastSentAt, c.WindowStart = fromUnix(last), fromUnix(start)
+	return c, nil
 }
 
 // ReopenSendGap implements mfa.Store.

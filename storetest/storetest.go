@@ -977,17 +977,32 @@ func testFactors(t *testing.T, s Store) {
 	}
 
 	activated := t0.Add(3 * time.Minute)
-	must(t, "activate totp", s.ActivateFactor(ctx, w.ID, u.ID, gatehouse.MethodTOTP, activated))
+	// Activation names the factor as it was read: a changed number or
+	// secret, another user's factor or an active one is not activated.
+	changed := fs[1]
+	changed.Phone = "+15557654321"
+	wantNotFound(t, "activate another number", s.ActivateFactor(ctx, w.ID, &changed, activated))
+	changed = fs[0]
+	changed.Secret = []byte("sealed-1")
+	wantNotFound(t, "activate another secret", s.ActivateFactor(ctx, w.ID, &changed, activated))
+	changed = fs[1]
+	changed.UserID = o.ID
+	wantNotFound(t, "activate as another user", s.ActivateFactor(ctx, w.ID, &changed, activated))
+	wantNotFound(t, "activate an active factor", s.ActivateFactor(ctx, w.ID, &fs[2], activated))
+	if got := methods(); !slices.Equal(got, []gatehouse.Method{gatehouse.MethodEmail}) {
+		t.Fatalf("Visit.Methods after refused activations = %v, want [email]", got)
+	}
+	must(t, "activate totp", s.ActivateFactor(ctx, w.ID, &fs[0], activated))
 	fs, err = s.FindFactors(ctx, w.ID, u.ID)
 	must(t, "find after activate", err)
 	if !fs[0].Active || fs[0].ConfirmedAt == nil || !fs[0].ConfirmedAt.Equal(activated) || string(fs[0].Secret) != "sealed-2" || fs[0].LastStep != 5 {
 		t.Fatalf("activated totp = %+v", fs[0])
 	}
-	must(t, "activate sms", s.ActivateFactor(ctx, w.ID, u.ID, gatehouse.MethodSMS, activated))
+	must(t, "activate sms", s.ActivateFactor(ctx, w.ID, &fs[1], activated))
 	if want := []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodSMS, gatehouse.MethodEmail}; !slices.Equal(methods(), want) {
 		t.Fatalf("Visit.Methods = %v, want %v", methods(), want)
 	}
-	wantNotFound(t, "activate missing", s.ActivateFactor(ctx, w.ID, o.ID, gatehouse.MethodSMS, activated))
+	wantNotFound(t, "activate again", s.ActivateFactor(ctx, w.ID, &fs[1], activated))
 
 	must(t, "delete sms", s.DeleteFactor(ctx, w.ID, u.ID, gatehouse.MethodSMS))
 	must(t, "delete missing", s.DeleteFactor(ctx, w.ID, u.ID, gatehouse.MethodSMS))
@@ -1146,7 +1161,25 @@ func testReopenSendGap(t *testing.T, s Store) {
 	if ok, _ := reserve(now); ok {
 		t.Fatal("reopening elsewhere opened this clock")
 	}
+	find := func(ws int64, ch gatehouse.Method) mfa.SendClock {
+		t.Helper()
+		c, err := s.FindSendClock(ctx, ws, u.ID, ch)
+		must(t, "find send clock", err)
+		return c
+	}
+	if c := find(w.ID, gatehouse.MethodEmail); !c.LastSentAt.Equal(t0) || !c.WindowStart.Equal(t0) || c.WindowCount != 1 {
+		t.Fatalf("FindSendClock = %+v; want the first send at t0", c)
+	}
+	if c := find(w.ID, gatehouse.MethodSMS); c != (mfa.SendClock{}) {
+		t.Fatalf("FindSendClock of an unused channel = %+v; want zero", c)
+	}
+	if c := find(other.ID, gatehouse.MethodEmail); c != (mfa.SendClock{}) {
+		t.Fatalf("FindSendClock across workspaces = %+v; want zero", c)
+	}
 	must(t, "reopen", s.ReopenSendGap(ctx, w.ID, u.ID, gatehouse.MethodEmail, now.Add(-time.Minute)))
+	if c := find(w.ID, gatehouse.MethodEmail); !c.LastSentAt.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("FindSendClock after reopening = %+v; want the last send moved to %v", c, now.Add(-time.Minute))
+	}
 	ok, c := reserve(now)
 	if !ok || c.WindowCount != 2 || !c.WindowStart.Equal(t0) {
 		t.Fatalf("after reopening: granted %v, clock %+v; want granted, window from t0 with 2 sends", ok, c)
@@ -1832,7 +1865,12 @@ func testTenancy(t *testing.T, s Store) {
 	if len(fs) != 0 {
 		t.Fatalf("factors across workspaces: %+v", fs)
 	}
-	wantNotFound(t, "activate across", s.ActivateFactor(ctx, b.ID, ua.ID, gatehouse.MethodSMS, t0))
+	own, err := s.FindFactors(ctx, a.ID, ua.ID)
+	must(t, "find own factors", err)
+	if len(own) != 2 || own[1].Method != gatehouse.MethodSMS {
+		t.Fatalf("own factors = %+v, want totp and sms", own)
+	}
+	wantNotFound(t, "activate across", s.ActivateFactor(ctx, b.ID, &own[1], t0))
 	wantNotFound(t, "TOTP step across", s.UseTOTPStep(ctx, b.ID, ua.ID, 59_000_000))
 	must(t, "delete factor across", s.DeleteFactor(ctx, b.ID, ua.ID, gatehouse.MethodTOTP))
 	wantNotFound(t, "reset across", s.ResetMFA(ctx, b.ID, ua.ID, "mfa:x", nil))

@@ -16,6 +16,7 @@ import (
 type smsPage struct {
 	page
 	Phone    string
+	Sent     bool // a live code went to Phone: only then does the page say so
 	ResendIn int
 	Error    string
 }
@@ -29,8 +30,8 @@ func (s *Server) handleSMSStart(w http.ResponseWriter, r *http.Request) {
 	s.observeCodeRefused(gatehouse.MethodSMS, err)
 	switch {
 	case errors.As(err, new(*mfa.TooSoonError)):
-		// The number is saved; a code went out less than a minute ago, and
-		// the confirm page counts down to the next.
+		// The same number again within the minute: it is saved, and the
+		// confirm page says whether a code to it is live and counts down.
 	case isFormMFAError(err):
 		s.showSecurityWith(w, r, http.StatusUnprocessableEntity, "", err.Error())
 		return
@@ -73,19 +74,21 @@ func (s *Server) confirmCode(channel gatehouse.Method, tmpl string, confirm func
 }
 
 // showCodeConfirm renders an enrollment code form with its resend countdown.
+// It says a code was sent only when this session has a live one sent to
+// where the channel's codes go now.
 func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, status int, channel gatehouse.Method, tmpl, msg string) {
 	v := reqOf(r).visit
-	wait, err := s.mfa.LastSend(r.Context(), v, channel)
+	st, err := s.mfa.CodeState(r.Context(), v, channel)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	secs := int((wait + time.Second - 1) / time.Second)
+	secs := int((st.ResendIn + time.Second - 1) / time.Second)
 	if channel == gatehouse.MethodEmail {
-		s.render(w, r, status, tmpl, emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), ResendIn: secs, Error: msg})
+		s.render(w, r, status, tmpl, emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), Sent: st.Sent, ResendIn: secs, Error: msg})
 		return
 	}
-	p := smsPage{page: s.page(r, "Confirm your phone"), ResendIn: secs, Error: msg}
+	p := smsPage{page: s.page(r, "Confirm your phone"), Sent: st.Sent, ResendIn: secs, Error: msg}
 	factors, _, err := s.mfa.Factors(r.Context(), v)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -104,19 +107,16 @@ func (s *Server) handleSMSResend(w http.ResponseWriter, r *http.Request) {
 	err := s.mfa.SendCode(r.Context(), rq.visit, gatehouse.MethodSMS, clientIP(r))
 	s.observeCodeRefused(gatehouse.MethodSMS, err)
 	var tooSoon *mfa.TooSoonError
-	p := smsPage{page: s.page(r, "Confirm your phone"), ResendIn: int(mfa.ResendGap / time.Second)}
 	switch {
 	case errors.As(err, &tooSoon):
 		w.Header().Set("Retry-After", retryAfter(tooSoon.RetryAfter))
-		p.Error, p.ResendIn = err.Error(), tooSoon.Seconds()
-		s.render(w, r, http.StatusTooManyRequests, "smsconfirm", p)
+		s.showCodeConfirm(w, r, http.StatusTooManyRequests, gatehouse.MethodSMS, "smsconfirm", err.Error())
 	case isFormMFAError(err):
-		p.Error, p.ResendIn = err.Error(), 0
-		s.render(w, r, http.StatusUnprocessableEntity, "smsconfirm", p)
+		s.showCodeConfirm(w, r, http.StatusUnprocessableEntity, gatehouse.MethodSMS, "smsconfirm", err.Error())
 	case err != nil:
 		s.serverError(w, r, err)
 	default:
-		s.render(w, r, http.StatusOK, "smsconfirm", p)
+		http.Redirect(w, r, "/account/security/sms/confirm", http.StatusSeeOther)
 	}
 }
 
@@ -215,6 +215,7 @@ func (s *Server) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes
 type emailConfirmPage struct {
 	page
 	Error    string
+	Sent     bool // a live code went to the address: only then does the page say so
 	ResendIn int
 }
 
@@ -224,7 +225,7 @@ func (s *Server) handleEmailEnable(w http.ResponseWriter, r *http.Request) {
 	s.observeCodeRefused(gatehouse.MethodEmail, err)
 	switch {
 	case errors.As(err, new(*mfa.TooSoonError)):
-		needsCode = true // a code went out less than a minute ago
+		needsCode = true // the confirm page says whether a code is live, and counts down
 	case isFormMFAError(err):
 		s.renderError(w, r, http.StatusUnprocessableEntity, err.Error())
 		return

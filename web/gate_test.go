@@ -609,3 +609,69 @@ func TestDoubleSubmittedCode(t *testing.T) {
 		})
 	}
 }
+
+// TestNoClaimOfUnsentCode: a page says a code was sent only when this
+// login has one. A second login within the minute of the first one's code
+// gets no code: its page says so and counts down instead.
+func TestNoClaimOfUnsentCode(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/portal")
+	b.enableEmail("acme", "client@example.com")
+	e.clock.Advance(mfa.ResendGap)
+
+	first := e.browser()
+	first.login("acme", "client@example.com", goodPassword, "/login/verify")
+	res := first.get(wsURL("acme", "/login/verify"))
+	wantBody(t, "first login", res, "We sent a 6-digit code")
+	mails := e.mailCount("client@example.com")
+
+	e.clock.Advance(10 * time.Second)
+	second := e.browser()
+	second.login("acme", "client@example.com", goodPassword, "/login/verify")
+	res = second.get(wsURL("acme", "/login/verify"))
+	if strings.Contains(res.body, "We sent") {
+		t.Fatalf("the second login's page claims a send:\n%s", res.body)
+	}
+	wantBody(t, "second login", res, "No code has been sent for this sign-in yet")
+	wantBody(t, "second login", res, `data-countdown-seconds="50"`)
+	if n := e.mailCount("client@example.com"); n != mails {
+		t.Fatalf("%d mails sent to the second login, want none", n-mails)
+	}
+	// Once the minute is over, the page sends its own code, which works.
+	e.clock.Advance(50 * time.Second)
+	wantBody(t, "second login after the minute", second.get(wsURL("acme", "/login/verify")), "We sent a 6-digit code")
+	res = second.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {e.lastCode("client@example.com")}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/portal" {
+		t.Fatalf("second login's code: %d %q", res.StatusCode, res.location())
+	}
+}
+
+// TestEnableEmailNoClaim: turning on e-mail codes from a second session
+// within the minute of the first one's code sends nothing, and its page
+// does not claim it did.
+func TestEnableEmailNoClaim(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	one, two := e.browser(), e.browser()
+	one.login("acme", "client@example.com", goodPassword, "/portal")
+	two.login("acme", "client@example.com", goodPassword, "/portal")
+	res := one.post(wsURL("acme", "/account/security/email/enable"), nil)
+	if res.location() != "/account/security/email/confirm" {
+		t.Fatalf("enable: %d %q", res.StatusCode, res.location())
+	}
+	wantBody(t, "first session", one.get(wsURL("acme", res.location())), "We sent a 6-digit code")
+	res = two.post(wsURL("acme", "/account/security/email/enable"), nil)
+	if res.location() != "/account/security/email/confirm" {
+		t.Fatalf("enable again: %d %q", res.StatusCode, res.location())
+	}
+	res = two.get(wsURL("acme", res.location()))
+	if strings.Contains(res.body, "We sent") {
+		t.Fatalf("the second session's page claims a send:\n%s", res.body)
+	}
+	wantBody(t, "second session", res, "No code has been sent to")
+	wantBody(t, "second session", res, `data-countdown-seconds="60"`)
+}

@@ -233,12 +233,12 @@ func (s *Server) reauthPage(r *http.Request, method, msg string) reauthPage {
 func (s *Server) handleReauthPage(w http.ResponseWriter, r *http.Request) {
 	p := s.reauthPage(r, r.URL.Query().Get("method"), "")
 	if p.Resend {
-		wait, err := s.mfa.LastSend(r.Context(), reqOf(r).visit, gatehouse.Method(p.Method))
+		st, err := s.mfa.CodeState(r.Context(), reqOf(r).visit, gatehouse.Method(p.Method))
 		if err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		p.ResendIn = int((wait + 999_999_999) / 1_000_000_000)
+		p.ResendIn = int((st.ResendIn + 999_999_999) / 1_000_000_000)
 	}
 	s.render(w, r, http.StatusOK, "reauth", p)
 }

@@ -281,3 +281,27 @@ func TestCodeConfirmStoreError(t *testing.T) {
 	e.mfa.Store = factorsFail{e.store}
 	wantStatus(t, "confirm page, store down", b.get(wsURL("acme", "/account/security/sms/confirm")), http.StatusInternalServerError)
 }
+
+// TestSMSCorrectedNumber: a number Twilio refuses, corrected at once: the
+// code goes to the corrected number, whose page says so, and confirms it.
+func TestSMSCorrectedNumber(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	e.setTwilio("acme", gatehouse.MethodTOTP, gatehouse.MethodSMS)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/portal")
+	e.twilio.FailNext("+447700900124", 21211, 400)
+	res := b.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"GB"}, "phone": {"07700 900124"}})
+	wantStatus(t, "refused number", res, http.StatusUnprocessableEntity)
+	res = b.post(wsURL("acme", "/account/security/sms/start"), url.Values{"country": {"GB"}, "phone": {"07700 900123"}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security/sms/confirm" {
+		t.Fatalf("corrected number: %d %q\n%s", res.StatusCode, res.location(), res.body)
+	}
+	wantBody(t, "confirm page", b.get(wsURL("acme", res.location())), "We sent a 6-digit code by text message to •••• 0123")
+	res = b.post(wsURL("acme", "/account/security/sms/confirm"), url.Values{"code": {e.lastSMS("+447700900123")}})
+	wantStatus(t, "confirm the corrected number", res, http.StatusSeeOther)
+	if m := activeMethods(t, e, "client@example.com"); len(m) != 1 || m[0] != gatehouse.MethodSMS {
+		t.Fatalf("active methods = %v", m)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
@@ -19,6 +20,7 @@ type verifyPage struct {
 	RecoveryLeft int
 	ProveMailbox bool
 	Resend       bool // the method sends codes
+	Sent         bool // this login has a live code on the method: only then does the page say one was sent
 	ResendIn     int  // seconds until a new code may be sent
 	Error        string
 	ShowRemember bool
@@ -68,31 +70,32 @@ func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, 
 	p.ShowRemember = !p.ProveMailbox && rq.ws.MFA.TrustedDeviceDays > 0
 	p.RememberDays = rq.ws.MFA.TrustedDeviceDays
 	if m := gatehouse.Method(method); m == gatehouse.MethodEmail || m == gatehouse.MethodSMS {
-		// Selecting a method that sends codes sends one, unless one went
-		// out in the last minute.
+		// Selecting a method that sends codes sends one, unless this login
+		// has a live one or the user's last code went out less than a
+		// minute ago (then the page says no code was sent, and counts down).
 		p.Resend = true
-		wait, err := s.mfa.LastSend(ctx, rq.visit, m)
+		st, err := s.mfa.CodeState(ctx, rq.visit, m)
 		if err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		if wait == 0 && send {
+		if !st.Sent && st.ResendIn == 0 && send {
 			var tooSoon *mfa.TooSoonError
 			err := s.mfa.SendCode(ctx, rq.visit, m, clientIP(r))
 			s.observeCodeRefused(m, err)
 			switch {
 			case errors.As(err, &tooSoon):
-				wait = tooSoon.RetryAfter
+				st.ResendIn = tooSoon.RetryAfter
 			case isFormMFAError(err):
 				p.Error = err.Error()
 			case err != nil:
 				s.serverError(w, r, err)
 				return
 			default:
-				wait = mfa.ResendGap
+				st.Sent, st.ResendIn = true, mfa.ResendGap
 			}
 		}
-		p.ResendIn = int((wait + 999_999_999) / 1_000_000_000)
+		p.Sent, p.ResendIn = st.Sent, int((st.ResendIn+time.Second-1)/time.Second)
 	}
 	s.render(w, r, status, "verify", p)
 }
