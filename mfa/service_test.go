@@ -2309,10 +2309,9 @@ func TestCodeStateNamesDestination(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodSMS}})
 		h.sms = h.enableSMS(t)
-		h.ws.SMSGuard.Countries = []string{"GB"}
-		if err := h.store.UpdateWorkspace(t.Context(), h.ws); err != nil {
-			t.Fatal(err)
-		}
+		guard := h.ws.SMSGuard
+		guard.Countries = []string{"GB"}
+		h.update(t, gatehouse.WorkspaceUpdate{SMSGuard: &guard})
 		ctx := t.Context()
 		v := h.signedIn(t)
 		if _, err := h.svc.StartSMS(ctx, v, "GB", firstNumber, testIP); err != nil {
