@@ -89,10 +89,38 @@ type Mailer interface {
 	Enqueue(ctx context.Context, workspaceID int64, to, subject, body string) error
 }
 
+// Store is what the account service calls, and nothing more; the methods
+// are documented on gatehouse.Store and mfa.Store.
+type Store interface {
+	FindWorkspaceByID(ctx context.Context, id int64) (*gatehouse.Workspace, error)
+	UpdateWorkspace(ctx context.Context, id int64, u gatehouse.WorkspaceUpdate, now time.Time) (*gatehouse.Workspace, error)
+	CreateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error
+	FindUserByID(ctx context.Context, workspaceID, id int64) (*gatehouse.User, error)
+	FindUserByEmail(ctx context.Context, workspaceID int64, email string) (*gatehouse.User, error)
+	SetUserRole(ctx context.Context, workspaceID, userID int64, role gatehouse.Role, now time.Time) error
+	RehashPassword(ctx context.Context, workspaceID, userID int64, old, new string, now time.Time) error
+	SetPassword(ctx context.Context, workspaceID, userID int64, hash string, keepSession []byte, now time.Time, e *gatehouse.AuditEvent) error
+	SetUserDisabled(ctx context.Context, workspaceID, userID int64, disabled bool, now time.Time, e *gatehouse.AuditEvent) error
+	UseLink(ctx context.Context, workspaceID int64, u gatehouse.LinkUse, now time.Time) (*gatehouse.User, error)
+	CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error
+	PromoteSession(ctx context.Context, workspaceID int64, pendingHash []byte, s *gatehouse.Session) error
+	UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error
+	FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error)
+	TouchSession(ctx context.Context, workspaceID, sessionID int64, now time.Time) error
+	DeleteSession(ctx context.Context, workspaceID int64, tokenHash []byte) error
+	IssueToken(ctx context.Context, workspaceID int64, t *gatehouse.Token) error
+	FindToken(ctx context.Context, workspaceID int64, kind gatehouse.TokenKind, hash []byte, now time.Time) (*gatehouse.Token, error)
+	FindThrottle(ctx context.Context, workspaceID int64, key string) (gatehouse.Throttle, error)
+	AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (gatehouse.Throttle, error)
+	ResetThrottle(ctx context.Context, workspaceID int64, key string) error
+	AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error
+	FindFactors(ctx context.Context, workspaceID, userID int64) ([]mfa.Factor, error)
+}
+
 // Service carries out sign-in and account flows. Every field must be set but
 // Logger.
 type Service struct {
-	Store  mfa.Stores
+	Store  Store
 	Hasher *password.Hasher
 	Mailer Mailer
 	// Jobs queues the work of the forms that must answer alike for members

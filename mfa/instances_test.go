@@ -42,35 +42,35 @@ func (b *barrier) wait() {
 // gatedStore holds each single-use operation at a barrier: every racer has
 // read its throttle and checked its code before any of them spends it.
 type gatedStore struct {
-	mfa.Stores
+	stores
 	b *barrier
 }
 
 func (g gatedStore) UseTOTPStep(ctx context.Context, workspaceID, userID, step int64) error {
 	g.b.wait()
-	return g.Stores.UseTOTPStep(ctx, workspaceID, userID, step)
+	return g.stores.UseTOTPStep(ctx, workspaceID, userID, step)
 }
 
 func (g gatedStore) ConsumeRecoveryCode(ctx context.Context, workspaceID, userID int64, mac []byte, now time.Time) error {
 	g.b.wait()
-	return g.Stores.ConsumeRecoveryCode(ctx, workspaceID, userID, mac, now)
+	return g.stores.ConsumeRecoveryCode(ctx, workspaceID, userID, mac, now)
 }
 
 func (g gatedStore) ConsumeCode(ctx context.Context, workspaceID, sessionID int64, channel gatehouse.Method, mac []byte, now time.Time) (*mfa.Code, error) {
 	g.b.wait()
-	return g.Stores.ConsumeCode(ctx, workspaceID, sessionID, channel, mac, now)
+	return g.stores.ConsumeCode(ctx, workspaceID, sessionID, channel, mac, now)
 }
 
 func (g gatedStore) ReserveSend(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, now, gapFloor, windowFloor time.Time, max int) (bool, mfa.SendClock, error) {
 	g.b.wait()
-	return g.Stores.ReserveSend(ctx, workspaceID, userID, channel, now, gapFloor, windowFloor, max)
+	return g.stores.ReserveSend(ctx, workspaceID, userID, channel, now, gapFloor, windowFloor, max)
 }
 
 // cluster is two Gatehouse instances on one database: each a Service over
 // its own, separately opened store, sharing the clock, mailer and key.
 type cluster struct {
 	*harness
-	stores [2]mfa.Stores
+	stores [2]stores
 	// sessions are the racers' sessions of the last race.
 	sessions []*gatehouse.Visit
 }
@@ -78,13 +78,13 @@ type cluster struct {
 func newCluster(t *testing.T, b backend) *cluster {
 	t.Helper()
 	ss := b.open(t, 2)
-	return &cluster{harness: newHarness(t, ss[0], setup{}), stores: [2]mfa.Stores{ss[0], ss[1]}}
+	return &cluster{harness: newHarness(t, ss[0], setup{}), stores: [2]stores{ss[0], ss[1]}}
 }
 
 // race runs call once per racer at the same moment, racer i on instance
 // i%2 with a visit read through that instance's store, and returns their
 // errors. visit makes racer i's visit on the given store.
-func (c *cluster) race(t *testing.T, n int, visit func(i int, store mfa.Stores) *gatehouse.Visit,
+func (c *cluster) race(t *testing.T, n int, visit func(i int, store stores) *gatehouse.Visit,
 	call func(svc *mfa.Service, v *gatehouse.Visit) error) []error {
 	t.Helper()
 	b := newBarrier(n)
@@ -104,8 +104,8 @@ func (c *cluster) race(t *testing.T, n int, visit func(i int, store mfa.Stores) 
 }
 
 // ownSession gives every racer a pending session of its own.
-func (c *cluster) ownSession(t *testing.T) func(int, mfa.Stores) *gatehouse.Visit {
-	return func(_ int, store mfa.Stores) *gatehouse.Visit { return c.session(t, store, c.user, false) }
+func (c *cluster) ownSession(t *testing.T) func(int, stores) *gatehouse.Visit {
+	return func(_ int, store stores) *gatehouse.Visit { return c.session(t, store, c.user, false) }
 }
 
 // sessionsWithCode counts the user's sessions that have an e-mail code.
@@ -196,7 +196,7 @@ func TestAcrossInstances(t *testing.T) {
 			// than MaxLoginFailures, so that the losers' answer is the
 			// code's own).
 			const n = 4
-			errs := c.race(t, n, func(_ int, store mfa.Stores) *gatehouse.Visit {
+			errs := c.race(t, n, func(_ int, store stores) *gatehouse.Visit {
 				return c.visit(t, store, v.Session.TokenHash)
 			}, func(svc *mfa.Service, v *gatehouse.Visit) error {
 				_, err := svc.Verify(context.Background(), v, "email", code, testIP)
@@ -240,7 +240,7 @@ func TestAcrossInstances(t *testing.T) {
 // hookStore runs beforeConsume (once) when a code is about to be spent:
 // what another request does at that moment.
 type hookStore struct {
-	mfa.Stores
+	stores
 	beforeConsume func()
 }
 
@@ -249,7 +249,7 @@ func (s *hookStore) ConsumeCode(ctx context.Context, workspaceID, sessionID int6
 		s.beforeConsume = nil
 		f()
 	}
-	return s.Stores.ConsumeCode(ctx, workspaceID, sessionID, channel, mac, now)
+	return s.stores.ConsumeCode(ctx, workspaceID, sessionID, channel, mac, now)
 }
 
 // TestLoginEndedMeanwhile: a try of a pending login whose session another
@@ -285,7 +285,7 @@ func TestLoginEndedMeanwhile(t *testing.T) {
 			t.Fatal(err)
 		}
 		code = h.mail.lastCode(t)
-		hooked := &hookStore{Stores: h.store}
+		hooked := &hookStore{stores: h.store}
 		loser := h.instance(hooked)
 		hooked.beforeConsume = func() {
 			if _, err := h.svc.Verify(ctx, h.reload(t, v), "email", code, testIP); err != nil {
@@ -300,7 +300,7 @@ func TestLoginEndedMeanwhile(t *testing.T) {
 }
 
 // factorsFail is a store whose factor reads fail.
-type factorsFail struct{ mfa.Stores }
+type factorsFail struct{ stores }
 
 var errStoreDown = errors.New("store down")
 

@@ -74,17 +74,10 @@ type Mailer interface {
 	Enqueue(ctx context.Context, workspaceID int64, to, subject, body string) error
 }
 
-// Stores is everything the service keeps.
-type Stores interface {
-	Store
-	PasskeyStore
-	gatehouse.Store
-}
-
 // Service carries out challenges and enrollment. Every field but Logger
 // must be set.
 type Service struct {
-	Store  Stores
+	Store  Store
 	Keys   *secret.Keyring
 	Mailer Mailer
 	// Queue is the outbox for codes (e-mail and SMS), which the service

@@ -142,12 +142,19 @@ func (h failOnError) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// stores is a whole database as the tests see it: what the service calls
+// and what the tests set up with.
+type stores interface {
+	mfa.Store
+	gatehouse.Store
+}
+
 // backend opens stores of one kind.
 type backend struct {
 	name string
 	// open returns n stores opened separately over one fresh, migrated
 	// database, as n Gatehouse instances would have, closed when tb ends.
-	open func(tb testing.TB, n int) []mfa.Stores
+	open func(tb testing.TB, n int) []stores
 }
 
 var backends = []backend{{"sqlite", openSQLite}, {"postgres", openPostgres}}
@@ -167,10 +174,10 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 
 // openSQLite opens n stores on one SQLite file in a temp dir (not
 // :memory:, where every pooled connection has its own database).
-func openSQLite(tb testing.TB, n int) []mfa.Stores {
+func openSQLite(tb testing.TB, n int) []stores {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "gatehouse.db")
-	stores := make([]mfa.Stores, n)
+	stores := make([]stores, n)
 	for i := range n {
 		db, err := sqlite.Open(path)
 		if err != nil {
@@ -188,10 +195,10 @@ func openSQLite(tb testing.TB, n int) []mfa.Stores {
 }
 
 // openPostgres opens n stores on one fresh schema of the test database.
-func openPostgres(tb testing.TB, n int) []mfa.Stores {
+func openPostgres(tb testing.TB, n int) []stores {
 	tb.Helper()
 	url := newPostgresSchema(tb)
-	stores := make([]mfa.Stores, n)
+	stores := make([]stores, n)
 	for i := range n {
 		db, err := postgres.Open(context.Background(), url)
 		if err != nil {
@@ -267,7 +274,7 @@ type setup struct {
 // harness is a Service over one store with a fixed clock, a fake mailer,
 // and a pro workspace with one user, made straight in the store.
 type harness struct {
-	store mfa.Stores
+	store stores
 	svc   *mfa.Service
 	key   []byte
 	clock *clock
@@ -279,7 +286,7 @@ type harness struct {
 	tb   testing.TB
 }
 
-func newHarness(tb testing.TB, store mfa.Stores, s setup) *harness {
+func newHarness(tb testing.TB, store stores, s setup) *harness {
 	tb.Helper()
 	if s.mode == "" {
 		s.mode = gatehouse.MFAOptional
@@ -302,7 +309,7 @@ func newHarness(tb testing.TB, store mfa.Stores, s setup) *harness {
 
 // instance returns another Service over store that shares the harness's
 // clock, mailer and server key, as a second instance would.
-func (h *harness) instance(store mfa.Stores) *mfa.Service {
+func (h *harness) instance(store stores) *mfa.Service {
 	keys, err := secret.NewKeyring(h.key)
 	if err != nil {
 		h.tb.Fatal(err)
@@ -353,7 +360,7 @@ func mailboxProven(s *gatehouse.Session) {
 // session creates a session of u through store, adjusted by each of marks,
 // and reads it back with FindVisit, so the visit's methods, settings and
 // counters are the store's.
-func (h *harness) session(tb testing.TB, store mfa.Stores, u *gatehouse.User, verified bool, marks ...func(*gatehouse.Session)) *gatehouse.Visit {
+func (h *harness) session(tb testing.TB, store stores, u *gatehouse.User, verified bool, marks ...func(*gatehouse.Session)) *gatehouse.Visit {
 	tb.Helper()
 	token := make([]byte, 32)
 	rand.Read(token)
@@ -375,7 +382,7 @@ func (h *harness) session(tb testing.TB, store mfa.Stores, u *gatehouse.User, ve
 }
 
 // visit reads the session with the token hash through store.
-func (h *harness) visit(tb testing.TB, store mfa.Stores, tokenHash []byte) *gatehouse.Visit {
+func (h *harness) visit(tb testing.TB, store stores, tokenHash []byte) *gatehouse.Visit {
 	tb.Helper()
 	v, err := store.FindVisit(context.Background(), h.ws.ID, tokenHash)
 	if err != nil {
@@ -2261,7 +2268,7 @@ func TestSMSActivationNamesNumber(t *testing.T) {
 			t.Fatal(err)
 		}
 		code := h.sms.lastCode(t)
-		hooked := &hookStore{Stores: h.store, beforeConsume: func() {
+		hooked := &hookStore{stores: h.store, beforeConsume: func() {
 			f := &mfa.Factor{UserID: h.user.ID, Method: gatehouse.MethodSMS, Phone: secondE164, CreatedAt: h.clock.Now()}
 			if err := h.store.SaveFactor(ctx, h.ws.ID, f); err != nil {
 				t.Error(err)

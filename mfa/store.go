@@ -69,8 +69,26 @@ type UserMFA struct {
 	Devices      int                // unexpired trusted devices
 }
 
-// Store is what the 2FA domain keeps. Every method is scoped by workspace.
+// Store is what the 2FA service calls, and nothing more. Every method is
+// scoped by workspace. The two-factor tables' methods are documented here,
+// the passkeys' on PasskeyStore; the core methods it also calls are
+// documented on gatehouse.Store.
 type Store interface {
+	PasskeyStore
+
+	FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error)
+	UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error
+	AddSessionFailure(ctx context.Context, workspaceID, sessionID int64) (int, error)
+	DeleteUserSessions(ctx context.Context, workspaceID, userID int64, exceptHash []byte) (int, error)
+	FindUserByID(ctx context.Context, workspaceID, id int64) (*gatehouse.User, error)
+	ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.User, error)
+	UpdateWorkspace(ctx context.Context, id int64, u gatehouse.WorkspaceUpdate, now time.Time) (*gatehouse.Workspace, error)
+	FindThrottle(ctx context.Context, workspaceID int64, key string) (gatehouse.Throttle, error)
+	AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (gatehouse.Throttle, error)
+	ResetThrottle(ctx context.Context, workspaceID int64, key string) error
+	CountMessages(ctx context.Context, workspaceID int64, channel string, since time.Time) (int, error)
+	AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error
+
 	// FindFactors returns the user's factors, active or pending, strongest first.
 	FindFactors(ctx context.Context, workspaceID, userID int64) ([]Factor, error)
 	// SaveFactor inserts f, or replaces the user's factor of the same method,

@@ -23,9 +23,22 @@ import (
 // MaxBodyBytes bounds every request body (SPEC §10).
 const MaxBodyBytes = 1 << 20
 
+// Store is what the handlers read directly, and nothing more (the
+// services do every write); the methods are documented on gatehouse.Store.
+type Store interface {
+	FindWorkspaceBySlug(ctx context.Context, slug string) (*gatehouse.Workspace, error)
+	FindWorkspaceByID(ctx context.Context, id int64) (*gatehouse.Workspace, error)
+	FindUserByID(ctx context.Context, workspaceID, id int64) (*gatehouse.User, error)
+	FindUserByEmail(ctx context.Context, workspaceID int64, email string) (*gatehouse.User, error)
+	ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.User, error)
+	FindAuditEvents(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter) ([]gatehouse.AuditEvent, error)
+	EachAuditEvent(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter, fn func(gatehouse.AuditEvent) error) error
+	ListMessages(ctx context.Context, limit int) ([]gatehouse.Message, error)
+}
+
 // Options are everything the server depends on.
 type Options struct {
-	Store    gatehouse.Store
+	Store    Store
 	Accounts *account.Service
 	MFA      *mfa.Service
 	// BaseURL is the public URL; workspaces live at {scheme}://{slug}.{host}.
@@ -40,7 +53,7 @@ type Options struct {
 
 // Server serves the base host and every workspace host.
 type Server struct {
-	store     gatehouse.Store
+	store     Store
 	accounts  *account.Service
 	mfa       *mfa.Service
 	log       *slog.Logger

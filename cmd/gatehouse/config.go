@@ -118,11 +118,18 @@ func (m Main) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// database is everything a Gatehouse database keeps. Only the wiring sees
+// it whole: each service takes the narrow Store of its own package.
+type database interface {
+	gatehouse.Store
+	mfa.Store
+}
+
 // openStore opens and migrates PostgreSQL when a URL is set, else SQLite in
 // the data dir.
-func openStore(ctx context.Context, c config) (mfa.Stores, error) {
+func openStore(ctx context.Context, c config) (database, error) {
 	var (
-		s   mfa.Stores
+		s   database
 		err error
 	)
 	if c.DatabaseURL != "" {
@@ -148,7 +155,7 @@ func openStore(ctx context.Context, c config) (mfa.Stores, error) {
 
 // app is the wired domain: store, outbox, account and 2FA services.
 type app struct {
-	store    mfa.Stores
+	store    database
 	outbox   *mail.Outbox
 	accounts *account.Service
 	mfa      *mfa.Service

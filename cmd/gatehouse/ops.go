@@ -31,7 +31,7 @@ type opsListeners struct {
 
 // newMetrics builds the metrics over the store: the outbox and the pools are
 // read at scrape time, so the figures are those of the shared database.
-func newMetrics(store mfa.Stores) *metrics.Metrics {
+func newMetrics(store database) *metrics.Metrics {
 	o := metrics.Options{Now: time.Now}
 	if s, ok := store.(interface {
 		OutboxStats(context.Context) (int, time.Time, error)
@@ -81,7 +81,7 @@ func pprofMux() *http.ServeMux {
 
 // listenOps starts the operator listeners that have an address, each
 // separate from the public one so a firewall can keep them private.
-func (m Main) listenOps(addrs opsAddrs, store mfa.Stores, log *slog.Logger, errc chan<- error) (*opsListeners, error) {
+func (m Main) listenOps(addrs opsAddrs, store database, log *slog.Logger, errc chan<- error) (*opsListeners, error) {
 	ops := &opsListeners{}
 	start := func(name, addr string, h http.Handler) error {
 		ln, err := net.Listen("tcp", addr)
