@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -700,33 +699,9 @@ func (db *DB) eachAuditEvent(ctx context.Context, what, query string, args []any
 // auditWhere returns the conditions of f in workspaceID and their arguments,
 // numbered from $1.
 func auditWhere(workspaceID int64, f gatehouse.AuditFilter) (string, []any) {
-	conds := []string{"workspace_id = $1"}
-	args := []any{workspaceID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.UserID != 0 {
-		p := arg(f.UserID)
-		conds = append(conds, "(actor_id = "+p+" OR target_id = "+p+")")
-	}
-	if f.Type != "" {
-		conds = append(conds, "type LIKE "+arg(sqlcodec.EscapeLike(f.Type)+"%")+` ESCAPE '\'`)
-	}
-	if !f.From.IsZero() {
-		conds = append(conds, "at >= "+arg(f.From))
-	}
-	if !f.To.IsZero() {
-		conds = append(conds, "at < "+arg(f.To))
-	}
-	if f.ClientID != 0 {
-		conds = append(conds, "client_id = "+arg(f.ClientID))
-	}
-	if f.DocumentID != 0 {
-		conds = append(conds, "document_id = "+arg(f.DocumentID))
-	}
-	if f.BeforeID != 0 {
-		conds = append(conds, "id < "+arg(f.BeforeID))
-	}
-	return strings.Join(conds, " AND "), args
+	a := sqlcodec.Args{Dollar: true}
+	where := sqlcodec.AuditWhere(workspaceID, f, &a, func(t time.Time) any { return t }, func(col, p string, a *sqlcodec.Args) string {
+		return col + " LIKE " + a.Add(sqlcodec.EscapeLike(p)+"%") + ` ESCAPE '\'`
+	})
+	return where, a.List
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -683,36 +682,11 @@ func (db *DB) eachAuditEvent(ctx context.Context, what, query string, args []any
 
 // auditWhere returns the conditions of f in workspaceID and their arguments.
 func auditWhere(workspaceID int64, f gatehouse.AuditFilter) (string, []any) {
-	conds := []string{"workspace_id = ?"}
-	args := []any{workspaceID}
-	if f.UserID != 0 {
-		conds = append(conds, "(actor_id = ? OR target_id = ?)")
-		args = append(args, f.UserID, f.UserID)
-	}
-	if f.Type != "" {
-		cond, a := hasPrefix("type", f.Type)
-		conds = append(conds, cond)
-		args = append(args, a...)
-	}
-	if !f.From.IsZero() {
-		conds = append(conds, "at >= ?")
-		args = append(args, unix(f.From))
-	}
-	if !f.To.IsZero() {
-		conds = append(conds, "at < ?")
-		args = append(args, unix(f.To))
-	}
-	if f.ClientID != 0 {
-		conds = append(conds, "client_id = ?")
-		args = append(args, f.ClientID)
-	}
-	if f.DocumentID != 0 {
-		conds = append(conds, "document_id = ?")
-		args = append(args, f.DocumentID)
-	}
-	if f.BeforeID != 0 {
-		conds = append(conds, "id < ?")
-		args = append(args, f.BeforeID)
-	}
-	return strings.Join(conds, " AND "), args
+	var a sqlcodec.Args
+	where := sqlcodec.AuditWhere(workspaceID, f, &a, func(t time.Time) any { return unix(t) }, func(col, p string, a *sqlcodec.Args) string {
+		cond, args := hasPrefix(col, p)
+		a.List = append(a.List, args...)
+		return cond
+	})
+	return where, a.List
 }

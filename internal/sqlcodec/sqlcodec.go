@@ -6,6 +6,7 @@ package sqlcodec
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -132,4 +133,34 @@ func WorkspaceSets(u gatehouse.WorkspaceUpdate, a *Args, b func(bool) any, now a
 	}
 	set("updated_at", now)
 	return strings.Join(sets, ", ")
+}
+
+// AuditWhere returns the conditions that select the audit events of f in
+// workspaceID, adding their arguments to a. The stores encode times (at)
+// and write the test that a text column starts with a literal prefix
+// (prefix), which the dialects do differently.
+func AuditWhere(workspaceID int64, f gatehouse.AuditFilter, a *Args, at func(time.Time) any, prefix func(col, p string, a *Args) string) string {
+	conds := []string{"workspace_id = " + a.Add(workspaceID)}
+	if f.UserID != 0 {
+		conds = append(conds, "(actor_id = "+a.Add(f.UserID)+" OR target_id = "+a.Add(f.UserID)+")")
+	}
+	if f.Type != "" {
+		conds = append(conds, prefix("type", f.Type, a))
+	}
+	if !f.From.IsZero() {
+		conds = append(conds, "at >= "+a.Add(at(f.From)))
+	}
+	if !f.To.IsZero() {
+		conds = append(conds, "at < "+a.Add(at(f.To)))
+	}
+	if f.ClientID != 0 {
+		conds = append(conds, "client_id = "+a.Add(f.ClientID))
+	}
+	if f.DocumentID != 0 {
+		conds = append(conds, "document_id = "+a.Add(f.DocumentID))
+	}
+	if f.BeforeID != 0 {
+		conds = append(conds, "id < "+a.Add(f.BeforeID))
+	}
+	return strings.Join(conds, " AND ")
 }
