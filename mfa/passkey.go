@@ -77,14 +77,15 @@ type Ceremony struct {
 	ID          int64
 	WorkspaceID int64
 	TokenHash   []byte
-	// SessionID binds the ceremony to the session that began it; 0 for a
+	// SessionHash binds the ceremony to the session that began it (its
+	// token's hash, which unlike a row ID is never reused); empty for a
 	// passwordless sign-in, which has no session yet.
-	SessionID int64
-	UserID    int64 // 0 for a passwordless sign-in
-	Purpose   CeremonyPurpose
-	Data      []byte // the library's session data (challenge, allowed credentials), as JSON
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	SessionHash []byte
+	UserID      int64 // 0 for a passwordless sign-in
+	Purpose     CeremonyPurpose
+	Data        []byte // the library's session data (challenge, allowed credentials), as JSON
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }
 
 // PasskeyStore keeps passkeys and ceremonies. Every method is scoped by workspace.
@@ -114,7 +115,7 @@ type PasskeyStore interface {
 	// token hash, purpose and session, in one statement: of two finishes
 	// exactly one gets it; the other, and any expired, unknown or
 	// differently bound ceremony, gets ErrNotFound.
-	ConsumeCeremony(ctx context.Context, workspaceID int64, tokenHash []byte, purpose CeremonyPurpose, sessionID int64, now time.Time) (*Ceremony, error)
+	ConsumeCeremony(ctx context.Context, workspaceID int64, tokenHash []byte, purpose CeremonyPurpose, sessionHash []byte, now time.Time) (*Ceremony, error)
 }
 
 // RelyingParty is the WebAuthn relying party of one workspace: its ID is the
@@ -195,7 +196,7 @@ type Begun struct {
 	ExpiresAt time.Time
 }
 
-func (s *Service) begin(ctx context.Context, workspaceID, sessionID, userID int64, purpose CeremonyPurpose, options any, data *webauthn.SessionData) (*Begun, error) {
+func (s *Service) begin(ctx context.Context, workspaceID int64, sessionHash []byte, userID int64, purpose CeremonyPurpose, options any, data *webauthn.SessionData) (*Begun, error) {
 	// The library would check expiry against the wall clock; the store
 	// checks it against the injected one instead.
 	data.Expires = time.Time{}
@@ -211,7 +212,7 @@ func (s *Service) begin(ctx context.Context, workspaceID, sessionID, userID int6
 	rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
 	now := s.Now()
-	c := &Ceremony{TokenHash: ceremonyHash(token), SessionID: sessionID, UserID: userID, Purpose: purpose, Data: raw,
+	c := &Ceremony{TokenHash: ceremonyHash(token), SessionHash: sessionHash, UserID: userID, Purpose: purpose, Data: raw,
 		CreatedAt: now, ExpiresAt: now.Add(CeremonyTTL)}
 	if err := s.Store.CreateCeremony(ctx, workspaceID, c); err != nil {
 		return nil, err
@@ -221,11 +222,11 @@ func (s *Service) begin(ctx context.Context, workspaceID, sessionID, userID int6
 
 // consume takes the ceremony once: a second finish with the same token
 // (a replayed assertion) finds nothing.
-func (s *Service) consume(ctx context.Context, workspaceID int64, token string, purpose CeremonyPurpose, sessionID int64) (*webauthn.SessionData, *Ceremony, error) {
+func (s *Service) consume(ctx context.Context, workspaceID int64, token string, purpose CeremonyPurpose, sessionHash []byte) (*webauthn.SessionData, *Ceremony, error) {
 	if token == "" {
 		return nil, nil, ErrPasskeyCeremony
 	}
-	c, err := s.Store.ConsumeCeremony(ctx, workspaceID, ceremonyHash(token), purpose, sessionID, s.Now())
+	c, err := s.Store.ConsumeCeremony(ctx, workspaceID, ceremonyHash(token), purpose, sessionHash, s.Now())
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, ErrPasskeyCeremony
 	}
@@ -240,9 +241,11 @@ func (s *Service) consume(ctx context.Context, workspaceID int64, token string, 
 }
 
 // PasskeysOn reports whether passkeys are offered in the workspace: a plan
-// with two-step features and the method allowed by the owner.
+// with two-step features, two-step verification not turned off, and the
+// method allowed by the owner. (Passkeys already registered stay stored
+// while they are off, like every other method.)
 func PasskeysOn(ws *gatehouse.Workspace) bool {
-	return ws.Plan.HasMFA() && ws.MFA.Allows(gatehouse.MethodPasskey)
+	return ws.Plan.HasMFA() && ws.MFA.Mode != gatehouse.MFADisabled && ws.MFA.Allows(gatehouse.MethodPasskey)
 }
 
 func (s *Service) passkeyUser(ctx context.Context, ws *gatehouse.Workspace, u *gatehouse.User) (*webauthnUser, error) {
@@ -267,7 +270,7 @@ func (s *Service) Passkeys(ctx context.Context, v *gatehouse.Visit) ([]Passkey, 
 // asked for, and the user's passkeys are excluded (one authenticator, one
 // passkey).
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, v *gatehouse.Visit, rp RelyingParty) (*Begun, error) {
-	if !v.Workspace.MFA.Allows(gatehouse.MethodPasskey) {
+	if !PasskeysOn(&v.Workspace) {
 		return nil, ErrUnavailable
 	}
 	u, err := s.passkeyUser(ctx, &v.Workspace, &v.User)
@@ -287,7 +290,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, v *gatehouse.Vis
 	if err != nil {
 		return nil, fmt.Errorf("begin passkey registration: %w", err)
 	}
-	return s.begin(ctx, v.Workspace.ID, v.Session.ID, v.User.ID, CeremonyRegister, creation, data)
+	return s.begin(ctx, v.Workspace.ID, v.Session.TokenHash, v.User.ID, CeremonyRegister, creation, data)
 }
 
 // NormalizePasskeyName trims a passkey's name and checks its length.
@@ -308,11 +311,11 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *gatehouse.Vi
 	if err != nil {
 		return nil, err
 	}
-	data, _, err := s.consume(ctx, v.Workspace.ID, token, CeremonyRegister, v.Session.ID)
+	data, _, err := s.consume(ctx, v.Workspace.ID, token, CeremonyRegister, v.Session.TokenHash)
 	if err != nil {
 		return nil, err
 	}
-	if !v.Workspace.MFA.Allows(gatehouse.MethodPasskey) {
+	if !PasskeysOn(&v.Workspace) {
 		return nil, ErrUnavailable
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(response))
@@ -426,7 +429,7 @@ func (s *Service) BeginPasskeyVerify(ctx context.Context, v *gatehouse.Visit, rp
 	if err != nil {
 		return nil, fmt.Errorf("begin passkey check: %w", err)
 	}
-	return s.begin(ctx, v.Workspace.ID, v.Session.ID, v.User.ID, CeremonyVerify, assertion, data)
+	return s.begin(ctx, v.Workspace.ID, v.Session.TokenHash, v.User.ID, CeremonyVerify, assertion, data)
 }
 
 // VerifyPasskey checks the browser's answer to the ceremony begun with
@@ -460,7 +463,7 @@ func (s *Service) VerifyPasskey(ctx context.Context, v *gatehouse.Visit, rp Rely
 }
 
 func (s *Service) checkPasskey(ctx context.Context, v *gatehouse.Visit, rp RelyingParty, token, response, ip string) error {
-	data, _, err := s.consume(ctx, v.Workspace.ID, token, CeremonyVerify, v.Session.ID)
+	data, _, err := s.consume(ctx, v.Workspace.ID, token, CeremonyVerify, v.Session.TokenHash)
 	if err != nil {
 		return err
 	}
@@ -527,7 +530,7 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, ws *gatehouse.Workspac
 	if err != nil {
 		return nil, fmt.Errorf("begin passkey sign-in: %w", err)
 	}
-	return s.begin(ctx, ws.ID, 0, 0, CeremonySignIn, assertion, data)
+	return s.begin(ctx, ws.ID, nil, 0, CeremonySignIn, assertion, data)
 }
 
 // FinishPasskeySignIn checks a passwordless sign-in and returns the user it
@@ -535,7 +538,7 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, ws *gatehouse.Workspac
 // the authenticator must have verified the user (PIN or biometrics), so the
 // one gesture counts as both factors.
 func (s *Service) FinishPasskeySignIn(ctx context.Context, ws *gatehouse.Workspace, rp RelyingParty, token, response, ip string) (*gatehouse.User, error) {
-	data, _, err := s.consume(ctx, ws.ID, token, CeremonySignIn, 0)
+	data, _, err := s.consume(ctx, ws.ID, token, CeremonySignIn, nil)
 	if err != nil {
 		return nil, err
 	}

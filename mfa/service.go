@@ -304,7 +304,8 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 		return nil, err
 	}
 	pending := Pending(v, ch.Decision)
-	if !Offers(v, ch.Decision, method, ch.RecoveryLeft) {
+	if method == string(gatehouse.MethodPasskey) || !Offers(v, ch.Decision, method, ch.RecoveryLeft) {
+		// A passkey answers a ceremony (VerifyPasskey), never a typed code.
 		return nil, ErrUnavailable
 	}
 	a, err := s.regulate(ctx, v, now, pending)

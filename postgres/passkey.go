@@ -144,9 +144,9 @@ func (db *DB) CreateCeremony(ctx context.Context, workspaceID int64, c *mfa.Cere
 			return err
 		}
 		return translate(tx.QueryRow(ctx, `INSERT INTO passkey_ceremonies
-				(workspace_id, token_hash, session_id, user_id, purpose, data, created_at, expires_at)
+				(workspace_id, token_hash, session_hash, user_id, purpose, data, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			workspaceID, c.TokenHash, c.SessionID, c.UserID, string(c.Purpose), c.Data, c.CreatedAt, c.ExpiresAt).Scan(&c.ID))
+			workspaceID, c.TokenHash, nonNil(c.SessionHash), c.UserID, string(c.Purpose), c.Data, c.CreatedAt, c.ExpiresAt).Scan(&c.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("create %s ceremony: %w", c.Purpose, err)
@@ -157,13 +157,13 @@ func (db *DB) CreateCeremony(ctx context.Context, workspaceID int64, c *mfa.Cere
 
 // ConsumeCeremony implements mfa.PasskeyStore: one DELETE … RETURNING, so
 // a ceremony is finished at most once, whichever instance finishes it.
-func (db *DB) ConsumeCeremony(ctx context.Context, workspaceID int64, tokenHash []byte, purpose mfa.CeremonyPurpose, sessionID int64, now time.Time) (*mfa.Ceremony, error) {
+func (db *DB) ConsumeCeremony(ctx context.Context, workspaceID int64, tokenHash []byte, purpose mfa.CeremonyPurpose, sessionHash []byte, now time.Time) (*mfa.Ceremony, error) {
 	var c mfa.Ceremony
 	var p string
 	err := db.pool.QueryRow(ctx, `DELETE FROM passkey_ceremonies
-		WHERE workspace_id = $1 AND token_hash = $2 AND purpose = $3 AND session_id = $4 AND expires_at > $5
-		RETURNING id, workspace_id, token_hash, session_id, user_id, purpose, data, created_at, expires_at`,
-		workspaceID, tokenHash, string(purpose), sessionID, now).Scan(&c.ID, &c.WorkspaceID, &c.TokenHash, &c.SessionID, &c.UserID,
+		WHERE workspace_id = $1 AND token_hash = $2 AND purpose = $3 AND session_hash = $4 AND expires_at > $5
+		RETURNING id, workspace_id, token_hash, session_hash, user_id, purpose, data, created_at, expires_at`,
+		workspaceID, tokenHash, string(purpose), nonNil(sessionHash), now).Scan(&c.ID, &c.WorkspaceID, &c.TokenHash, &c.SessionHash, &c.UserID,
 		&p, &c.Data, &c.CreatedAt, &c.ExpiresAt)
 	if err != nil {
 		return nil, fmt.Errorf("consume %s ceremony: %w", purpose, translate(err))
@@ -171,4 +171,13 @@ func (db *DB) ConsumeCeremony(ctx context.Context, workspaceID int64, tokenHash 
 	c.Purpose = mfa.CeremonyPurpose(p)
 	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
 	return &c, nil
+}
+
+// nonNil turns a nil slice into an empty one: nil binds as NULL, which
+// equals nothing, and a ceremony without a session has an empty hash.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

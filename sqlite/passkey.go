@@ -140,9 +140,9 @@ func (db *DB) CreateCeremony(ctx context.Context, workspaceID int64, c *mfa.Cere
 			return err
 		}
 		return translate(tx.QueryRowContext(ctx, `INSERT INTO passkey_ceremonies
-				(workspace_id, token_hash, session_id, user_id, purpose, data, created_at, expires_at)
+				(workspace_id, token_hash, session_hash, user_id, purpose, data, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			workspaceID, c.TokenHash, c.SessionID, c.UserID, c.Purpose, c.Data, unix(c.CreatedAt), unix(c.ExpiresAt)).Scan(&c.ID))
+			workspaceID, c.TokenHash, nonNil(c.SessionHash), c.UserID, c.Purpose, c.Data, unix(c.CreatedAt), unix(c.ExpiresAt)).Scan(&c.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("create %s ceremony: %w", c.Purpose, err)
@@ -153,17 +153,26 @@ func (db *DB) CreateCeremony(ctx context.Context, workspaceID int64, c *mfa.Cere
 
 // ConsumeCeremony implements mfa.PasskeyStore: one DELETE … RETURNING, so
 // a ceremony is finished at most once.
-func (db *DB) ConsumeCeremony(ctx context.Context, workspaceID int64, tokenHash []byte, purpose mfa.CeremonyPurpose, sessionID int64, now time.Time) (*mfa.Ceremony, error) {
+func (db *DB) ConsumeCeremony(ctx context.Context, workspaceID int64, tokenHash []byte, purpose mfa.CeremonyPurpose, sessionHash []byte, now time.Time) (*mfa.Ceremony, error) {
 	var c mfa.Ceremony
 	var created, expires int64
 	err := db.write.QueryRowContext(ctx, `DELETE FROM passkey_ceremonies
-		WHERE workspace_id = ? AND token_hash = ? AND purpose = ? AND session_id = ? AND expires_at > ?
-		RETURNING id, workspace_id, token_hash, session_id, user_id, purpose, data, created_at, expires_at`,
-		workspaceID, tokenHash, purpose, sessionID, unix(now)).Scan(&c.ID, &c.WorkspaceID, &c.TokenHash, &c.SessionID, &c.UserID,
+		WHERE workspace_id = ? AND token_hash = ? AND purpose = ? AND session_hash = ? AND expires_at > ?
+		RETURNING id, workspace_id, token_hash, session_hash, user_id, purpose, data, created_at, expires_at`,
+		workspaceID, tokenHash, purpose, nonNil(sessionHash), unix(now)).Scan(&c.ID, &c.WorkspaceID, &c.TokenHash, &c.SessionHash, &c.UserID,
 		&c.Purpose, &c.Data, &created, &expires)
 	if err != nil {
 		return nil, fmt.Errorf("consume %s ceremony: %w", purpose, translate(err))
 	}
 	c.CreatedAt, c.ExpiresAt = fromUnix(created), fromUnix(expires)
 	return &c, nil
+}
+
+// nonNil turns a nil slice into an empty one: nil binds as NULL, which
+// equals nothing, and a ceremony without a session has an empty hash.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

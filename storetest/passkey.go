@@ -215,49 +215,49 @@ func testPasskeyReset(t *testing.T, s PasskeyStore) {
 	}
 }
 
-func newCeremony(token string, sessionID, userID int64, purpose mfa.CeremonyPurpose, at time.Time) *mfa.Ceremony {
-	return &mfa.Ceremony{TokenHash: hash(token), SessionID: sessionID, UserID: userID, Purpose: purpose,
+func newCeremony(token string, session []byte, userID int64, purpose mfa.CeremonyPurpose, at time.Time) *mfa.Ceremony {
+	return &mfa.Ceremony{TokenHash: hash(token), SessionHash: session, UserID: userID, Purpose: purpose,
 		Data: []byte(`{"challenge":"` + token + `"}`), CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
 }
 
 func testCeremonies(t *testing.T, s PasskeyStore) {
 	ctx := context.Background()
 	ws := MustCreateWorkspace(t, s, "cer")
-	c := newCeremony("t1", 42, 7, mfa.CeremonyVerify, t0)
+	c := newCeremony("t1", hash("s42"), 7, mfa.CeremonyVerify, t0)
 	must(t, "create", s.CreateCeremony(ctx, ws.ID, c))
 	if c.ID == 0 || c.WorkspaceID != ws.ID {
 		t.Fatalf("created ceremony has ID %d, workspace %d", c.ID, c.WorkspaceID)
 	}
 	// Bound to its purpose and session: a mismatch finds nothing and leaves it.
-	_, err := s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyRegister, 42, t0)
+	_, err := s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyRegister, hash("s42"), t0)
 	wantNotFound(t, "consume for another purpose", err)
-	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, 43, t0)
+	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, hash("s43"), t0)
 	wantNotFound(t, "consume from another session", err)
-	got, err := s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, 42, t0.Add(time.Minute))
+	got, err := s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, hash("s42"), t0.Add(time.Minute))
 	must(t, "consume", err)
-	if got.ID != c.ID || got.UserID != 7 || got.SessionID != 42 || got.Purpose != mfa.CeremonyVerify ||
+	if got.ID != c.ID || got.UserID != 7 || !bytes.Equal(got.SessionHash, hash("s42")) || got.Purpose != mfa.CeremonyVerify ||
 		string(got.Data) != string(c.Data) || !got.CreatedAt.Equal(t0) || !got.ExpiresAt.Equal(c.ExpiresAt) {
 		t.Fatalf("consumed %+v, want %+v", got, c)
 	}
 	// Single use.
-	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, 42, t0.Add(time.Minute))
+	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t1"), mfa.CeremonyVerify, hash("s42"), t0.Add(time.Minute))
 	wantNotFound(t, "consume twice", err)
 
 	// Five minutes, by the clock given.
-	must(t, "create sign-in", s.CreateCeremony(ctx, ws.ID, newCeremony("t2", 0, 0, mfa.CeremonySignIn, t0)))
-	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t2"), mfa.CeremonySignIn, 0, t0.Add(5*time.Minute))
+	must(t, "create sign-in", s.CreateCeremony(ctx, ws.ID, newCeremony("t2", nil, 0, mfa.CeremonySignIn, t0)))
+	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t2"), mfa.CeremonySignIn, nil, t0.Add(5*time.Minute))
 	wantNotFound(t, "consume at expiry", err)
-	must(t, "create sign-in", s.CreateCeremony(ctx, ws.ID, newCeremony("t3", 0, 0, mfa.CeremonySignIn, t0)))
-	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t3"), mfa.CeremonySignIn, 0, t0.Add(5*time.Minute-time.Nanosecond))
+	must(t, "create sign-in", s.CreateCeremony(ctx, ws.ID, newCeremony("t3", nil, 0, mfa.CeremonySignIn, t0)))
+	_, err = s.ConsumeCeremony(ctx, ws.ID, hash("t3"), mfa.CeremonySignIn, nil, t0.Add(5*time.Minute-time.Nanosecond))
 	must(t, "consume just before expiry", err)
 }
 
 func testCeremonyRace(t *testing.T, s PasskeyStore) {
 	ctx := context.Background()
 	ws := MustCreateWorkspace(t, s, "cerrace")
-	must(t, "create", s.CreateCeremony(ctx, ws.ID, newCeremony("t", 1, 1, mfa.CeremonyRegister, t0)))
+	must(t, "create", s.CreateCeremony(ctx, ws.ID, newCeremony("t", hash("s1"), 1, mfa.CeremonyRegister, t0)))
 	if ok := race(t, 8, func() error {
-		_, err := s.ConsumeCeremony(ctx, ws.ID, hash("t"), mfa.CeremonyRegister, 1, t0)
+		_, err := s.ConsumeCeremony(ctx, ws.ID, hash("t"), mfa.CeremonyRegister, hash("s1"), t0)
 		return err
 	}); ok != 1 {
 		t.Fatalf("%d of 8 simultaneous finishes consumed one ceremony", ok)
@@ -294,9 +294,9 @@ func testPasskeyTenancy(t *testing.T, s PasskeyStore) {
 	_, err = s.DeletePasskey(ctx, b.ID, ua.ID, p.ID)
 	wantNotFound(t, "delete under B", err)
 
-	must(t, "create ceremony", s.CreateCeremony(ctx, a.ID, newCeremony("t", 0, 0, mfa.CeremonySignIn, t0)))
-	_, err = s.ConsumeCeremony(ctx, b.ID, hash("t"), mfa.CeremonySignIn, 0, t0)
+	must(t, "create ceremony", s.CreateCeremony(ctx, a.ID, newCeremony("t", nil, 0, mfa.CeremonySignIn, t0)))
+	_, err = s.ConsumeCeremony(ctx, b.ID, hash("t"), mfa.CeremonySignIn, nil, t0)
 	wantNotFound(t, "consume A's ceremony under B", err)
-	_, err = s.ConsumeCeremony(ctx, a.ID, hash("t"), mfa.CeremonySignIn, 0, t0)
+	_, err = s.ConsumeCeremony(ctx, a.ID, hash("t"), mfa.CeremonySignIn, nil, t0)
 	must(t, "consume under A", err)
 }

@@ -152,13 +152,14 @@ type loginPage struct {
 	Error        string
 	ShowRemember bool
 	Signup       bool
+	Passkeys     bool // "Sign in with a passkey" is offered
 }
 
 func (s *Server) loginPage(r *http.Request, email, next, msg string) loginPage {
 	rq := reqOf(r)
 	return loginPage{
 		page: s.page(r, "Sign in"), Email: email, Next: safeNext(next), Error: msg,
-		ShowRemember: rq.ws.RememberMeEnabled, Signup: rq.ws.SignupEnabled,
+		ShowRemember: rq.ws.RememberMeEnabled, Signup: rq.ws.SignupEnabled, Passkeys: mfa.PasskeysOn(rq.ws),
 	}
 }
 

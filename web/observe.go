@@ -125,6 +125,11 @@ func checkResult(err error) string {
 		{mfa.ErrUnavailable, "unavailable"},
 		{mfa.ErrLocked, "locked"},
 		{mfa.ErrTooManyFailures, "too_many_failures"},
+		{mfa.ErrPasskeyFailed, "mismatch"},
+		{mfa.ErrPasskeyUnknown, "mismatch"},
+		{mfa.ErrPasskeyUV, "mismatch"},
+		{mfa.ErrPasskeyCeremony, "expired"},
+		{mfa.ErrPasskeyCloned, "cloned"},
 	} {
 		if errors.Is(err, r.err) {
 			return r.result

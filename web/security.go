@@ -25,6 +25,13 @@ type securityPage struct {
 	Methods      []methodRow
 	RecoveryLeft int
 	RecoveryLow  bool
+	// Passkeys: offered in the workspace (On), the user's list, whether
+	// they may remove one and add another.
+	PasskeysOn       bool
+	Passkeys         []passkeyRow
+	PasskeyCanRemove bool
+	PasskeyRoom      bool
+	PasskeyErr       string
 }
 
 type deviceRow struct {
@@ -50,6 +57,14 @@ func (s *Server) showSecurity(w http.ResponseWriter, r *http.Request, status int
 }
 
 func (s *Server) showSecurityWith(w http.ResponseWriter, r *http.Request, status int, passwordErr, smsErr string) {
+	s.showSecurityPage(w, r, status, securityErrors{Password: passwordErr, SMS: smsErr})
+}
+
+// securityErrors are the form messages of the Security page's cards.
+type securityErrors struct{ Password, SMS, Passkey string }
+
+func (s *Server) showSecurityPage(w http.ResponseWriter, r *http.Request, status int, errs securityErrors) {
+	passwordErr, smsErr := errs.Password, errs.SMS
 	rq := reqOf(r)
 	v := rq.visit
 	factors, left, err := s.mfa.Factors(r.Context(), v)
@@ -88,9 +103,13 @@ func (s *Server) showSecurityWith(w http.ResponseWriter, r *http.Request, status
 			"devices": "Trusted devices forgotten: they will be asked for the second step again.", "password": "Password changed. Your other browsers were signed out.",
 		}[flash]
 	}
+	if err := s.passkeyCard(r, &p, errs.Passkey); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	for _, m := range gatehouse.Methods {
 		if m == gatehouse.MethodPasskey {
-			continue // passkeys have their own list
+			continue // passkeys have their own card
 		}
 		row := methodRow{Method: string(m), Name: mfa.MethodName(m)}
 		for _, f := range factors {
@@ -253,7 +272,11 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
 	if s.reauthPage(r, method, "").Password {
 		err = s.accounts.Reauthenticate(r.Context(), rq.visit, r.PostForm.Get("password"), clientIP(r))
 	} else {
-		_, err = s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+		if method == string(gatehouse.MethodPasskey) {
+			err = s.verifyPasskey(w, r)
+		} else {
+			_, err = s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+		}
 		s.obs.SecondFactor(methodLabel(method), checkResult(err))
 		if err == nil {
 			err = s.accounts.MarkVerified(r.Context(), rq.visit)

@@ -120,7 +120,15 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	method := r.PostForm.Get("method")
 	proving := rq.decision.Next == mfa.ProveMailbox
-	verified, err := s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+	var verified *mfa.Verified
+	var err error
+	if method == string(gatehouse.MethodPasskey) {
+		if err = s.verifyPasskey(w, r); err == nil {
+			verified = &mfa.Verified{Method: method}
+		}
+	} else {
+		verified, err = s.mfa.Verify(r.Context(), rq.visit, method, r.PostForm.Get("code"), clientIP(r))
+	}
 	s.obs.SecondFactor(methodLabel(method), checkResult(err))
 	var throttled *mfa.ThrottledError
 	switch {
@@ -233,6 +241,7 @@ func isFormMFAError(err error) bool {
 	for _, target := range []error{
 		mfa.ErrMismatch, mfa.ErrExpired, mfa.ErrReplay, mfa.ErrRecoveryUsed, mfa.ErrNoCode, mfa.ErrUnavailable,
 		mfa.ErrDailyCap, mfa.ErrNotPending, mfa.ErrLastMethod, mfa.ErrForbidden,
+		mfa.ErrPasskeyLimit, mfa.ErrPasskeyName, mfa.ErrPasskeyFailed, mfa.ErrPasskeyCeremony, mfa.ErrPasskeyUV, mfa.ErrPasskeyCloned, mfa.ErrPasskeyUnknown,
 		mfa.ErrPhoneInvalid, mfa.ErrPhoneNotSMS, mfa.ErrSMSCountry, mfa.ErrSMSCap, mfa.ErrSMSIPCap, mfa.ErrSMSNotReady, mfa.ErrSMSNoPhone,
 	} {
 		if errors.Is(err, target) {

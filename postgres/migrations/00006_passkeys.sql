@@ -29,7 +29,7 @@ CREATE TABLE passkey_ceremonies (
     id           BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     workspace_id BIGINT      NOT NULL REFERENCES workspaces (id),
     token_hash   BYTEA       NOT NULL UNIQUE,
-    session_id   BIGINT      NOT NULL DEFAULT 0,
+    session_hash BYTEA       NOT NULL DEFAULT '',
     user_id      BIGINT      NOT NULL DEFAULT 0,
     purpose      TEXT        NOT NULL CHECK (purpose IN ('register', 'verify', 'signin')),
     data         BYTEA       NOT NULL,

@@ -44,13 +44,13 @@ CREATE TABLE passkeys (
 );
 CREATE INDEX passkeys_user ON passkeys (workspace_id, user_id);
 
--- Begun ceremonies, single use, 5 minutes; session_id and user_id are 0 for
+-- Begun ceremonies, single use, 5 minutes; session_hash is empty and user_id 0 for
 -- a passwordless sign-in.
 CREATE TABLE passkey_ceremonies (
     id           INTEGER PRIMARY KEY,
     workspace_id INTEGER NOT NULL REFERENCES workspaces (id),
     token_hash   BLOB    NOT NULL UNIQUE,
-    session_id   INTEGER NOT NULL DEFAULT 0,
+    session_hash BLOB    NOT NULL DEFAULT X'',
     user_id      INTEGER NOT NULL DEFAULT 0,
     purpose      TEXT    NOT NULL CHECK (purpose IN ('register', 'verify', 'signin')),
     data         BLOB    NOT NULL,
