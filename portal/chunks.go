@@ -191,7 +191,13 @@ type Reader struct {
 	off   int64
 	index int    // the chunk in plain, -1 for none
 	plain []byte // its plaintext
+	err   error  // the first chunk that failed to open
 }
+
+// Err returns the error that stopped a read, if any: a caller that hands
+// the reader to something that swallows read errors (http.ServeContent)
+// asks it afterwards.
+func (r *Reader) Err() error { return r.err }
 
 // chunkCount is how many chunks a document of size bytes has: full chunks
 // and one final one, empty when size is a multiple of ChunkSize.
@@ -204,6 +210,17 @@ func (r *Reader) load(index int) error {
 	if r.index == index {
 		return nil
 	}
+	if r.err != nil {
+		return r.err
+	}
+	err := r.open(index)
+	if err != nil {
+		r.err = err
+	}
+	return err
+}
+
+func (r *Reader) open(index int) error {
 	sealed, err := r.store.DocumentChunk(r.ctx, r.doc.WorkspaceID, r.doc.ID, index)
 	if err != nil {
 		return fmt.Errorf("%w: document %d chunk %d: %w", ErrTampered, r.doc.ID, index, err)

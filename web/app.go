@@ -127,10 +127,6 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "dashboard", s.page(r, "Dashboard"))
 }
 
-func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "portal", s.page(r, "Your portal"))
-}
-
 type usersPage struct {
 	page
 	Users     []userRow

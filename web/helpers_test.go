@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/mail"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 	"github.com/gatehouse-dev/gatehouse/password"
+	"github.com/gatehouse-dev/gatehouse/portal"
 	"github.com/gatehouse-dev/gatehouse/postgres"
 	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
@@ -53,6 +54,7 @@ type testStore interface {
 	gatehouse.Store
 	mfa.Store
 	mfa.PasskeyStore
+	portal.Store
 }
 
 // backend opens stores of one kind over one database.
@@ -91,17 +93,21 @@ var (
 
 // env is a running Gatehouse on a real database behind a real listener.
 type env struct {
-	tb       testing.TB
-	store    testStore
-	accounts *account.Service
-	mfa      *mfa.Service
-	hasher   *password.Hasher
-	clock    *clock
-	srv      *httptest.Server
-	twilio   *twiliotest.Server
-	outbox   *mail.Outbox
-	keys     *secret.Keyring
-	open     func() testStore // another store on the same database
+	tb        testing.TB
+	store     testStore
+	accounts  *account.Service
+	mfa       *mfa.Service
+	hasher    *password.Hasher
+	clock     *clock
+	srv       *httptest.Server
+	twilio    *twiliotest.Server
+	outbox    *mail.Outbox
+	keys      *secret.Keyring
+	portal    *portal.Service
+	maxUpload int64 // the server's upload limit; 0 for the default
+	// readTimeout is the listener's read timeout; 0 for none.
+	readTimeout time.Duration
+	open        func() testStore // another store on the same database
 }
 
 // The fake Twilio account every test workspace can use.
@@ -120,7 +126,10 @@ const goodPassword = "correct horse battery staple"
 func newEnv(tb testing.TB) *env { return newEnvOn(tb, sqliteBackend) }
 
 // newEnvOn runs Gatehouse on a fresh database of backend b.
-func newEnvOn(tb testing.TB, b backend) *env {
+func newEnvOn(tb testing.TB, b backend) *env { return newEnvWith(tb, b, nil) }
+
+// newEnvWith is newEnvOn with settings changed by set before the start.
+func newEnvWith(tb testing.TB, b backend, set func(*env)) *env {
 	tb.Helper()
 	open := b.database(tb)
 	db := open()
@@ -138,6 +147,9 @@ func newEnvOn(tb testing.TB, b backend) *env {
 		// measured by the password package's benchmark.
 		hasher: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0),
 		twilio: twiliotest.NewServer(tb, twilioSID, twilioToken),
+	}
+	if set != nil {
+		set(e)
 	}
 	e.start()
 	return e
@@ -169,11 +181,17 @@ func (e *env) start() {
 	// a request waits on a delivery: no goroutine races the assertions, and
 	// tests move the fixed clock to make retries due.
 	e.mfa = &mfa.Service{Store: db, Keys: e.keys, Mailer: e.outbox, Queue: syncQueue{e.outbox}, Now: clk.Now, Logger: discard()}
-	srv, err := web.NewServer(web.Options{Store: db, Accounts: e.accounts, MFA: e.mfa, BaseURL: baseURL, DevOutbox: true, Logger: discard()})
+	e.portal = &portal.Service{Store: db, Users: db, Audit: db, Mailer: e.outbox, Keys: e.keys, Now: clk.Now,
+		Sniff: http.DetectContentType, MaxUpload: e.maxUpload, Logger: discard(),
+		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" }}
+	srv, err := web.NewServer(web.Options{Store: db, Accounts: e.accounts, MFA: e.mfa, BaseURL: baseURL, DevOutbox: true, Logger: discard(),
+		Portal: e.portal, MaxUploadBytes: e.maxUpload})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.srv = httptest.NewServer(srv)
+	e.srv = httptest.NewUnstartedServer(srv)
+	e.srv.Config.ReadTimeout = e.readTimeout
+	e.srv.Start()
 	tb.Cleanup(e.srv.Close)
 }
 

@@ -79,6 +79,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("GET /dashboard/security/coverage", s.managers(s.handleCoverage))
 	ws.Handle("GET /dashboard/audit", s.managers(s.handleAudit))
 	ws.Handle("GET /portal", s.signedIn(s.handlePortal))
+	s.portalRoutes(ws)
 
 	ws.Handle("GET /api/v1/me", s.apiSignedIn(s.handleMe))
 	ws.Handle("/api/", s.apiSignedIn(s.handleAPINotFound))
@@ -95,7 +96,7 @@ func (s *Server) routes() http.Handler {
 
 	app := s.tenant(recordRoute(base), apiPaths(recordRoute(ws)))
 	app = cop.Handler(app)
-	app = limitBody(app)
+	app = s.limitBody(app)
 
 	root := http.NewServeMux()
 	root.Handle("GET /static/", staticHandler())

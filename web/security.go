@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mfa"
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 type securityPage struct {
@@ -32,6 +33,9 @@ type securityPage struct {
 	PasskeyCanRemove bool
 	PasskeyRoom      bool
 	PasskeyErr       string
+	// PortalMail reports whether the user gets the portal's e-mails
+	// (new documents, requests, messages).
+	PortalMail bool
 }
 
 type deviceRow struct {
@@ -87,6 +91,10 @@ func (s *Server) showSecurityPage(w http.ResponseWriter, r *http.Request, status
 	if p.CanSkip {
 		p.GraceUntil = rq.decision.GraceUntil.Format("2 January 2006")
 	}
+	if p.PortalMail, err = s.portal.NotificationsOn(r.Context(), portal.ViewerOf(v)); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	const day = "2 Jan 2006"
 	for _, d := range devices {
 		p.Devices = append(p.Devices, deviceRow{ID: d.ID, Browser: mfa.BrowserName(d.UserAgent),
@@ -99,7 +107,7 @@ func (s *Server) showSecurityPage(w http.ResponseWriter, r *http.Request, status
 		p.Flash = "Recovery code accepted. You have " + strconv.Itoa(left) + " left."
 	} else if flash := r.URL.Query().Get("done"); flash != "" {
 		p.Flash = map[string]string{
-			"added": "Two-factor method added.", "removed": "Two-factor method removed.", "reauth": "Verified. You can make changes for the next 10 minutes.",
+			"added": "Two-factor method added.", "removed": "Two-factor method removed.", "reauth": "Verified. You can make changes for the next 10 minutes.", "notifications": "Your e-mail settings were saved.",
 			"devices": "Trusted devices forgotten: they will be asked for the second step again.", "password": "Password changed. Your other browsers were signed out.",
 		}[flash]
 	}
@@ -225,6 +233,9 @@ type reauthPage struct {
 	Resend   bool
 	ResendIn int
 	Error    string
+	// Next is where to go once confirmed (a sensitive document); empty
+	// goes back to the Security page.
+	Next string
 }
 
 // reauthPage asks a user with two-step methods for one of them (or a
@@ -232,7 +243,10 @@ type reauthPage struct {
 // the password (SPEC §6).
 func (s *Server) reauthPage(r *http.Request, method, msg string) reauthPage {
 	v := reqOf(r).visit
-	p := reauthPage{page: s.page(r, "Confirm it's you"), Error: msg}
+	p := reauthPage{page: s.page(r, "Confirm it's you"), Error: msg, Next: safeNext(r.URL.Query().Get("next"))}
+	if r.Method == http.MethodPost {
+		p.Next = safeNext(r.PostForm.Get("next"))
+	}
 	if len(v.Methods) == 0 {
 		p.Password = true
 		return p
@@ -296,6 +310,10 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.serverError(w, r, err)
+		return
+	}
+	if next := safeNext(r.PostForm.Get("next")); next != "" {
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/account/security?done=reauth", http.StatusSeeOther)

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mfa"
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 // MaxBodyBytes bounds every request body (SPEC §10).
@@ -49,6 +50,12 @@ type Options struct {
 	// Observer is told about requests, sign-ins and codes (metrics); nil
 	// observes nothing.
 	Observer Observer
+	// Portal runs the client portal (clients, documents, requests,
+	// messages).
+	Portal *portal.Service
+	// MaxUploadBytes is the largest upload form (GATEHOUSE_MAX_UPLOAD_MB);
+	// 0 means 25 MiB. Only the upload routes take more than MaxBodyBytes.
+	MaxUploadBytes int64
 }
 
 // Server serves the base host and every workspace host.
@@ -63,6 +70,8 @@ type Server struct {
 	devOutbox bool
 	pages     *pages
 	obs       Observer
+	portal    *portal.Service
+	maxUpload int64
 
 	// slugs caches slug → workspace ID. A slug never changes owner and
 	// workspaces are never deleted, so entries cannot go stale; the
@@ -85,7 +94,10 @@ func NewServer(o Options) (*Server, error) {
 	s := &Server{
 		store: o.Store, accounts: o.Accounts, mfa: o.MFA, log: o.Logger,
 		scheme: u.Scheme, baseHost: strings.ToLower(u.Host), secure: u.Scheme == "https",
-		devOutbox: o.DevOutbox, pages: p, obs: o.Observer,
+		devOutbox: o.DevOutbox, pages: p, obs: o.Observer, portal: o.Portal, maxUpload: o.MaxUploadBytes,
+	}
+	if s.maxUpload <= 0 {
+		s.maxUpload = DefaultMaxUploadBytes
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -214,17 +226,27 @@ func securityHeaders(next http.Handler) http.Handler {
 }
 
 // limitBody caps request bodies; parseForm turns the overflow into a 413.
-func limitBody(next http.Handler) http.Handler {
+// The upload routes alone take up to the upload limit (see isUpload).
+func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(MaxBodyBytes)
+		upload := isUpload(r)
+		if upload {
+			limit = s.uploadBodyLimit()
+		}
 		// A declared oversized body is refused before any handler, so even
 		// a handler that never reads its body answers 413.
-		if r.ContentLength > MaxBodyBytes {
+		if r.ContentLength > limit {
 			w.Header().Set("Connection", "close")
+			if upload {
+				s.tooLarge(w, r)
+				return
+			}
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/mail"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 	"github.com/gatehouse-dev/gatehouse/password"
+	"github.com/gatehouse-dev/gatehouse/portal"
 	"github.com/gatehouse-dev/gatehouse/postgres"
 	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
@@ -123,6 +125,7 @@ func (m Main) logger() *slog.Logger {
 type database interface {
 	gatehouse.Store
 	mfa.Store
+	portal.Store
 }
 
 // openStore opens and migrates PostgreSQL when a URL is set, else SQLite in
@@ -153,9 +156,10 @@ func openStore(ctx context.Context, c config) (database, error) {
 	return s, nil
 }
 
-// app is the wired domain: store, outbox, account and 2FA services.
+// app is the wired domain: store, outbox, account, 2FA and portal services.
 type app struct {
 	store    database
+	portal   *portal.Service
 	outbox   *mail.Outbox
 	accounts *account.Service
 	mfa      *mfa.Service
@@ -198,6 +202,10 @@ func (m Main) newApp(ctx context.Context, c config, sender mail.Sender, log *slo
 	// work to the outbox worker, which hands it back to the account service.
 	outbox.Jobs = accounts
 	return &app{
+		portal: &portal.Service{
+			Store: store, Users: store, Audit: store, Mailer: outbox, Keys: keys, Now: now,
+			Sniff: http.DetectContentType, WorkspaceURL: accounts.WorkspaceURL, Logger: log,
+		},
 		mfa:      &mfa.Service{Store: store, Keys: keys, Mailer: outbox, Queue: outbox, Now: now, Logger: log},
 		store:    store,
 		outbox:   outbox,

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mail"
+	"github.com/gatehouse-dev/gatehouse/portal"
 	"github.com/gatehouse-dev/gatehouse/web"
 )
 
@@ -23,6 +25,7 @@ func (m Main) serve(ctx context.Context, args []string) error {
 	smtpURL := new(m.env("GATEHOUSE_SMTP_URL", ""))
 	fs.Var(secretFlag{smtpURL}, "smtp-url", "mail server `URL`: smtp://user:pass@host:587, smtps://... or smtp+plain://host:port (loopback only); empty: dev outbox (GATEHOUSE_SMTP_URL)")
 	mailFrom := fs.String("mail-from", m.env("GATEHOUSE_MAIL_FROM", mail.DefaultFrom), "sender of e-mail (GATEHOUSE_MAIL_FROM)")
+	maxUploadMB := fs.String("max-upload-mb", m.env("GATEHOUSE_MAX_UPLOAD_MB", "25"), "largest document accepted, in MB; every other request keeps the 1 MiB limit (GATEHOUSE_MAX_UPLOAD_MB)")
 	demo := fs.Bool("demo", false, "seed a demo workspace on an empty store and show mail at /_dev/outbox")
 	var ops opsAddrs
 	fs.StringVar(&ops.metrics, "metrics-addr", m.env("GATEHOUSE_METRICS_ADDR", ""), "listen address of the Prometheus /metrics endpoint; empty: off (GATEHOUSE_METRICS_ADDR)")
@@ -70,9 +73,15 @@ func (m Main) serve(ctx context.Context, args []string) error {
 		a.mfa.Queue = countingQueue{Queue: a.mfa.Queue, m: opsLn.metrics}
 	}
 
+	mb, err := strconv.Atoi(*maxUploadMB)
+	if err != nil || mb < 1 || mb > 10<<10 {
+		return fmt.Errorf("--max-upload-mb %q: want a whole number of MB from 1 to 10240", *maxUploadMB)
+	}
+	maxUpload := int64(mb) << 20
+	a.portal.MaxUpload = maxUpload
 	srv, err := web.NewServer(web.Options{
 		Store: a.store, Accounts: a.accounts, MFA: a.mfa, BaseURL: c.BaseURL, DevOutbox: devOutbox, Logger: log,
-		Observer: obs,
+		Observer: obs, Portal: a.portal, MaxUploadBytes: maxUpload,
 	})
 	if err != nil {
 		return err
@@ -105,6 +114,7 @@ func (m Main) serve(ctx context.Context, args []string) error {
 		a.outbox.Run(ctx)
 	}()
 	go sweepSessions(ctx, a.store, log)
+	go sweepUploads(ctx, a.store, log)
 
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_url", c.BaseURL)
@@ -139,6 +149,26 @@ func sweepSessions(ctx context.Context, s gatehouse.Store, log *slog.Logger) {
 			log.Warn("sweep sessions", "err", err)
 		} else if n > 0 {
 			log.Info("swept expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepUploads removes uploads left unfinished by a process that died
+// mid-upload: a live upload finishes or discards itself, and none lasts a
+// day.
+func sweepUploads(ctx context.Context, s portal.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.DeleteStaleUploads(ctx, time.Now().UTC().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("sweep uploads", "err", err)
+		} else if n > 0 {
+			log.Info("swept unfinished uploads", "count", n)
 		}
 		select {
 		case <-ctx.Done():
