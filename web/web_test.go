@@ -532,3 +532,28 @@ func TestDeclaredOversizedBody(t *testing.T) {
 		})
 	}
 }
+
+// TestMailFormJobsSurviveRestart: the work /password/forgot and /signup
+// leave for after their answer is in the database, not in the process that
+// answered: the answering instance stops before its worker runs, and another
+// instance on the same database sends the mail.
+func TestMailFormJobsSurviveRestart(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnvOn(t, be)
+			ws := e.workspace("acme")
+			on := true
+			if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &on}, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			b := e.browser()
+			wantStatus(t, "forgot", b.post(wsURL("acme", "/password/forgot"), url.Values{"email": {"client@example.com"}}), http.StatusSeeOther)
+			wantStatus(t, "signup", b.post(wsURL("acme", "/signup"), url.Values{"name": {"New"}, "email": {"new@example.com"}, "password": {goodPassword}}), http.StatusSeeOther)
+			next := e.instance()
+			e.srv.Close() // the first process is gone, its worker never ran
+			if !strings.Contains(next.lastLink("client@example.com"), "/password/reset/") || !strings.Contains(next.lastLink("new@example.com"), "/signup/confirm/") {
+				t.Fatal("the links were not mailed")
+			}
+		})
+	}
+}
