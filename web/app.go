@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mfa"
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 // signedIn lets only fully signed-in users through: others go to the login
@@ -134,14 +135,20 @@ type usersPage struct {
 	Roles     []gatehouse.Role
 	Error     string
 	Email     string
+	Clients   []portal.ClientSummary // for the invitation's client field
 }
 
 func (s *Server) usersPage(r *http.Request) (usersPage, error) {
 	rq := reqOf(r)
 	users, _, err := s.userRows(r)
+	if err != nil {
+		return usersPage{}, err
+	}
+	clients, err := s.portal.Clients(r.Context(), portal.ViewerOf(rq.visit))
 	return usersPage{
 		page: s.page(r, "Users"), Users: users, CanManage: rq.visit.User.Role.CanManageUsers(),
-		Roles: []gatehouse.Role{gatehouse.RoleClient, gatehouse.RoleMember, gatehouse.RoleAdmin},
+		Roles:   []gatehouse.Role{gatehouse.RoleClient, gatehouse.RoleMember, gatehouse.RoleAdmin},
+		Clients: clients,
 	}, err
 }
 
@@ -168,8 +175,16 @@ func (s *Server) handleInviteUser(w http.ResponseWriter, r *http.Request) {
 	}
 	email := r.PostForm.Get("email")
 	role, err := gatehouse.ParseRole(r.PostForm.Get("role"))
+	var clientID int64
 	if err == nil {
-		_, _, err = s.accounts.Invite(r.Context(), rq.ws, &rq.visit.User, email, role)
+		clientID, err = s.inviteClient(r, role)
+	}
+	var invited *gatehouse.User
+	if err == nil {
+		invited, _, err = s.accounts.Invite(r.Context(), rq.ws, &rq.visit.User, email, role)
+	}
+	if err == nil {
+		_, err = s.portal.AssignClient(r.Context(), rq.ws.ID, invited, clientID)
 	}
 	if errors.Is(err, account.ErrForbidden) {
 		s.renderError(w, r, http.StatusForbidden, "You cannot change that person's invitation.")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -198,4 +199,25 @@ func (s *Server) handleStaffPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, clientURL(id)+"#latest", http.StatusSeeOther)
+}
+
+// inviteClient reads the invitation form's client field (SPEC §13): a
+// client's ID, checked before anyone is invited, or empty for a client of
+// their own. Only client users take one.
+func (s *Server) inviteClient(r *http.Request, role gatehouse.Role) (int64, error) {
+	raw := r.PostForm.Get("client")
+	if raw == "" {
+		return 0, nil
+	}
+	if role != gatehouse.RoleClient {
+		return 0, fmt.Errorf("%w: only client users belong to a client", gatehouse.ErrInvalid)
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err == nil {
+		_, err = s.portal.Client(r.Context(), portal.ViewerOf(reqOf(r).visit), id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: choose one of your clients", gatehouse.ErrInvalid)
+	}
+	return id, nil
 }

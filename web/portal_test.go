@@ -609,3 +609,31 @@ func pollUntil(tb testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestInviteIntoClient: the invitation's client field puts the new client
+// user in that client; empty gives them one of their own; another
+// workspace's client is refused before anyone is invited.
+func TestInviteIntoClient(t *testing.T) {
+	e := newEnv(t)
+	f := newPortalFixture(t, e)
+	owner := e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	wantBody(t, "users page", owner.get(wsURL("acme", "/dashboard/users")), fmt.Sprintf(`<option value="%d">Alpha</option>`, f.alpha.ID))
+	res := owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"new@example.com"}, "role": {"client"}, "client": {fmt.Sprint(f.alpha.ID)}})
+	wantStatus(t, "invite into alpha", res, http.StatusSeeOther)
+	res = owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"solo@example.com"}, "role": {"client"}, "client": {""}})
+	wantStatus(t, "invite alone", res, http.StatusSeeOther)
+	res = owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"x@example.com"}, "role": {"client"}, "client": {fmt.Sprint(f.theirs.ID)}})
+	wantStatus(t, "invite into another workspace's client", res, http.StatusUnprocessableEntity)
+	ctx := context.Background()
+	if u, err := e.store.FindUserByEmail(ctx, f.ws.ID, "new@example.com"); err != nil || u.ClientID != f.alpha.ID {
+		t.Fatalf("new@ belongs to %d (%v), want %d", u.ClientID, err, f.alpha.ID)
+	}
+	if u, err := e.store.FindUserByEmail(ctx, f.ws.ID, "solo@example.com"); err != nil || u.ClientID == 0 || u.ClientID == f.alpha.ID || u.ClientID == f.bravo.ID {
+		t.Fatalf("solo@ belongs to %d (%v), want a new client", u.ClientID, err)
+	}
+	if _, err := e.store.FindUserByEmail(ctx, f.ws.ID, "x@example.com"); err == nil {
+		t.Fatal("a refused invitation made a user")
+	}
+	wantBody(t, "clients list", owner.get(wsURL("acme", "/dashboard/clients")), "Alpha")
+}

@@ -265,16 +265,21 @@ func onOffText(b bool) string {
 
 func (m Main) userCreate(ctx context.Context, args []string) error {
 	var c config
-	fs := m.flagSet("user create", "--workspace S --email E --role R [--password X] [--name N]", &c)
+	fs := m.flagSet("user create", "--workspace S --email E --role R [--password X] [--name N] [--client ID]", &c)
 	slug := fs.String("workspace", "", "workspace slug")
 	email := fs.String("email", "", "the user's e-mail")
 	role := fs.String("role", "", "admin, member or client (the owner is made by workspace create)")
 	pw := fs.String("password", "", "the user's password; without it an invitation link is printed")
 	name := fs.String("name", "", "display name")
+	clientFlag := fs.String("client", "", "for role client: the ID of the client they belong to (from client create); without it they get a client of their own")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "workspace", "email", "role"); err != nil {
+		return err
+	}
+	clientID, err := parseClientID(*clientFlag)
+	if err != nil {
 		return err
 	}
 	r, err := gatehouse.ParseRole(*role)
@@ -294,11 +299,26 @@ func (m Main) userCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if clientID != 0 {
+		// Checked first, so a wrong ID leaves no user behind.
+		if r != gatehouse.RoleClient {
+			return fmt.Errorf("%w: --client is for role client", gatehouse.ErrInvalid)
+		}
+		if _, err := a.store.FindClient(ctx, ws.ID, clientID); err != nil {
+			return fmt.Errorf("no client %d in workspace %q", clientID, ws.Slug)
+		}
+	}
 	u, link, err := a.accounts.CreateUser(ctx, ws, account.NewUser{Email: *email, Name: *name, Role: r, Password: *pw})
 	if err != nil {
 		return err
 	}
+	if _, err := a.portal.AssignClient(ctx, ws.ID, u, clientID); err != nil {
+		return err
+	}
 	fmt.Fprintf(m.Stdout, "created %s %s in workspace %q\n", u.Role, u.Email, ws.Slug)
+	if u.ClientID != 0 {
+		fmt.Fprintf(m.Stdout, "client: %d\n", u.ClientID)
+	}
 	if link != "" {
 		fmt.Fprintf(m.Stdout, "invitation (valid 7 days): %s\n", link)
 	}

@@ -55,6 +55,7 @@ func (m Main) commands() []command {
 		{"workspace set-mfa", "set two-step verification mode, methods, trusted days, grace", Main.workspaceSetMFA},
 		{"workspace set-twilio", "set the workspace's own Twilio account for SMS codes", Main.workspaceSetTwilio},
 		{"user create", "create a user in a workspace", Main.userCreate},
+		{"client create", "create a client (a client account of the portal) and print its ID", Main.clientCreate},
 		{"backup", "write a consistent copy of the SQLite database, even while serving", Main.backup},
 		{"user reset-2fa", "clear a user's two-step methods, recovery codes and trusted devices", Main.userReset2FA},
 	}
