@@ -200,7 +200,7 @@ func checkInvite(tb testing.TB, s gatehouse.Store, stdout, prefix string, ws *ga
 // commandFlags are the flags each command's --help must show. Every command
 // of Main.commands must be listed (TestHelp checks).
 var commandFlags = map[string][]string{
-	"serve":                 {"addr", "base-url", "data-dir", "database-url", "smtp-url", "mail-from", "demo", "metrics-addr", "pprof-addr"},
+	"serve":                 {"addr", "base-url", "data-dir", "database-url", "smtp-url", "mail-from", "demo", "metrics-addr", "pprof-addr", "max-upload-mb"},
 	"backup":                {"out", "data-dir", "database-url"},
 	"migrate":               {"data-dir", "database-url"},
 	"workspace create":      {"slug", "name", "plan", "owner-email", "owner-password", "data-dir", "database-url", "base-url"},
@@ -209,7 +209,8 @@ var commandFlags = map[string][]string{
 	"workspace set-twilio":  {"workspace", "account-sid", "auth-token", "from", "messaging-service-sid", "data-dir", "database-url"},
 	"user reset-2fa":        {"workspace", "email", "reason", "data-dir", "database-url"},
 	"workspace set-mfa":     {"workspace", "mode", "methods", "trusted-days", "grace-days", "data-dir", "database-url"},
-	"user create":           {"workspace", "email", "role", "password", "name", "data-dir", "database-url", "base-url"},
+	"user create":           {"workspace", "email", "role", "password", "name", "client", "data-dir", "database-url", "base-url"},
+	"client create":         {"workspace", "name", "data-dir", "database-url"},
 }
 
 func TestHelp(t *testing.T) {
