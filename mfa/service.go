@@ -747,21 +747,18 @@ func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.M
 	} else if f == nil {
 		return ErrUnavailable
 	}
-	if err := s.Store.DeleteFactor(ctx, v.Workspace.ID, v.User.ID, m); err != nil {
+	// One transaction: the factor goes with the recovery codes (when it was
+	// the last method) and the user's other sessions, or nothing does.
+	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: v.User.ID, Type: "mfa.method.removed", IP: ip, Detail: string(m)}
+	err := s.Store.RemoveMethod(ctx, v.Workspace.ID, v.User.ID, m, v.Session.TokenHash, e)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return ErrUnavailable
+	}
+	if err != nil {
 		return err
 	}
-	remaining := 0
-	for _, am := range v.Methods {
-		if am != m {
-			remaining++
-		}
-	}
-	if remaining == 0 {
-		if err := s.Store.ReplaceRecoveryCodes(ctx, v.Workspace.ID, v.User.ID, nil, s.Now()); err != nil {
-			return err
-		}
-	}
-	return s.methodChanged(ctx, v, m, false, ip)
+	s.notify(ctx, v, "Two-factor method removed", fmt.Sprintf("%s was removed from your account at %s.", MethodName(m), v.Workspace.Name))
+	return nil
 }
 
 // RegenerateRecovery voids the user's recovery codes and returns 8 new ones.

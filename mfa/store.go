@@ -100,8 +100,13 @@ type Store interface {
 	// secret) is not the one activated. ErrNotFound when it changed, is
 	// active already, or is gone.
 	ActivateFactor(ctx context.Context, workspaceID int64, f *Factor, now time.Time) error
-	// DeleteFactor removes the user's factor of the method, if any.
-	DeleteFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method) error
+	// RemoveMethod disables a method, in one transaction: it removes the
+	// user's factor of the method, voids their recovery codes when no active
+	// method remains (judged in the transaction, not from an earlier read),
+	// ends every session of the user but the one with the token hash
+	// keepSession, and records e. ErrNotFound, with nothing changed, when the
+	// user has no factor of the method.
+	RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error
 	// ResetMFA is an admin reset, in one transaction: it removes the user's
 	// factors, passkeys, recovery codes, trusted devices and sessions and the failure
 	// counter under throttleKey, and records e. ErrNotFound, with nothing

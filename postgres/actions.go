@@ -199,3 +199,29 @@ func (db *DB) ResetMFA(ctx context.Context, workspaceID, userID int64, throttleK
 	}
 	return nil
 }
+
+// RemoveMethod implements mfa.Store in one transaction under the user's
+// row lock, so two removals at once see each other's result. Passkeys keep a
+// factor row of their own, so "no active method remains" counts them too.
+func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := lockUser(ctx, tx, workspaceID, userID); err != nil {
+			return err
+		}
+		if err := mustAffect(tx.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2 AND method = $3`, workspaceID, userID, m)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2
+			AND NOT EXISTS (SELECT 1 FROM factors WHERE workspace_id = $1 AND user_id = $2 AND active)`, workspaceID, userID); err != nil {
+			return err
+		}
+		if _, err := deleteUserSessions(ctx, tx, workspaceID, userID, keepSession); err != nil {
+			return err
+		}
+		return record(ctx, tx, workspaceID, e)
+	})
+	if err != nil {
+		return fmt.Errorf("remove %s method of user %d: %w", m, userID, err)
+	}
+	return nil
+}

@@ -83,15 +83,6 @@ func (db *DB) ActivateFactor(ctx context.Context, workspaceID int64, f *mfa.Fact
 	return nil
 }
 
-// DeleteFactor implements mfa.Store.
-func (db *DB) DeleteFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method) error {
-	if _, err := db.pool.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2 AND method = $3`,
-		workspaceID, userID, m); err != nil {
-		return fmt.Errorf("delete %s factor of user %d: %w", m, userID, err)
-	}
-	return nil
-}
-
 // UseTOTPStep implements mfa.Store: the conditional update is what refuses
 // a replayed code, even from two instances at once (the second waits for
 // the first's row lock, then finds the step no longer later).

@@ -192,3 +192,25 @@ func (db *DB) ResetMFA(ctx context.Context, workspaceID, userID int64, throttleK
 	}
 	return nil
 }
+
+// RemoveMethod implements mfa.Store in one transaction. Passkeys keep a
+// factor row of their own, so "no active method remains" counts them too.
+func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := mustAffect(tx.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ? AND method = ?`, workspaceID, userID, m)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE workspace_id = ?1 AND user_id = ?2
+			AND NOT EXISTS (SELECT 1 FROM factors WHERE workspace_id = ?1 AND user_id = ?2 AND active)`, workspaceID, userID); err != nil {
+			return err
+		}
+		if _, err := deleteUserSessions(ctx, tx, workspaceID, userID, keepSession); err != nil {
+			return err
+		}
+		return record(ctx, tx, workspaceID, e)
+	})
+	if err != nil {
+		return fmt.Errorf("remove %s method of user %d: %w", m, userID, err)
+	}
+	return nil
+}

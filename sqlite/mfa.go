@@ -84,15 +84,6 @@ func (db *DB) ActivateFactor(ctx context.Context, workspaceID int64, f *mfa.Fact
 	return nil
 }
 
-// DeleteFactor implements mfa.Store.
-func (db *DB) DeleteFactor(ctx context.Context, workspaceID, userID int64, m gatehouse.Method) error {
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ? AND method = ?`,
-		workspaceID, userID, m); err != nil {
-		return fmt.Errorf("delete %s factor of user %d: %w", m, userID, err)
-	}
-	return nil
-}
-
 // UseTOTPStep implements mfa.Store: the conditional update is what refuses
 // a replayed code, even from two requests at once.
 func (db *DB) UseTOTPStep(ctx context.Context, workspaceID, userID, step int64) error {

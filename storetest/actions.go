@@ -329,6 +329,9 @@ func RunAtomic(t *testing.T, open Opener, breakInserts Breaker) {
 		{"disabling", "audit_events", func(s Store, w *gatehouse.Workspace, u *gatehouse.User) error {
 			return s.SetUserDisabled(ctx, w.ID, u.ID, true, t0, event("user.disabled"))
 		}},
+		{"disabling a method", "audit_events", func(s Store, w *gatehouse.Workspace, u *gatehouse.User) error {
+			return s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodEmail, hash("here"), event("mfa.method.removed"))
+		}},
 		{"passing the gate", "sessions", func(s Store, w *gatehouse.Workspace, u *gatehouse.User) error {
 			return s.PromoteSession(ctx, w.ID, hash("here"), newSession(u.ID, "next", t0))
 		}},
@@ -350,5 +353,33 @@ func RunAtomic(t *testing.T, open Opener, breakInserts Breaker) {
 				t.Errorf("a failed %s spent or voided the reset link: %v", tt.name, err)
 			}
 		})
+	}
+}
+
+// testRemoveMethod: disabling a method ends the user's other sessions, and
+// voids the recovery codes only with the last active method.
+func testRemoveMethod(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
+	for _, m := range []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail} {
+		must(t, "factor", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: m, Active: true, CreatedAt: t0}))
+	}
+	must(t, "pending sms", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodSMS, Phone: "+15551234567", CreatedAt: t0}))
+	must(t, "codes", s.ReplaceRecoveryCodes(ctx, w.ID, u.ID, [][]byte{hash("r1"), hash("r2")}, t0))
+	signedIn(t, s, w.ID, u.ID, "here")
+	signedIn(t, s, w.ID, u.ID, "there")
+
+	e := &gatehouse.AuditEvent{At: t0, ActorID: u.ID, TargetID: u.ID, Type: "mfa.method.removed", Detail: "totp"}
+	must(t, "remove totp", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, hash("here"), e))
+	st := stateOf(t, s, w.ID, u.ID, "here", "there")
+	if st.factors != 2 || st.unused != 2 || st.sessions != 1 || st.devices != 2 || st.audit != 1 || e.ID == 0 {
+		t.Fatalf("after removing one of two active methods: %+v, want 2 factors, 2 codes, 1 session, devices kept, 1 event", st)
+	}
+	// A pending factor is no active method: removing the last active one
+	// voids the codes.
+	must(t, "remove email", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodEmail, hash("here"), nil))
+	if st := stateOf(t, s, w.ID, u.ID, "here"); st.factors != 1 || st.unused != 0 || st.sessions != 1 {
+		t.Fatalf("after removing the last active method: %+v, want the pending factor, no codes, the kept session", st)
 	}
 }

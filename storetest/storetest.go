@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"UserWrites", testUserWrites},
 		{"Tokens", testTokens},
 		{"IssueTokenRace", testIssueTokenRace},
+		{"RemoveMethod", testRemoveMethod},
 		{"TokenRace", testTokenRace},
 		{"Throttles", testThrottles},
 		{"Outbox", testOutbox},
@@ -1004,8 +1005,8 @@ func testFactors(t *testing.T, s Store) {
 	}
 	wantNotFound(t, "activate again", s.ActivateFactor(ctx, w.ID, &fs[1], activated))
 
-	must(t, "delete sms", s.DeleteFactor(ctx, w.ID, u.ID, gatehouse.MethodSMS))
-	must(t, "delete missing", s.DeleteFactor(ctx, w.ID, u.ID, gatehouse.MethodSMS))
+	must(t, "remove sms", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, hash("ann"), nil))
+	wantNotFound(t, "remove missing", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, hash("ann"), nil))
 	fs, err = s.FindFactors(ctx, w.ID, u.ID)
 	must(t, "find after delete", err)
 	if len(fs) != 2 || fs[0].Method != gatehouse.MethodTOTP || fs[1].Method != gatehouse.MethodEmail {
@@ -1872,7 +1873,7 @@ func testTenancy(t *testing.T, s Store) {
 	}
 	wantNotFound(t, "activate across", s.ActivateFactor(ctx, b.ID, &own[1], t0))
 	wantNotFound(t, "TOTP step across", s.UseTOTPStep(ctx, b.ID, ua.ID, 59_000_000))
-	must(t, "delete factor across", s.DeleteFactor(ctx, b.ID, ua.ID, gatehouse.MethodTOTP))
+	wantNotFound(t, "remove method across", s.RemoveMethod(ctx, b.ID, ua.ID, gatehouse.MethodTOTP, nil, nil))
 	wantNotFound(t, "reset across", s.ResetMFA(ctx, b.ID, ua.ID, "mfa:x", nil))
 	fs, err = s.FindFactors(ctx, a.ID, ua.ID)
 	must(t, "factors survive", err)
