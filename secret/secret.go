@@ -46,37 +46,51 @@ const (
 	tagSize   = 16
 )
 
-// Keyring holds the subkeys derived from the server key. It is safe for
-// concurrent use. It never keeps the server key itself.
+// Keyring holds the subkeys derived from the server key, and those of the
+// previous keys during a key rotation. It is safe for concurrent use once
+// built (WithPrevious and UseSealedMACKey are for start-up). It never keeps
+// a server key itself.
 type Keyring struct {
 	aead   cipher.AEAD
 	macKey []byte
+	// previous open values sealed under earlier server keys
+	// (GATEHOUSE_PREVIOUS_SECRET_KEYS); Seal never uses them.
+	previous []cipher.AEAD
 }
 
 // NewKeyring derives a Keyring from a 32-byte server key.
 func NewKeyring(key []byte) (*Keyring, error) {
+	aead, macKey, err := derive(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Keyring{aead: aead, macKey: macKey}, nil
+}
+
+// derive returns the sealing cipher and the MAC subkey of a server key.
+func derive(key []byte) (cipher.AEAD, []byte, error) {
 	if len(key) != KeySize {
-		return nil, fmt.Errorf("server key is %d bytes, want %d", len(key), KeySize)
+		return nil, nil, fmt.Errorf("server key is %d bytes, want %d", len(key), KeySize)
 	}
 	// No salt: the server key is already uniformly random, and the info
 	// labels alone separate the subkeys (RFC 5869 §3.1).
 	sealKey, err := hkdf.Key(sha256.New, key, nil, sealInfo, 32)
 	if err != nil {
-		return nil, fmt.Errorf("derive seal key: %w", err)
+		return nil, nil, fmt.Errorf("derive seal key: %w", err)
 	}
 	macKey, err := hkdf.Key(sha256.New, key, nil, macInfo, 32)
 	if err != nil {
-		return nil, fmt.Errorf("derive mac key: %w", err)
+		return nil, nil, fmt.Errorf("derive mac key: %w", err)
 	}
 	block, err := aes.NewCipher(sealKey)
 	if err != nil {
-		return nil, fmt.Errorf("seal cipher: %w", err)
+		return nil, nil, fmt.Errorf("seal cipher: %w", err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("seal cipher: %w", err)
+		return nil, nil, fmt.Errorf("seal cipher: %w", err)
 	}
-	return &Keyring{aead: aead, macKey: macKey}, nil
+	return aead, macKey, nil
 }
 
 // String hides the keys, so a Keyring that ends up in a log line or an error
@@ -105,9 +119,23 @@ func (k *Keyring) Seal(plaintext []byte, aad string) []byte {
 	return k.aead.Seal(out, out[1:1+nonceSize], plaintext, additionalData(aad))
 }
 
-// Open decrypts a value made by Seal with the same aad. Every failure wraps
+// Open decrypts a value made by Seal with the same aad, under the current
+// server key or, during a rotation, a previous one. Every failure wraps
 // ErrDecrypt.
 func (k *Keyring) Open(sealed []byte, aad string) ([]byte, error) {
+	plaintext, err := open(k.aead, sealed, aad)
+	if err == nil || len(k.previous) == 0 {
+		return plaintext, err
+	}
+	for _, prev := range k.previous {
+		if plaintext, perr := open(prev, sealed, aad); perr == nil {
+			return plaintext, nil
+		}
+	}
+	return nil, err
+}
+
+func open(aead cipher.AEAD, sealed []byte, aad string) ([]byte, error) {
 	if len(sealed) < 1+nonceSize+tagSize {
 		return nil, fmt.Errorf("%w: %d bytes is too short", ErrDecrypt, len(sealed))
 	}
@@ -115,7 +143,7 @@ func (k *Keyring) Open(sealed []byte, aad string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrDecrypt, sealed[0])
 	}
 	nonce, ciphertext := sealed[1:1+nonceSize], sealed[1+nonceSize:]
-	plaintext, err := k.aead.Open(nil, nonce, ciphertext, additionalData(aad))
+	plaintext, err := aead.Open(nil, nonce, ciphertext, additionalData(aad))
 	if err != nil {
 		// GCM does not say why; it is a wrong key, a wrong owner or an
 		// altered value, and the caller treats them all alike.
