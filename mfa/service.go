@@ -150,9 +150,7 @@ func (s *Service) recoveryMAC(v *gatehouse.Visit, canonical string) []byte {
 	return s.Keys.MAC("recovery", strconv.FormatInt(v.Workspace.ID, 10), strconv.FormatInt(v.User.ID, 10), canonical)
 }
 
-func totpAAD(v *gatehouse.Visit) string {
-	return fmt.Sprintf("totp/ws:%d/user:%d", v.Workspace.ID, v.User.ID)
-}
+func totpAAD(v *gatehouse.Visit) string { return TOTPSeedAAD(v.Workspace.ID, v.User.ID) }
 
 // SendCode sends a one-time code on the channel for this session: at most
 // one a minute and DailyCodeCap a day per user and channel, counted in the

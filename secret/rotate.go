@@ -24,9 +24,12 @@ func (k *Keyring) WithPrevious(list string) (*Keyring, error) {
 			// Never echo the value: it is a key.
 			return nil, fmt.Errorf("GATEHOUSE_PREVIOUS_SECRET_KEYS, key %d: %w", i+1, err)
 		}
-		aead, _, err := derive(key)
+		aead, macKey, err := derive(key)
 		if err != nil {
 			return nil, err
+		}
+		if out.firstMAC == nil {
+			out.firstMAC = macKey
 		}
 		out.previous = append(out.previous, aead)
 	}
@@ -51,9 +54,17 @@ func (k *Keyring) Reseal(sealed []byte, aad string) ([]byte, bool, error) {
 // MACKeyAAD is the owner a database's sealed MAC key is bound to.
 const MACKeyAAD = "server-key/mac"
 
-// SealMACKey returns k's MAC subkey sealed under the current key, for a
-// database to keep (see WithSealedMACKey).
-func (k *Keyring) SealMACKey() []byte { return k.Seal(k.macKey, MACKeyAAD) }
+// SealMACKey returns the MAC key a database that has none yet should keep
+// (see WithSealedMACKey), sealed under the current key: the MAC subkey of
+// the first previous key when there is one — a database meeting this version
+// in the middle of a rotation holds codes hashed under the key in force
+// before — and otherwise the current key's own.
+func (k *Keyring) SealMACKey() []byte {
+	if k.firstMAC != nil {
+		return k.Seal(k.firstMAC, MACKeyAAD)
+	}
+	return k.Seal(k.macKey, MACKeyAAD)
+}
 
 // WithSealedMACKey returns a copy of k whose MACs use the key in sealed (made
 // by SealMACKey, perhaps under a previous server key) instead of the one

@@ -268,3 +268,19 @@ func TestRotateUnreadable(t *testing.T) {
 		t.Errorf("stats = %+v, want %+v: the rotation must carry on past an unreadable value", stats, want)
 	}
 }
+
+// TestSealMACKeyMidRotation checks the MAC key a database gets when it first
+// meets this version during a rotation: the previous key's, under which its
+// codes were hashed.
+func TestSealMACKeyMidRotation(t *testing.T) {
+	old, cur := keyNumber(1), keyNumber(2)
+	want := ring(t, old).MAC("recovery", "x")
+	k := ring(t, cur, old)
+	k2, err := k.WithSealedMACKey(k.SealMACKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(k2.MAC("recovery", "x"), want) {
+		t.Errorf("mid-rotation the stored MAC key is not the previous key's")
+	}
+}

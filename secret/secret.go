@@ -56,6 +56,8 @@ type Keyring struct {
 	// previous open values sealed under earlier server keys
 	// (GATEHOUSE_PREVIOUS_SECRET_KEYS); Seal never uses them.
 	previous []cipher.AEAD
+	// firstMAC is the MAC subkey of the first previous key (SealMACKey).
+	firstMAC []byte
 }
 
 // NewKeyring derives a Keyring from a 32-byte server key.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
 )
 
 // The methods in this file serve operators (metrics, backups), not
@@ -118,4 +120,81 @@ func syncFile(path string) error {
 	}
 	defer f.Close()
 	return f.Sync()
+}
+
+// sealedColumns says where each kind of sealed value lives: the table, the
+// columns of its row ID, workspace and owner, and the sealed column.
+var sealedColumns = map[gatehouse.SealedKind]struct{ table, id, ws, owner, col string }{
+	gatehouse.SealedTOTPSeed:    {"factors", "id", "workspace_id", "user_id", "secret"},
+	gatehouse.SealedTwilioToken: {"workspaces", "id", "id", "0", "twilio_auth_token"},
+	gatehouse.SealedDocumentKey: {"documents", "id", "workspace_id", "0", "sealed_key"},
+	gatehouse.SealedServerKey:   {"server_keys", "id", "0", "0", "sealed"},
+}
+
+// ListSealed implements gatehouse.SealedStore.
+func (db *DB) ListSealed(ctx context.Context, kind gatehouse.SealedKind, afterID int64, limit int) ([]gatehouse.SealedValue, error) {
+	c, ok := sealedColumns[kind]
+	if !ok {
+		return nil, fmt.Errorf("list sealed: unknown kind %q", kind)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+c.id+`, `+c.ws+`, `+c.owner+`, `+c.col+` FROM `+c.table+`
+		WHERE `+c.id+` > ? AND length(`+c.col+`) > 0 ORDER BY `+c.id+` LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list sealed %s: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []gatehouse.SealedValue
+	for rows.Next() {
+		var v gatehouse.SealedValue
+		if err := rows.Scan(&v.ID, &v.WorkspaceID, &v.OwnerID, &v.Sealed); err != nil {
+			return nil, fmt.Errorf("list sealed %s: %w", kind, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sealed %s: %w", kind, err)
+	}
+	return out, nil
+}
+
+// ReplaceSealed implements gatehouse.SealedStore.
+func (db *DB) ReplaceSealed(ctx context.Context, kind gatehouse.SealedKind, id int64, prev, next []byte) (bool, error) {
+	c, ok := sealedColumns[kind]
+	if !ok {
+		return false, fmt.Errorf("replace sealed: unknown kind %q", kind)
+	}
+	res, err := db.write.ExecContext(ctx, `UPDATE `+c.table+` SET `+c.col+` = ? WHERE `+c.id+` = ? AND `+c.col+` = ?`, next, id, prev)
+	if err != nil {
+		return false, fmt.Errorf("replace sealed %s %d: %w", kind, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("replace sealed %s %d: %w", kind, id, err)
+	}
+	return n == 1, nil
+}
+
+// ServerKey implements gatehouse.SealedStore.
+func (db *DB) ServerKey(ctx context.Context, id int64) ([]byte, error) {
+	var sealed []byte
+	err := db.read.QueryRowContext(ctx, `SELECT sealed FROM server_keys WHERE id = ?`, id).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("server key %d: %w", id, gatehouse.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server key %d: %w", id, err)
+	}
+	return sealed, nil
+}
+
+// AddServerKey implements gatehouse.SealedStore.
+func (db *DB) AddServerKey(ctx context.Context, id int64, sealed []byte) ([]byte, error) {
+	var stored []byte
+	// The no-op update makes RETURNING give the row that won.
+	err := db.write.QueryRowContext(ctx, `INSERT INTO server_keys (id, sealed) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET sealed = server_keys.sealed RETURNING sealed`, id, sealed).Scan(&stored)
+	if err != nil {
+		return nil, fmt.Errorf("add server key %d: %w", id, err)
+	}
+	return stored, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/password"
 	"github.com/gatehouse-dev/gatehouse/portal"
 	"github.com/gatehouse-dev/gatehouse/postgres"
-	"github.com/gatehouse-dev/gatehouse/secret"
 	"github.com/gatehouse-dev/gatehouse/sqlite"
 	"github.com/gatehouse-dev/gatehouse/twilio"
 )
@@ -126,6 +125,7 @@ type database interface {
 	gatehouse.Store
 	mfa.Store
 	portal.Store
+	gatehouse.SealedStore
 }
 
 // openStore opens and migrates PostgreSQL when a URL is set, else SQLite in
@@ -179,7 +179,7 @@ func (m Main) newApp(ctx context.Context, c config, sender mail.Sender, log *slo
 	if err != nil {
 		return nil, err
 	}
-	keys, err := secret.LoadKey(m.Getenv("GATEHOUSE_SECRET_KEY"), c.DataDir)
+	keys, err := m.loadKeys(ctx, c, store)
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -56,6 +56,7 @@ func (m Main) commands() []command {
 		{"workspace set-twilio", "set the workspace's own Twilio account for SMS codes", Main.workspaceSetTwilio},
 		{"user create", "create a user in a workspace", Main.userCreate},
 		{"client create", "create a client (a client account of the portal) and print its ID", Main.clientCreate},
+		{"keys rotate", "re-seal every secret under the current server key, so previous keys can go", Main.keysRotate},
 		{"backup", "write a consistent copy of the SQLite database, even while serving", Main.backup},
 		{"user reset-2fa", "clear a user's two-step methods, recovery codes and trusted devices", Main.userReset2FA},
 	}

@@ -202,6 +202,7 @@ func checkInvite(tb testing.TB, s gatehouse.Store, stdout, prefix string, ws *ga
 var commandFlags = map[string][]string{
 	"serve":                 {"addr", "base-url", "data-dir", "database-url", "smtp-url", "mail-from", "demo", "metrics-addr", "pprof-addr", "max-upload-mb"},
 	"backup":                {"out", "data-dir", "database-url"},
+	"keys rotate":           {"batch", "data-dir", "database-url"},
 	"migrate":               {"data-dir", "database-url"},
 	"workspace create":      {"slug", "name", "plan", "owner-email", "owner-password", "data-dir", "database-url", "base-url"},
 	"workspace set-plan":    {"workspace", "plan", "data-dir", "database-url"},
