@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mfa"
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 // managers lets through the owner and admins only.
@@ -327,17 +328,27 @@ type auditPage struct {
 	Filter   auditQuery
 	NextPage string
 	Export   string
+	// Clients are the portal's clients, for the filter and the column.
+	Clients     []portal.ClientSummary
+	ClientNames map[int64]string
 }
 
 type auditQuery struct {
-	User, Type, From, To string
+	User, Type, From, To, Client string
 }
 
 // auditFilter reads the filter of the audit page from its query string.
 func (s *Server) auditFilter(r *http.Request) (gatehouse.AuditFilter, auditQuery, error) {
 	q := r.URL.Query()
-	aq := auditQuery{User: q.Get("user"), Type: q.Get("type"), From: q.Get("from"), To: q.Get("to")}
+	aq := auditQuery{User: q.Get("user"), Type: q.Get("type"), From: q.Get("from"), To: q.Get("to"), Client: q.Get("client")}
 	f := gatehouse.AuditFilter{Type: aq.Type, Limit: 50}
+	if aq.Client != "" {
+		id, err := strconv.ParseInt(aq.Client, 10, 64)
+		if err != nil || id <= 0 {
+			return f, aq, errors.Join(gatehouse.ErrInvalid, errors.New("choose a client from the list"))
+		}
+		f.ClientID = id
+	}
 	if aq.User != "" {
 		u, err := s.store.FindUserByEmail(r.Context(), reqOf(r).ws.ID, strings.ToLower(strings.TrimSpace(aq.User)))
 		if err != nil {
@@ -389,8 +400,15 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	q := url.Values{"user": {aq.User}, "type": {aq.Type}, "from": {aq.From}, "to": {aq.To}}
-	p := auditPage{page: s.page(r, "Audit log"), Events: events, Names: names, Filter: aq}
+	q := url.Values{"user": {aq.User}, "type": {aq.Type}, "from": {aq.From}, "to": {aq.To}, "client": {aq.Client}}
+	p := auditPage{page: s.page(r, "Audit log"), Events: events, Names: names, Filter: aq, ClientNames: map[int64]string{}}
+	if p.Clients, err = s.portal.Clients(r.Context(), portal.ViewerOf(reqOf(r).visit)); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	for _, c := range p.Clients {
+		p.ClientNames[c.ID] = c.Name
+	}
 	if len(events) == f.Limit {
 		next := cloneValues(q)
 		next.Set("before", strconv.FormatInt(events[len(events)-1].ID, 10))

@@ -637,3 +637,55 @@ func TestInviteIntoClient(t *testing.T) {
 	}
 	wantBody(t, "clients list", owner.get(wsURL("acme", "/dashboard/clients")), "Alpha")
 }
+
+// TestPortalAudit: uploads, downloads, deletions, requests and messages
+// are audited with actor, client, document and IP; the audit page filters
+// by client; the client space shows who downloaded each document.
+func TestPortalAudit(t *testing.T) {
+	e := newEnv(t)
+	f := newPortalFixture(t, e)
+	owner := e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	owner.upload(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d/documents", f.alpha.ID)), nil, file{"a.pdf", []byte("%PDF-")})
+	owner.upload(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d/documents", f.bravo.ID)), nil, file{"b.pdf", []byte("%PDF-")})
+	id := docIDs(owner.get(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d", f.alpha.ID))).body)[0]
+	client := e.browser()
+	client.login("acme", "client@example.com", goodPassword, "/portal")
+	wantStatus(t, "download", client.get(wsURL("acme", "/documents/"+id)), http.StatusOK)
+	client.post(wsURL("acme", "/portal/messages"), url.Values{"body": {"hello"}})
+	owner.post(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d/requests", f.alpha.ID)), url.Values{"title": {"ID card"}})
+
+	space := owner.get(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d", f.alpha.ID)))
+	wantBody(t, "downloads shown", space, "Downloaded 1 time")
+	wantBody(t, "who downloaded", space, "client@example.com")
+
+	es, err := e.store.FindAuditEvents(context.Background(), f.ws.ID, gatehouse.AuditFilter{ClientID: f.alpha.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]gatehouse.AuditEvent{}
+	for _, ev := range es {
+		types[ev.Type] = ev
+	}
+	for _, typ := range []string{portal.EventUpload, portal.EventDownload, portal.EventMessage, portal.EventRequestCreated} {
+		ev, ok := types[typ]
+		if !ok || ev.ActorID == 0 || ev.IP == "" || ev.ClientID != f.alpha.ID {
+			t.Errorf("%s: %+v", typ, ev)
+		}
+	}
+	if ev := types[portal.EventDownload]; fmt.Sprint(ev.DocumentID) != id {
+		t.Errorf("download event names document %d, want %s", ev.DocumentID, id)
+	}
+	page := owner.get(wsURL("acme", fmt.Sprintf("/dashboard/audit?client=%d", f.bravo.ID)))
+	wantStatus(t, "audit by client", page, http.StatusOK)
+	if strings.Contains(page.body, portal.EventDownload) || !strings.Contains(page.body, portal.EventUpload) {
+		t.Fatalf("bravo's audit shows alpha's events or misses its own:\n%s", page.body)
+	}
+	// The audit stays when the document goes.
+	wantStatus(t, "delete", owner.post(wsURL("acme", "/documents/"+id+"/delete"), nil), http.StatusSeeOther)
+	wantStatus(t, "deleted download", client.get(wsURL("acme", "/documents/"+id)), http.StatusNotFound)
+	es, _ = e.store.FindAuditEvents(context.Background(), f.ws.ID, gatehouse.AuditFilter{DocumentID: mustAtoi(t, id)})
+	if len(es) < 3 || es[0].Type != portal.EventDelete {
+		t.Fatalf("document's audit after deletion: %+v", es)
+	}
+}
