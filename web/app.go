@@ -124,10 +124,6 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
 }
 
-func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "dashboard", s.page(r, "Dashboard"))
-}
-
 type usersPage struct {
 	page
 	Users     []userRow

@@ -689,3 +689,40 @@ func TestPortalAudit(t *testing.T) {
 		t.Fatalf("document's audit after deletion: %+v", es)
 	}
 }
+
+// TestHomes: the portal home puts open requests first and invites
+// enrollment in optional mode; the dashboard home lists clients with their
+// counts, recent activity and the coverage summary.
+func TestHomes(t *testing.T) {
+	e := newEnv(t)
+	f := newPortalFixture(t, e)
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	owner := e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	owner.upload(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d/documents", f.alpha.ID)), nil, file{"a.pdf", []byte("%PDF-")})
+	owner.post(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d/requests", f.alpha.ID)), url.Values{"title": {"Bank statement"}})
+	client := e.browser()
+	client.login("acme", "client@example.com", goodPassword, "/portal")
+	client.post(wsURL("acme", "/portal/messages"), url.Values{"body": {"Question about the invoice"}})
+
+	home := client.get(wsURL("acme", "/portal"))
+	wantStatus(t, "portal home", home, http.StatusOK)
+	req, docs, msgs := strings.Index(home.body, "Bank statement"), strings.Index(home.body, "Recent documents"), strings.Index(home.body, "Question about the invoice")
+	if req < 0 || docs < 0 || msgs < 0 || req > docs || docs > msgs {
+		t.Fatalf("portal home order: request %d, documents %d, messages %d", req, docs, msgs)
+	}
+	wantBody(t, "2-step invitation", home, `href="/account/security">Turn it on</a>`)
+	wantBody(t, "document link", home, `<a class="document-link" href="/documents/`)
+
+	dash := owner.get(wsURL("acme", "/dashboard"))
+	wantStatus(t, "dashboard", dash, http.StatusOK)
+	wantBody(t, "client row", dash, fmt.Sprintf(`<a href="/dashboard/clients/%d">Alpha</a>`, f.alpha.ID))
+	wantBody(t, "unread", dash, "1 unread")
+	wantBody(t, "activity", dash, "uploaded a document")
+	wantBody(t, "coverage", dash, `class="coverage-total"`)
+	// Staff reading the conversation clears the unread count.
+	owner.get(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d", f.alpha.ID)))
+	if strings.Contains(owner.get(wsURL("acme", "/dashboard")).body, "1 unread") {
+		t.Fatal("unread count kept after reading")
+	}
+}
