@@ -198,6 +198,7 @@ func (m Main) seedDemo(ctx context.Context, a *app, srv *web.Server) error {
 	}
 	type login struct{ email, password string }
 	var logins []login
+	var users []*gatehouse.User
 	for _, u := range []struct {
 		email, name string
 		role        gatehouse.Role
@@ -206,10 +207,15 @@ func (m Main) seedDemo(ctx context.Context, a *app, srv *web.Server) error {
 		{"client@demo.localhost", "Demo Client", gatehouse.RoleClient},
 	} {
 		pw := demoPassword()
-		if _, _, err := a.accounts.CreateUser(ctx, ws, account.NewUser{Email: u.email, Name: u.name, Role: u.role, Password: pw}); err != nil {
+		created, _, err := a.accounts.CreateUser(ctx, ws, account.NewUser{Email: u.email, Name: u.name, Role: u.role, Password: pw})
+		if err != nil {
 			return err
 		}
+		users = append(users, created)
 		logins = append(logins, login{u.email, pw})
+	}
+	if err := seedPortal(ctx, a, ws, users[0], users[1], now); err != nil {
+		return fmt.Errorf("seed the demo portal: %w", err)
 	}
 	fmt.Fprintf(m.Stdout, "\nDemo workspace seeded (plan pro, two-step verification optional: passkey, totp, email). Sign in at %s/login\n", url)
 	for _, l := range logins {

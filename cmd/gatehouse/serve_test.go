@@ -248,6 +248,17 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	if resp := login(t, cc, "client@demo.localhost", clientPassword); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/portal" {
 		t.Errorf("client login = %d to %q, want 303 to /portal", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// The demo client space is a portal in use: documents, an open request,
+	// a conversation; its documents download.
+	home := wantStatus(t, cc, "http://demo.gatehouse.test/portal", http.StatusOK)
+	for _, want := range []string{"Proof of address", "Engagement letter 2039", "Payroll summary, May", "invoices-2039.csv", "Welcome to your client portal"} {
+		if !strings.Contains(home+wantStatus(t, cc, "http://demo.gatehouse.test/portal/documents", http.StatusOK), want) {
+			t.Errorf("demo portal lacks %q", want)
+		}
+	}
+	for _, m := range regexp.MustCompile(`class="document-link" href="(/documents/\d+)">(Engagement|invoices)`).FindAllStringSubmatch(home, -1) {
+		wantStatus(t, cc, "http://demo.gatehouse.test"+m[1], http.StatusOK)
+	}
 	// A reset request leaves its work to the server's outbox worker (wired
 	// to the account service), which mails the link soon after the answer.
 	resp, err := testClient(t, srv.addr).PostForm("http://demo.gatehouse.test/password/forgot", url.Values{"email": {"client@demo.localhost"}})
