@@ -59,6 +59,7 @@ func (m Main) commands() []command {
 		{"keys rotate", "re-seal every secret under the current server key, so previous keys can go", Main.keysRotate},
 		{"backup", "write a consistent copy of the SQLite database, even while serving", Main.backup},
 		{"user reset-2fa", "clear a user's two-step methods, recovery codes and trusted devices", Main.userReset2FA},
+		{"bench", "measure pages and sign-ins against bare net/http, in this process on loopback", Main.bench},
 	}
 }
 
