@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -660,24 +659,21 @@ func (s *Service) ConfirmTOTP(ctx context.Context, v *gatehouse.Visit, code, ip 
 		}
 		return nil, err
 	}
-	// Activate the secret the code was checked against: a restart meanwhile
-	// made another one, which nobody has confirmed.
-	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, checked, now); errors.Is(err, gatehouse.ErrNotFound) {
-		return nil, ErrNotPending
-	} else if err != nil {
-		return nil, err
-	}
-	var codes []string
-	left, err := s.Store.CountRecoveryCodes(ctx, v.Workspace.ID, v.User.ID)
+	// Activate the secret the code was checked against (a restart meanwhile
+	// made another one, which nobody has confirmed), with recovery codes
+	// when the user has none, in one transaction.
+	codes, macs, err := s.makeRecoveryCodes(v)
 	if err != nil {
 		return nil, err
 	}
-	if left == 0 {
-		if codes, err = s.newRecoveryCodes(ctx, v, now); err != nil {
-			return nil, err
-		}
+	issued, err := s.addMethod(ctx, v, checked, macs, ip)
+	if err != nil {
+		return nil, err
 	}
-	return codes, s.methodChanged(ctx, v, gatehouse.MethodTOTP, true, ip)
+	if !issued {
+		codes = nil
+	}
+	return codes, nil
 }
 
 // EnableEmail turns on e-mail codes. When this login proved the mailbox it
@@ -712,10 +708,8 @@ func (s *Service) ConfirmEmail(ctx context.Context, v *gatehouse.Visit, code, ip
 func (s *Service) activateEmail(ctx context.Context, v *gatehouse.Visit, ip string) error {
 	now := s.Now()
 	f := &Factor{UserID: v.User.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: now, ConfirmedAt: &now}
-	if err := s.Store.SaveFactor(ctx, v.Workspace.ID, f); err != nil {
-		return err
-	}
-	return s.methodChanged(ctx, v, gatehouse.MethodEmail, true, ip)
+	_, err := s.addMethod(ctx, v, f, nil, ip)
+	return err
 }
 
 // CanDisable reports whether the user may disable m: in required mode only
@@ -774,14 +768,9 @@ func (s *Service) RegenerateRecovery(ctx context.Context, v *gatehouse.Visit, ip
 }
 
 func (s *Service) newRecoveryCodes(ctx context.Context, v *gatehouse.Visit, now time.Time) ([]string, error) {
-	codes, err := NewRecoveryCodes()
+	codes, macs, err := s.makeRecoveryCodes(v)
 	if err != nil {
 		return nil, err
-	}
-	macs := make([][]byte, len(codes))
-	for i, c := range codes {
-		macs[i] = s.recoveryMAC(v, c)
-		codes[i] = FormatRecoveryCode(c)
 	}
 	if err := s.Store.ReplaceRecoveryCodes(ctx, v.Workspace.ID, v.User.ID, macs, now); err != nil {
 		return nil, err
@@ -789,17 +778,36 @@ func (s *Service) newRecoveryCodes(ctx context.Context, v *gatehouse.Visit, now 
 	return codes, nil
 }
 
-// methodChanged records, announces and secures a method change: the user
-// is e-mailed and every other session of theirs ends (SPEC §6).
-func (s *Service) methodChanged(ctx context.Context, v *gatehouse.Visit, m gatehouse.Method, added bool, ip string) error {
-	verb, typ := "removed from", "mfa.method.removed"
-	if added {
-		verb, typ = "added to", "mfa.method.added"
+// makeRecoveryCodes returns new recovery codes as shown and the MACs they
+// are stored under.
+func (s *Service) makeRecoveryCodes(v *gatehouse.Visit) (codes []string, macs [][]byte, err error) {
+	if codes, err = NewRecoveryCodes(); err != nil {
+		return nil, nil, err
 	}
-	s.audit(ctx, v, v.User.ID, typ, ip, string(m))
-	s.notify(ctx, v, "Two-factor method "+strings.SplitN(verb, " ", 2)[0],
-		fmt.Sprintf("%s was %s your account at %s.", MethodName(m), verb, v.Workspace.Name))
-	return s.endOtherSessions(ctx, v)
+	macs = make([][]byte, len(codes))
+	for i, c := range codes {
+		macs[i] = s.recoveryMAC(v, c)
+		codes[i] = FormatRecoveryCode(c)
+	}
+	return codes, macs, nil
+}
+
+// addMethod turns on the method of f (pending: activated as it was
+// checked; new: saved), with the recovery codes macs when the user has
+// none, ends the user's other sessions (SPEC §6) and records it, in one
+// transaction; then the user is e-mailed. It reports whether the codes
+// were stored.
+func (s *Service) addMethod(ctx context.Context, v *gatehouse.Visit, f *Factor, macs [][]byte, ip string) (bool, error) {
+	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: v.User.ID, Type: "mfa.method.added", IP: ip, Detail: string(f.Method)}
+	issued, err := s.Store.AddMethod(ctx, v.Workspace.ID, f, macs, v.Session.TokenHash, s.Now(), e)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return false, ErrNotPending
+	}
+	if err != nil {
+		return false, err
+	}
+	s.notify(ctx, v, "Two-factor method added", fmt.Sprintf("%s was added to your account at %s.", MethodName(f.Method), v.Workspace.Name))
+	return issued, nil
 }
 
 func (s *Service) endOtherSessions(ctx context.Context, v *gatehouse.Visit) error {

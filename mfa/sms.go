@@ -239,12 +239,8 @@ func (s *Service) ConfirmSMS(ctx context.Context, v *gatehouse.Visit, code, ip s
 	}
 	// ...and the number activated the one it was checked for: a new start
 	// meanwhile replaced it with a number nobody has confirmed.
-	if err := s.Store.ActivateFactor(ctx, v.Workspace.ID, f, now); errors.Is(err, gatehouse.ErrNotFound) {
-		return ErrNotPending
-	} else if err != nil {
-		return err
-	}
-	return s.methodChanged(ctx, v, gatehouse.MethodSMS, true, ip)
+	_, err = s.addMethod(ctx, v, f, nil, ip)
+	return err
 }
 
 // TwilioAccount checks and seals a Twilio account for ws (also used by the

@@ -94,12 +94,17 @@ type Store interface {
 	// SaveFactor inserts f, or replaces the user's factor of the same method,
 	// setting f.ID.
 	SaveFactor(ctx context.Context, workspaceID int64, f *Factor) error
-	// ActivateFactor marks the pending factor f active, confirmed at now,
-	// naming it as it was read when its code was checked: by ID, phone and
-	// secret, so that a factor replaced meanwhile (another number, another
-	// secret) is not the one activated. ErrNotFound when it changed, is
+	// AddMethod turns a method on, in one transaction. It marks the pending
+	// factor f active, confirmed at now, naming it as it was read when its
+	// code was checked: by ID, phone and secret, so that a factor replaced
+	// meanwhile (another number, another secret) is not the one activated;
+	// or, when f is new (ID 0: a method with nothing to confirm), it saves f
+	// as SaveFactor does. It then stores the recovery code MACs macs when
+	// the user has no unused code (and reports whether it did), ends every
+	// session of the user but the one with the token hash keepSession, and
+	// records e. ErrNotFound, with nothing changed, when f changed, is
 	// active already, or is gone.
-	ActivateFactor(ctx context.Context, workspaceID int64, f *Factor, now time.Time) error
+	AddMethod(ctx context.Context, workspaceID int64, f *Factor, macs [][]byte, keepSession []byte, now time.Time, e *gatehouse.AuditEvent) (issued bool, err error)
 	// RemoveMethod disables a method, in one transaction: it removes the
 	// user's factor of the method, voids their recovery codes when no active
 	// method remains (judged in the transaction, not from an earlier read),

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 // This file holds the writes that name what they change and the business
@@ -224,4 +225,44 @@ func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gat
 		return fmt.Errorf("remove %s method of user %d: %w", m, userID, err)
 	}
 	return nil
+}
+
+// AddMethod implements mfa.Store in one transaction under the user's row
+// lock, so two methods added at once do not both issue recovery codes.
+func (db *DB) AddMethod(ctx context.Context, workspaceID int64, f *mfa.Factor, macs [][]byte, keepSession []byte, now time.Time, e *gatehouse.AuditEvent) (bool, error) {
+	issued := false
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		issued = false
+		if err := lockUser(ctx, tx, workspaceID, f.UserID); err != nil {
+			return err
+		}
+		if f.ID == 0 {
+			if err := saveFactor(ctx, tx, workspaceID, f); err != nil {
+				return err
+			}
+		} else if err := activateFactor(ctx, tx, workspaceID, f, now); err != nil {
+			return err
+		}
+		if macs != nil {
+			var unused int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2 AND used_at IS NULL`,
+				workspaceID, f.UserID).Scan(&unused); err != nil {
+				return err
+			}
+			if unused == 0 {
+				if err := replaceRecoveryCodes(ctx, tx, workspaceID, f.UserID, macs, now); err != nil {
+					return err
+				}
+				issued = true
+			}
+		}
+		if _, err := deleteUserSessions(ctx, tx, workspaceID, f.UserID, keepSession); err != nil {
+			return err
+		}
+		return record(ctx, tx, workspaceID, e)
+	})
+	if err != nil {
+		return false, fmt.Errorf("add %s method of user %d: %w", f.Method, f.UserID, err)
+	}
+	return issued, nil
 }

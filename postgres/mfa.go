@@ -53,7 +53,11 @@ func (db *DB) FindFactors(ctx context.Context, workspaceID, userID int64) ([]mfa
 // row comes from the user's own row in the workspace, so a user of another
 // workspace is ErrNotFound.
 func (db *DB) SaveFactor(ctx context.Context, workspaceID int64, f *mfa.Factor) error {
-	err := db.pool.QueryRow(ctx, `
+	return saveFactor(ctx, db.pool, workspaceID, f)
+}
+
+func saveFactor(ctx context.Context, q querier, workspaceID int64, f *mfa.Factor) error {
+	err := q.QueryRow(ctx, `
 		INSERT INTO factors (workspace_id, user_id, method, secret, phone, active, last_step, created_at, confirmed_at)
 		SELECT workspace_id, id, $1::text, $2::bytea, $3::text, $4::boolean, $5::bigint, $6::timestamptz, $7::timestamptz
 		FROM users WHERE workspace_id = $8 AND id = $9
@@ -70,10 +74,10 @@ func (db *DB) SaveFactor(ctx context.Context, workspaceID int64, f *mfa.Factor) 
 	return nil
 }
 
-// ActivateFactor implements mfa.Store. A factor without a secret has a
+// activateFactor marks the pending factor f active. A factor without a secret has a
 // NULL one, compared here as the empty string.
-func (db *DB) ActivateFactor(ctx context.Context, workspaceID int64, f *mfa.Factor, now time.Time) error {
-	err := mustAffect(db.pool.Exec(ctx, `
+func activateFactor(ctx context.Context, q querier, workspaceID int64, f *mfa.Factor, now time.Time) error {
+	err := mustAffect(q.Exec(ctx, `
 		UPDATE factors SET active = true, confirmed_at = $1
 		WHERE workspace_id = $2 AND user_id = $3 AND id = $4 AND phone = $5 AND COALESCE(secret, ''::bytea) = $6::bytea AND NOT active`,
 		now, workspaceID, f.UserID, f.ID, f.Phone, append([]byte{}, f.Secret...)))
@@ -106,18 +110,24 @@ func (db *DB) ReplaceRecoveryCodes(ctx context.Context, workspaceID, userID int6
 			workspaceID, userID).Scan(&one); err != nil {
 			return translate(err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `
-			INSERT INTO recovery_codes (workspace_id, user_id, code_mac, created_at)
-			SELECT $1, $2, mac, $3 FROM unnest($4::bytea[]) AS mac`, workspaceID, userID, now, macs)
-		return translate(err)
+		return replaceRecoveryCodes(ctx, tx, workspaceID, userID, macs, now)
 	})
 	if err != nil {
 		return fmt.Errorf("replace recovery codes of user %d: %w", userID, err)
 	}
 	return nil
+}
+
+// replaceRecoveryCodes voids the user's codes and stores macs, in the
+// caller's transaction (which holds the user's row lock).
+func replaceRecoveryCodes(ctx context.Context, tx pgx.Tx, workspaceID, userID int64, macs [][]byte, now time.Time) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO recovery_codes (workspace_id, user_id, code_mac, created_at)
+		SELECT $1, $2, mac, $3 FROM unnest($4::bytea[]) AS mac`, workspaceID, userID, now, macs)
+	return translate(err)
 }
 
 // ConsumeRecoveryCode implements mfa.Store with one conditional update.

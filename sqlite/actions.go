@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 // This file holds the writes that name what they change and the business
@@ -213,4 +214,40 @@ func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gat
 		return fmt.Errorf("remove %s method of user %d: %w", m, userID, err)
 	}
 	return nil
+}
+
+// AddMethod implements mfa.Store in one transaction.
+func (db *DB) AddMethod(ctx context.Context, workspaceID int64, f *mfa.Factor, macs [][]byte, keepSession []byte, now time.Time, e *gatehouse.AuditEvent) (bool, error) {
+	issued := false
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		issued = false
+		if f.ID == 0 {
+			if err := saveFactor(ctx, tx, workspaceID, f); err != nil {
+				return err
+			}
+		} else if err := activateFactor(ctx, tx, workspaceID, f, now); err != nil {
+			return err
+		}
+		if macs != nil {
+			var unused int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE workspace_id = ? AND user_id = ? AND used_at IS NULL`,
+				workspaceID, f.UserID).Scan(&unused); err != nil {
+				return err
+			}
+			if unused == 0 {
+				if err := replaceRecoveryCodes(ctx, tx, workspaceID, f.UserID, macs, now); err != nil {
+					return err
+				}
+				issued = true
+			}
+		}
+		if _, err := deleteUserSessions(ctx, tx, workspaceID, f.UserID, keepSession); err != nil {
+			return err
+		}
+		return record(ctx, tx, workspaceID, e)
+	})
+	if err != nil {
+		return false, fmt.Errorf("add %s method of user %d: %w", f.Method, f.UserID, err)
+	}
+	return issued, nil
 }

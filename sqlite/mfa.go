@@ -54,7 +54,11 @@ func (db *DB) FindFactors(ctx context.Context, workspaceID, userID int64) ([]mfa
 // row comes from the user's own row in the workspace, so a user of another
 // workspace is ErrNotFound.
 func (db *DB) SaveFactor(ctx context.Context, workspaceID int64, f *mfa.Factor) error {
-	err := db.write.QueryRowContext(ctx, `
+	return saveFactor(ctx, db.write, workspaceID, f)
+}
+
+func saveFactor(ctx context.Context, q querier, workspaceID int64, f *mfa.Factor) error {
+	err := q.QueryRowContext(ctx, `
 		INSERT INTO factors (workspace_id, user_id, method, secret, phone, active, last_step, created_at, confirmed_at)
 		SELECT workspace_id, id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE workspace_id = ? AND id = ?
 		ON CONFLICT (workspace_id, user_id, method) DO UPDATE SET
@@ -71,10 +75,10 @@ func (db *DB) SaveFactor(ctx context.Context, workspaceID int64, f *mfa.Factor) 
 	return nil
 }
 
-// ActivateFactor implements mfa.Store. A factor without a secret has a
-// NULL one, compared here as the empty blob.
-func (db *DB) ActivateFactor(ctx context.Context, workspaceID int64, f *mfa.Factor, now time.Time) error {
-	err := mustAffect(db.write.ExecContext(ctx, `
+// activateFactor marks the pending factor f active. A factor without a
+// secret has a NULL one, compared here as the empty blob.
+func activateFactor(ctx context.Context, q querier, workspaceID int64, f *mfa.Factor, now time.Time) error {
+	err := mustAffect(q.ExecContext(ctx, `
 		UPDATE factors SET active = 1, confirmed_at = ?
 		WHERE workspace_id = ? AND user_id = ? AND id = ? AND phone = ? AND COALESCE(secret, x'') = ? AND active = 0`,
 		unix(now), workspaceID, f.UserID, f.ID, f.Phone, append([]byte{}, f.Secret...)))
@@ -104,23 +108,29 @@ func (db *DB) ReplaceRecoveryCodes(ctx context.Context, workspaceID, userID int6
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE workspace_id = ? AND id = ?`, workspaceID, userID).Scan(&one); err != nil {
 			return translate(err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID); err != nil {
-			return err
-		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO recovery_codes (workspace_id, user_id, code_mac, created_at) VALUES (?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, mac := range macs {
-			if _, err := stmt.ExecContext(ctx, workspaceID, userID, mac, unix(now)); err != nil {
-				return translate(err)
-			}
-		}
-		return nil
+		return replaceRecoveryCodes(ctx, tx, workspaceID, userID, macs, now)
 	})
 	if err != nil {
 		return fmt.Errorf("replace recovery codes of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// replaceRecoveryCodes voids the user's codes and stores macs, in the
+// caller's transaction.
+func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, workspaceID, userID int64, macs [][]byte, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID); err != nil {
+		return err
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO recovery_codes (workspace_id, user_id, code_mac, created_at) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, mac := range macs {
+		if _, err := stmt.ExecContext(ctx, workspaceID, userID, mac, unix(now)); err != nil {
+			return translate(err)
+		}
 	}
 	return nil
 }

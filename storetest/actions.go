@@ -303,6 +303,7 @@ func RunAtomic(t *testing.T, open Opener, breakInserts Breaker) {
 		signedIn(t, s, w.ID, u.ID, "here")
 		signedIn(t, s, w.ID, u.ID, "there")
 		must(t, "factor", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: t0}))
+		must(t, "pending factor", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Secret: []byte("s"), CreatedAt: t0}))
 		must(t, "codes", s.ReplaceRecoveryCodes(ctx, w.ID, u.ID, [][]byte{hash("r1")}, t0))
 		_, err := s.AddFailure(ctx, w.ID, fmt.Sprint("mfa:", u.ID), t0, t0.Add(-time.Hour))
 		must(t, "failure", err)
@@ -329,6 +330,18 @@ func RunAtomic(t *testing.T, open Opener, breakInserts Breaker) {
 		{"disabling", "audit_events", func(s Store, w *gatehouse.Workspace, u *gatehouse.User) error {
 			return s.SetUserDisabled(ctx, w.ID, u.ID, true, t0, event("user.disabled"))
 		}},
+		{"adding a method", "audit_events", func(s Store, w *gatehouse.Workspace, u *gatehouse.User) error {
+			fs, err := s.FindFactors(ctx, w.ID, u.ID)
+			must(t, "factors", err)
+			for _, f := range fs {
+				if !f.Active {
+					_, err := s.AddMethod(ctx, w.ID, &f, [][]byte{hash("r9")}, hash("here"), t0, event("mfa.method.added"))
+					return err
+				}
+			}
+			t.Fatal("no pending factor")
+			return nil
+		}},
 		{"disabling a method", "audit_events", func(s Store, w *gatehouse.Workspace, u *gatehouse.User) error {
 			return s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodEmail, hash("here"), event("mfa.method.removed"))
 		}},
@@ -354,6 +367,50 @@ func RunAtomic(t *testing.T, open Opener, breakInserts Breaker) {
 			}
 		})
 	}
+}
+
+// activate turns the pending factor f on through AddMethod, keeping the
+// session "ann" and storing no recovery codes.
+func activate(s Store, workspaceID int64, f *mfa.Factor, at time.Time) error {
+	_, err := s.AddMethod(context.Background(), workspaceID, f, nil, hash("ann"), at, nil)
+	return err
+}
+
+// testAddMethod: turning a method on ends the user's other sessions and
+// stores recovery codes only when the user has none left.
+func testAddMethod(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
+	totp := &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Secret: []byte("sealed"), CreatedAt: t0}
+	must(t, "pending totp", s.SaveFactor(ctx, w.ID, totp))
+	signedIn(t, s, w.ID, u.ID, "here")
+	signedIn(t, s, w.ID, u.ID, "there")
+	e := &gatehouse.AuditEvent{At: t0, ActorID: u.ID, TargetID: u.ID, Type: "mfa.method.added", Detail: "totp"}
+	issued, err := s.AddMethod(ctx, w.ID, totp, [][]byte{hash("r1"), hash("r2")}, hash("here"), t0.Add(time.Minute), e)
+	must(t, "add totp", err)
+	st := stateOf(t, s, w.ID, u.ID, "here", "there")
+	if !issued || st.unused != 2 || st.sessions != 1 || st.devices != 2 || st.audit != 1 || e.ID == 0 {
+		t.Fatalf("after the first method: issued %t, %+v; want codes issued, 2 codes, the kept session, devices kept, 1 event", issued, st)
+	}
+	if _, err := s.FindVisit(ctx, w.ID, hash("here")); err != nil {
+		t.Fatalf("the session that added the method: %v", err)
+	}
+	// A method with nothing to confirm is saved active; the user has codes,
+	// so none are stored.
+	email := &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodEmail, Active: true, CreatedAt: t0, ConfirmedAt: &t0}
+	issued, err = s.AddMethod(ctx, w.ID, email, [][]byte{hash("r3")}, hash("here"), t0.Add(2*time.Minute), nil)
+	must(t, "add email", err)
+	fs, err := s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "factors", err)
+	if issued || len(fs) != 2 || !fs[0].Active || !fs[1].Active || email.ID == 0 {
+		t.Fatalf("after the second method: issued %t, factors %+v", issued, fs)
+	}
+	if n, err := s.CountRecoveryCodes(ctx, w.ID, u.ID); err != nil || n != 2 {
+		t.Fatalf("recovery codes = %d, %v; want the first 2", n, err)
+	}
+	_, err = s.AddMethod(ctx, w.ID, totp, nil, hash("here"), t0, nil)
+	wantNotFound(t, "add an active method again", err)
 }
 
 // testRemoveMethod: disabling a method ends the user's other sessions, and

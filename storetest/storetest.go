@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"UserWrites", testUserWrites},
 		{"Tokens", testTokens},
 		{"IssueTokenRace", testIssueTokenRace},
+		{"AddMethod", testAddMethod},
 		{"RemoveMethod", testRemoveMethod},
 		{"TokenRace", testTokenRace},
 		{"Throttles", testThrottles},
@@ -982,28 +983,28 @@ func testFactors(t *testing.T, s Store) {
 	// secret, another user's factor or an active one is not activated.
 	changed := fs[1]
 	changed.Phone = "+15557654321"
-	wantNotFound(t, "activate another number", s.ActivateFactor(ctx, w.ID, &changed, activated))
+	wantNotFound(t, "activate another number", activate(s, w.ID, &changed, activated))
 	changed = fs[0]
 	changed.Secret = []byte("sealed-1")
-	wantNotFound(t, "activate another secret", s.ActivateFactor(ctx, w.ID, &changed, activated))
+	wantNotFound(t, "activate another secret", activate(s, w.ID, &changed, activated))
 	changed = fs[1]
 	changed.UserID = o.ID
-	wantNotFound(t, "activate as another user", s.ActivateFactor(ctx, w.ID, &changed, activated))
-	wantNotFound(t, "activate an active factor", s.ActivateFactor(ctx, w.ID, &fs[2], activated))
+	wantNotFound(t, "activate as another user", activate(s, w.ID, &changed, activated))
+	wantNotFound(t, "activate an active factor", activate(s, w.ID, &fs[2], activated))
 	if got := methods(); !slices.Equal(got, []gatehouse.Method{gatehouse.MethodEmail}) {
 		t.Fatalf("Visit.Methods after refused activations = %v, want [email]", got)
 	}
-	must(t, "activate totp", s.ActivateFactor(ctx, w.ID, &fs[0], activated))
+	must(t, "activate totp", activate(s, w.ID, &fs[0], activated))
 	fs, err = s.FindFactors(ctx, w.ID, u.ID)
 	must(t, "find after activate", err)
 	if !fs[0].Active || fs[0].ConfirmedAt == nil || !fs[0].ConfirmedAt.Equal(activated) || string(fs[0].Secret) != "sealed-2" || fs[0].LastStep != 5 {
 		t.Fatalf("activated totp = %+v", fs[0])
 	}
-	must(t, "activate sms", s.ActivateFactor(ctx, w.ID, &fs[1], activated))
+	must(t, "activate sms", activate(s, w.ID, &fs[1], activated))
 	if want := []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodSMS, gatehouse.MethodEmail}; !slices.Equal(methods(), want) {
 		t.Fatalf("Visit.Methods = %v, want %v", methods(), want)
 	}
-	wantNotFound(t, "activate again", s.ActivateFactor(ctx, w.ID, &fs[1], activated))
+	wantNotFound(t, "activate again", activate(s, w.ID, &fs[1], activated))
 
 	must(t, "remove sms", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, hash("ann"), nil))
 	wantNotFound(t, "remove missing", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, hash("ann"), nil))
@@ -1871,7 +1872,7 @@ func testTenancy(t *testing.T, s Store) {
 	if len(own) != 2 || own[1].Method != gatehouse.MethodSMS {
 		t.Fatalf("own factors = %+v, want totp and sms", own)
 	}
-	wantNotFound(t, "activate across", s.ActivateFactor(ctx, b.ID, &own[1], t0))
+	wantNotFound(t, "activate across", activate(s, b.ID, &own[1], t0))
 	wantNotFound(t, "TOTP step across", s.UseTOTPStep(ctx, b.ID, ua.ID, 59_000_000))
 	wantNotFound(t, "remove method across", s.RemoveMethod(ctx, b.ID, ua.ID, gatehouse.MethodTOTP, nil, nil))
 	wantNotFound(t, "reset across", s.ResetMFA(ctx, b.ID, ua.ID, "mfa:x", nil))
