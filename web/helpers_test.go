@@ -108,6 +108,7 @@ type env struct {
 	// readTimeout is the listener's read timeout; 0 for none.
 	readTimeout time.Duration
 	open        func() testStore // another store on the same database
+	base        string           // the public base URL; baseURL when empty
 }
 
 // The fake Twilio account every test workspace can use.
@@ -128,6 +129,13 @@ func newEnv(tb testing.TB) *env { return newEnvOn(tb, sqliteBackend) }
 // newEnvOn runs Gatehouse on a fresh database of backend b.
 func newEnvOn(tb testing.TB, b backend) *env { return newEnvWith(tb, b, nil) }
 
+// newEnvAt runs Gatehouse on a fresh database of backend b, serving the
+// workspaces of base (such as http://localhost:PORT behind a proxy).
+func newEnvAt(tb testing.TB, b backend, base string) *env {
+	tb.Helper()
+	return newEnvWith(tb, b, func(e *env) { e.base = base })
+}
+
 // newEnvWith is newEnvOn with settings changed by set before the start.
 func newEnvWith(tb testing.TB, b backend, set func(*env)) *env {
 	tb.Helper()
@@ -141,7 +149,7 @@ func newEnvWith(tb testing.TB, b backend, set func(*env)) *env {
 		tb.Fatal(err)
 	}
 	e := &env{
-		tb: tb, store: db, open: open, keys: keys,
+		tb: tb, store: db, open: open, keys: keys, base: baseURL,
 		clock: &clock{now: time.Date(2039, 6, 15, 12, 0, 0, 0, time.UTC)},
 		// Cheap argon2id parameters keep the suite fast; the real ones are
 		// measured by the password package's benchmark.
@@ -160,7 +168,7 @@ func newEnvWith(tb testing.TB, b backend, set func(*env)) *env {
 // server key and Twilio, as a second process behind a load balancer.
 func (e *env) instance() *env {
 	e.tb.Helper()
-	other := &env{tb: e.tb, store: e.open(), open: e.open, keys: e.keys, clock: e.clock, hasher: e.hasher, twilio: e.twilio}
+	other := &env{tb: e.tb, store: e.open(), open: e.open, keys: e.keys, clock: e.clock, hasher: e.hasher, twilio: e.twilio, base: e.base}
 	other.start()
 	return other
 }
@@ -184,7 +192,7 @@ func (e *env) start() {
 	e.portal = &portal.Service{Store: db, Users: db, Audit: db, Mailer: e.outbox, Keys: e.keys, Now: clk.Now,
 		Sniff: http.DetectContentType, MaxUpload: e.maxUpload, Logger: discard(),
 		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" }}
-	srv, err := web.NewServer(web.Options{Store: db, Accounts: e.accounts, MFA: e.mfa, BaseURL: baseURL, DevOutbox: true, Logger: discard(),
+	srv, err := web.NewServer(web.Options{Store: db, Accounts: e.accounts, MFA: e.mfa, BaseURL: e.base, DevOutbox: true, Logger: discard(),
 		Portal: e.portal, MaxUploadBytes: e.maxUpload})
 	if err != nil {
 		tb.Fatal(err)

@@ -198,11 +198,17 @@ func TestPasskeySecondFactor(t *testing.T) {
 	res = b.get(wsURL("acme", "/account/security"))
 	wantBody(t, "last used", res, e.clock.Now().Format("2 Jan 2006"))
 
-	// A typed "code" for the passkey method is refused without counting.
+	// A passkey answer without a begun ceremony (a typed code) is a failed
+	// try, counted like a wrong code.
 	b2 := e.browser()
 	b2.login("acme", "client@example.com", goodPassword, "/login/verify")
+	failed := e.auditCount(ws, "mfa.challenge.failed")
 	res = b2.post(wsURL("acme", "/login/verify"), url.Values{"method": {"passkey"}, "code": {"123456"}})
 	wantStatus(t, "passkey without a ceremony", res, http.StatusUnauthorized)
+	wantBody(t, "passkey without a ceremony", res, "expired")
+	if e.auditCount(ws, "mfa.challenge.failed") != failed+1 {
+		t.Fatal("a passkey try without a ceremony was not counted")
+	}
 }
 
 func TestPasskeyReplay(t *testing.T) {
@@ -332,6 +338,12 @@ func TestPasskeySignIn(t *testing.T) {
 		t.Fatal("the login page offers passkeys the workspace does not allow")
 	}
 	wantStatus(t, "begin where disallowed", e.browser().post(wsURL("acme", "/login/passkey/begin"), nil), http.StatusConflict)
+	owner = e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	if strings.Contains(owner.get(wsURL("acme", "/account/security")).body, "passkey-register") {
+		t.Fatal("the Security page offers passkeys the workspace does not allow")
+	}
+	wantStatus(t, "register where disallowed", owner.post(wsURL("acme", "/account/security/passkeys/begin"), nil), http.StatusConflict)
 }
 
 // TestPasskeyBinding: the relying party is the workspace's own host and the
@@ -394,9 +406,13 @@ func TestPasskeyRemove(t *testing.T) {
 		t.Fatalf("passkeys %+v, %v", ps, err)
 	}
 	id := fmt.Sprint(ps[0].ID)
-	// Sensitive: after ten minutes, re-verify first.
+	// Sensitive: after ten minutes, re-verify first, to remove or to add.
 	e.clock.Advance(11 * time.Minute)
-	res := b.post(wsURL("acme", "/account/security/passkeys/"+id+"/remove"), nil)
+	res := b.post(wsURL("acme", "/account/security/passkeys/begin"), nil)
+	if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security/reauth" {
+		t.Fatalf("begin without re-verification: %d %q", res.StatusCode, res.location())
+	}
+	res = b.post(wsURL("acme", "/account/security/passkeys/"+id+"/remove"), nil)
 	if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security/reauth" {
 		t.Fatalf("remove without re-verification: %d %q", res.StatusCode, res.location())
 	}
