@@ -246,15 +246,31 @@ func TestPasskeyReplay(t *testing.T) {
 	if e.auditCount(ws, "mfa.challenge.failed") != 2 {
 		t.Fatalf("%d mfa.challenge.failed events, want 2", e.auditCount(ws, "mfa.challenge.failed"))
 	}
-	// A passwordless answer replayed is refused too.
+	// A passwordless answer replayed is refused too, even from an
+	// authenticator that does not count (whose counter cannot tell).
+	a.Count, a.Step = 0, 0
+	ps, err := e.store.ListPasskeys(context.Background(), ws.ID, mustUser(t, e, ws, "client@example.com").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.UsePasskey(context.Background(), ws.ID, ps[0].ID, ps[0].SignCount, 0, false, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	b3 := e.browser()
 	o = b3.beginPasskey("acme", "/login/passkey/begin")
 	answer = a.get(o, origin("acme"))
+	for _, c := range b3.client.Jar.Cookies(u) {
+		if c.Name == "gatehouse_passkey" {
+			ceremony = c
+		}
+	}
 	res = b3.post(wsURL("acme", "/login/passkey"), url.Values{"credential": {answer}})
 	wantStatus(t, "passwordless", res, http.StatusSeeOther)
 	b3.post(wsURL("acme", "/logout"), nil)
+	b3.client.Jar.SetCookies(u, []*http.Cookie{ceremony})
 	res = b3.post(wsURL("acme", "/login/passkey"), url.Values{"credential": {answer}})
 	wantStatus(t, "passwordless replay", res, http.StatusUnauthorized)
+	wantBody(t, "passwordless replay", res, "expired")
 }
 
 func TestPasskeyCounter(t *testing.T) {
