@@ -358,6 +358,14 @@ type Session struct {
 	EnrollSkippedAt *time.Time
 }
 
+// SessionMarks are what a request records in a session as it goes; nil
+// fields are left as they are stored.
+type SessionMarks struct {
+	MFAVerifiedAt   *time.Time
+	ReauthAt        *time.Time
+	MailboxProvenAt *time.Time
+}
+
 // Expired reports whether the session is past its absolute or idle expiry at now.
 func (s *Session) Expired(now time.Time) bool {
 	return !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(s.IdleTimeout))
@@ -580,9 +588,10 @@ type LinkUse struct {
 type SessionStore interface {
 	// CreateSession inserts s into workspaceID, setting s.ID.
 	CreateSession(ctx context.Context, workspaceID int64, s *Session) error
-	// UpdateSession saves MFAVerifiedAt, ReauthAt, Next, MailboxProvenAt and
-	// EnrollSkippedAt of the session.
-	UpdateSession(ctx context.Context, workspaceID int64, s *Session) error
+	// MarkSession sets the marks of m that are not nil on the session, and
+	// nothing else: a request that marks one thing never undoes a mark
+	// another request made meanwhile. ErrNotFound when the session is gone.
+	MarkSession(ctx context.Context, workspaceID, sessionID int64, m SessionMarks) error
 	// AddSessionFailure atomically counts one wrong code in the session and
 	// returns the new count; ErrNotFound when the session is gone.
 	AddSessionFailure(ctx context.Context, workspaceID, sessionID int64) (int, error)

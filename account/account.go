@@ -104,7 +104,7 @@ type Store interface {
 	UseLink(ctx context.Context, workspaceID int64, u gatehouse.LinkUse, now time.Time) (*gatehouse.User, error)
 	CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error
 	PromoteSession(ctx context.Context, workspaceID int64, pendingHash []byte, s *gatehouse.Session) error
-	UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error
+	MarkSession(ctx context.Context, workspaceID, sessionID int64, m gatehouse.SessionMarks) error
 	FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error)
 	TouchSession(ctx context.Context, workspaceID, sessionID int64, now time.Time) error
 	DeleteSession(ctx context.Context, workspaceID int64, tokenHash []byte) error
@@ -390,8 +390,11 @@ func (s *Service) Promote(ctx context.Context, v *gatehouse.Visit, userAgent, ip
 // allowed for the next 10 minutes.
 func (s *Service) MarkVerified(ctx context.Context, v *gatehouse.Visit) error {
 	now := s.Now()
+	if err := s.Store.MarkSession(ctx, v.Workspace.ID, v.Session.ID, gatehouse.SessionMarks{MFAVerifiedAt: &now, ReauthAt: &now}); err != nil {
+		return err
+	}
 	v.Session.MFAVerifiedAt, v.Session.ReauthAt = &now, now
-	return s.Store.UpdateSession(ctx, v.Workspace.ID, &v.Session)
+	return nil
 }
 
 // Reauthenticate checks the password of a user without 2FA for a sensitive
@@ -400,8 +403,12 @@ func (s *Service) Reauthenticate(ctx context.Context, v *gatehouse.Visit, plain,
 	if _, err := s.Authenticate(ctx, &v.Workspace, Credentials{Email: v.User.Email, Password: plain, IP: ip}); err != nil {
 		return err
 	}
-	v.Session.ReauthAt = s.Now()
-	return s.Store.UpdateSession(ctx, v.Workspace.ID, &v.Session)
+	now := s.Now()
+	if err := s.Store.MarkSession(ctx, v.Workspace.ID, v.Session.ID, gatehouse.SessionMarks{ReauthAt: &now}); err != nil {
+		return err
+	}
+	v.Session.ReauthAt = now
+	return nil
 }
 
 // Recent reports whether the session re-verified within mfa.ReauthWindow.

@@ -149,3 +149,30 @@ func TestConcurrentResetRequests(t *testing.T) {
 		t.Fatalf("%d live reset links after %d requests at once, want 1", live, n)
 	}
 }
+
+// TestSessionMarksKept: two requests of one session mark it at once (a
+// re-verification with a code in one tab, the password in another); the
+// second does not undo the first.
+func TestSessionMarksKept(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	carol := e.mustUser(t, e.ws, "carol@example.com", goodPassword, gatehouse.RoleClient)
+	v1, token := e.visitOf(t, carol)
+	v2, err := e.svc.Visit(ctx, e.ws.ID, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.MarkVerified(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Reauthenticate(ctx, v2, goodPassword, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.svc.Visit(ctx, e.ws.ID, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Session.MFAVerifiedAt == nil {
+		t.Fatal("a password re-verification undid the second-factor verification made meanwhile")
+	}
+}

@@ -558,8 +558,11 @@ func (s *Service) useRecoveryCode(ctx context.Context, v *gatehouse.Visit, input
 // markMailbox records that this login proved the mailbox with an e-mailed
 // code. The proof belongs to the session: a later login proves it again.
 func (s *Service) markMailbox(ctx context.Context, v *gatehouse.Visit, now time.Time) error {
+	if err := s.Store.MarkSession(ctx, v.Workspace.ID, v.Session.ID, gatehouse.SessionMarks{MailboxProvenAt: &now}); err != nil {
+		return err
+	}
 	v.Session.MailboxProvenAt = &now
-	return s.Store.UpdateSession(ctx, v.Workspace.ID, &v.Session)
+	return nil
 }
 
 func (s *Service) factor(ctx context.Context, v *gatehouse.Visit, m gatehouse.Method) (*Factor, error) {

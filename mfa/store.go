@@ -77,7 +77,7 @@ type Store interface {
 	PasskeyStore
 
 	FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error)
-	UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error
+	MarkSession(ctx context.Context, workspaceID, sessionID int64, m gatehouse.SessionMarks) error
 	AddSessionFailure(ctx context.Context, workspaceID, sessionID int64) (int, error)
 	DeleteUserSessions(ctx context.Context, workspaceID, userID int64, exceptHash []byte) (int, error)
 	FindUserByID(ctx context.Context, workspaceID, id int64) (*gatehouse.User, error)

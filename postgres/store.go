@@ -222,14 +222,17 @@ func createSession(ctx context.Context, q querier, workspaceID int64, s *gatehou
 	return nil
 }
 
-// UpdateSession implements gatehouse.SessionStore.
-func (db *DB) UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
-	err := mustAffect(db.pool.Exec(ctx, `
-		UPDATE sessions SET mfa_verified_at = $1, reauth_at = $2, next_path = $3, mailbox_proven_at = $4, enroll_skipped_at = $5
-		WHERE workspace_id = $6 AND id = $7`,
-		s.MFAVerifiedAt, s.ReauthAt, s.Next, s.MailboxProvenAt, s.EnrollSkippedAt, workspaceID, s.ID))
+// MarkSession implements gatehouse.SessionStore with one update of the
+// marks named.
+func (db *DB) MarkSession(ctx context.Context, workspaceID, sessionID int64, m gatehouse.SessionMarks) error {
+	a := sqlcodec.Args{Dollar: true}
+	sets := sqlcodec.SessionSets(m, &a, func(t time.Time) any { return t })
+	if sets == "" {
+		return nil
+	}
+	err := mustAffect(db.pool.Exec(ctx, `UPDATE sessions SET `+sets+` WHERE workspace_id = `+a.Add(workspaceID)+` AND id = `+a.Add(sessionID), a.List...))
 	if err != nil {
-		return fmt.Errorf("update session %d: %w", s.ID, err)
+		return fmt.Errorf("mark session %d: %w", sessionID, err)
 	}
 	return nil
 }

@@ -224,15 +224,17 @@ func createSession(ctx context.Context, q querier, workspaceID int64, s *gatehou
 	return nil
 }
 
-// UpdateSession implements gatehouse.SessionStore.
-func (db *DB) UpdateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
-	err := mustAffect(db.write.ExecContext(ctx, `
-		UPDATE sessions SET mfa_verified_at = ?, reauth_at = ?, next_path = ?, mailbox_proven_at = ?, enroll_skipped_at = ?
-		WHERE workspace_id = ? AND id = ?`,
-		nullUnix(s.MFAVerifiedAt), unixOrNever(s.ReauthAt), s.Next, nullUnix(s.MailboxProvenAt), nullUnix(s.EnrollSkippedAt),
-		workspaceID, s.ID))
+// MarkSession implements gatehouse.SessionStore with one update of the
+// marks named.
+func (db *DB) MarkSession(ctx context.Context, workspaceID, sessionID int64, m gatehouse.SessionMarks) error {
+	a := sqlcodec.Args{}
+	sets := sqlcodec.SessionSets(m, &a, func(t time.Time) any { return unix(t) })
+	if sets == "" {
+		return nil
+	}
+	err := mustAffect(db.write.ExecContext(ctx, `UPDATE sessions SET `+sets+` WHERE workspace_id = `+a.Add(workspaceID)+` AND id = `+a.Add(sessionID), a.List...))
 	if err != nil {
-		return fmt.Errorf("update session %d: %w", s.ID, err)
+		return fmt.Errorf("mark session %d: %w", sessionID, err)
 	}
 	return nil
 }

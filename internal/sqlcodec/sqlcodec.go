@@ -164,3 +164,19 @@ func AuditWhere(workspaceID int64, f gatehouse.AuditFilter, a *Args, at func(tim
 	}
 	return strings.Join(conds, " AND ")
 }
+
+// SessionSets returns the assignments of an UPDATE of sessions that write
+// the marks of m that are set, adding their arguments to a; at encodes a
+// time. It is empty when m sets nothing.
+func SessionSets(m gatehouse.SessionMarks, a *Args, at func(time.Time) any) string {
+	var sets []string
+	set := func(col string, t *time.Time) {
+		if t != nil {
+			sets = append(sets, col+" = "+a.Add(at(*t)))
+		}
+	}
+	set("mfa_verified_at", m.MFAVerifiedAt)
+	set("reauth_at", m.ReauthAt)
+	set("mailbox_proven_at", m.MailboxProvenAt)
+	return strings.Join(sets, ", ")
+}
