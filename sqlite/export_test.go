@@ -35,3 +35,15 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := db.write.ExecContext(ctx, query, args...)
 	return err
 }
+
+// CachedStatements reports how many reader statements are prepared and kept.
+func (db *DB) CachedStatements() int { return int(db.read.cached.Load()) }
+
+// MaxCachedStatements is the cap on them.
+const MaxCachedStatements = maxCachedStatements
+
+// ReadInt runs query on the reader pool and scans one integer.
+func (db *DB) ReadInt(ctx context.Context, query string, args ...any) (n int64, err error) {
+	err = db.read.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n, err
+}

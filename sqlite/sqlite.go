@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -31,27 +30,15 @@ var migrations embed.FS
 // and mfa.Store.
 type DB struct {
 	write *sql.DB // exactly one connection: SQLite allows one writer at a time
-	read  *sql.DB
-	// stmts caches prepared reader statements by query text. Parsing the
-	// session query cost most of a signed-in request before it was cached.
-	stmts sync.Map // string → *sql.Stmt
+	// read is the pool of readers; it runs every query as a prepared
+	// statement cached by its text (see reader).
+	read *reader
 }
 
-// readStmt returns the prepared reader statement for query, preparing it
-// on first use (after migrations, so the tables exist).
+// readStmt returns the prepared reader statement for query, a constant
+// text: it is cached whatever the cache's size.
 func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if s, ok := db.stmts.Load(query); ok {
-		return s.(*sql.Stmt), nil
-	}
-	s, err := db.read.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if prev, loaded := db.stmts.LoadOrStore(query, s); loaded {
-		s.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return s, nil
+	return db.read.stmt(ctx, query, false)
 }
 
 var (
@@ -96,7 +83,7 @@ func Open(path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &DB{write: write, read: read}, nil
+	return &DB{write: write, read: &reader{DB: read}}, nil
 }
 
 // Migrate applies the embedded migrations that have not run yet.
@@ -113,10 +100,6 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	db.stmts.Range(func(_, s any) bool {
-		s.(*sql.Stmt).Close()
-		return true
-	})
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,8 @@ type benchOptions struct {
 	signins     int
 	signinConns int
 	databaseURL string
+	only        string // measure only the rows whose name contains this
+	cpuProfile  string // write a CPU profile of the measured rows here
 }
 
 // bench starts Gatehouse in this process on loopback (SQLite in a temp dir,
@@ -70,6 +73,8 @@ func (m Main) bench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.conns, "connections", 16, "keep-alive connections for the page rows")
 	fs.IntVar(&o.signins, "signins", 60, "most password sign-ins (and argon2id hashes) per round")
 	fs.IntVar(&o.signinConns, "signin-connections", runtime.GOMAXPROCS(0), "concurrent sign-ins")
+	fs.StringVar(&o.only, "only", "", "measure only the rows whose name contains this text (e.g. \"/portal\")")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured rows to this `file` (go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -147,6 +152,28 @@ func (m Main) bench(ctx context.Context, args []string) error {
 		}
 	}
 
+	if o.only != "" {
+		rows = slices.DeleteFunc(rows, func(r *benchRow) bool { return !strings.Contains(r.name, o.only) })
+		for _, r := range rows {
+			if r.base != nil && !slices.Contains(rows, r.base) {
+				r.base = nil // its baseline is not measured
+			}
+		}
+		if len(rows) == 0 {
+			return fmt.Errorf("--only %q matches no row", o.only)
+		}
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(m.Stdout, "gatehouse bench: %d interleaved round(s); each row stops at %d requests (sign-ins: %d) or %s; "+
 		"%d connections (sign-ins: %d); GOMAXPROCS %d\n", o.rounds, o.requests, o.signins, o.duration, o.conns, o.signinConns, runtime.GOMAXPROCS(0))
 	for round := range o.rounds {
@@ -701,6 +728,9 @@ func printBench(w io.Writer, rows []*benchRow) {
 	for _, row := range rows {
 		med := median(row.results)
 		ratio := "1.00 (baseline)"
+		if !strings.HasPrefix(row.name, "bare") && !strings.HasPrefix(row.name, "argon2id") {
+			ratio = "-"
+		}
 		if row.base != nil {
 			ratio = fmt.Sprintf("%.2f × %s", med.perSecond()/median(row.base.results).perSecond(), baseName(row.base))
 		}
