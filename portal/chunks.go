@@ -59,12 +59,23 @@ func newChunkAEAD(key []byte) (cipher.AEAD, error) {
 type ChunkStore interface {
 	// PutDocumentChunk stores chunk index of a document being uploaded.
 	PutDocumentChunk(ctx context.Context, workspaceID, documentID int64, index int, sealed []byte) error
+	// PutDocumentChunks stores consecutive chunks from index first of a
+	// document being uploaded, in one transaction.
+	PutDocumentChunks(ctx context.Context, workspaceID, documentID int64, first int, sealed [][]byte) error
 	// DocumentChunk returns chunk index of the document, or ErrNotFound.
 	DocumentChunk(ctx context.Context, workspaceID, documentID int64, index int) ([]byte, error)
+	// DocumentChunks returns up to n consecutive chunks of the document
+	// from index first, stopping at the first one missing.
+	DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int) ([][]byte, error)
 }
 
+// chunkBatch is how many chunks go to or come from the store at once:
+// 1 MiB, so a large document costs a query per MiB, not per 64 KiB, while
+// memory per upload or download stays about 1 MiB.
+const chunkBatch = 16
+
 // Upload streams one file into sealed chunks. It holds one chunk of
-// plaintext at a time. Make one with Service.BeginUpload; after Write
+// plaintext and at most chunkBatch sealed chunks at a time. Make one with Service.BeginUpload; after Write
 // calls, Close writes the final chunk; the document becomes visible only
 // when Service.Finish commits it, and Abort removes what was written.
 type Upload struct {
@@ -73,8 +84,9 @@ type Upload struct {
 	doc    *Document
 	key    []byte
 	aead   cipher.AEAD
-	buf    []byte // plaintext of the current chunk
-	sealed []byte // scratch for sealing
+	buf    []byte   // plaintext of the current chunk
+	batch  [][]byte // sealed chunks not yet stored, the last ones before index
+	spare  [][]byte // their buffers, for reuse
 	index  int
 	sum    hash.Hash
 	head   []byte // the first bytes, for sniffing the type
@@ -145,16 +157,29 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// flush seals and stores the current chunk.
+// flush seals the current chunk into the batch, and stores the batch
+// when it is full or final.
 func (u *Upload) flush(final bool) error {
-	nonce := u.sealed[:chunkNonce]
-	rand.Read(nonce)
-	out := u.aead.Seal(u.sealed[:chunkNonce], nonce, u.buf, chunkAAD(u.doc.WorkspaceID, u.doc.ID, u.index, final, u.doc.Size))
-	if err := u.svc.Store.PutDocumentChunk(u.ctx, u.doc.WorkspaceID, u.doc.ID, u.index, out); err != nil {
-		return fmt.Errorf("store chunk %d of document %d: %w", u.index, u.doc.ID, err)
+	var out []byte
+	if n := len(u.spare); n > 0 {
+		out, u.spare = u.spare[n-1][:chunkNonce], u.spare[:n-1]
+	} else {
+		out = make([]byte, chunkNonce, chunkNonce+ChunkSize+chunkTag)
 	}
+	rand.Read(out[:chunkNonce])
+	out = u.aead.Seal(out, out[:chunkNonce], u.buf, chunkAAD(u.doc.WorkspaceID, u.doc.ID, u.index, final, u.doc.Size))
+	u.batch = append(u.batch, out)
 	u.index++
 	u.buf = u.buf[:0]
+	if len(u.batch) < chunkBatch && !final {
+		return nil
+	}
+	first := u.index - len(u.batch)
+	if err := u.svc.Store.PutDocumentChunks(u.ctx, u.doc.WorkspaceID, u.doc.ID, first, u.batch); err != nil {
+		return fmt.Errorf("store chunks %d-%d of document %d: %w", first, u.index-1, u.doc.ID, err)
+	}
+	u.spare = append(u.spare, u.batch...)
+	u.batch = u.batch[:0]
 	return nil
 }
 
@@ -189,9 +214,11 @@ type Reader struct {
 	doc   *Document
 	aead  cipher.AEAD
 	off   int64
-	index int    // the chunk in plain, -1 for none
-	plain []byte // its plaintext
-	err   error  // the first chunk that failed to open
+	index int      // the chunk in plain, -1 for none
+	plain []byte   // its plaintext
+	win   [][]byte // sealed chunks read ahead, from index winAt
+	winAt int
+	err   error // the first chunk that failed to open
 }
 
 // Err returns the error that stopped a read, if any: a caller that hands
@@ -221,10 +248,18 @@ func (r *Reader) load(index int) error {
 }
 
 func (r *Reader) open(index int) error {
-	sealed, err := r.store.DocumentChunk(r.ctx, r.doc.WorkspaceID, r.doc.ID, index)
-	if err != nil {
-		return fmt.Errorf("%w: document %d chunk %d: %w", ErrTampered, r.doc.ID, index, err)
+	if index < r.winAt || index >= r.winAt+len(r.win) {
+		n := min(chunkBatch, chunkCount(r.doc.Size)-index)
+		win, err := r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, index, max(n, 1))
+		if err != nil {
+			return fmt.Errorf("%w: document %d chunk %d: %w", ErrTampered, r.doc.ID, index, err)
+		}
+		r.win, r.winAt = win, index
 	}
+	if index-r.winAt >= len(r.win) {
+		return fmt.Errorf("%w: document %d chunk %d is missing", ErrTampered, r.doc.ID, index)
+	}
+	sealed := r.win[index-r.winAt]
 	if len(sealed) < chunkNonce+chunkTag {
 		return fmt.Errorf("%w: document %d chunk %d is too short", ErrTampered, r.doc.ID, index)
 	}
@@ -292,5 +327,5 @@ func newUpload(svc *Service, ctx context.Context, doc *Document, key []byte, lim
 		return nil, err
 	}
 	return &Upload{svc: svc, ctx: ctx, doc: doc, key: key, aead: aead, buf: make([]byte, 0, ChunkSize),
-		sealed: make([]byte, chunkNonce, chunkNonce+ChunkSize+chunkTag), sum: sha256.New(), limit: limit}, nil
+		sum: sha256.New(), limit: limit}, nil
 }

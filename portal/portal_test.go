@@ -26,12 +26,24 @@ type chunkHook struct {
 	hook func(index int, data []byte) ([]byte, error)
 }
 
-func (h *chunkHook) DocumentChunk(ctx context.Context, ws, doc int64, index int) ([]byte, error) {
-	data, err := h.Store.DocumentChunk(ctx, ws, doc, index)
-	if h.hook != nil {
-		return h.hook(index, data)
+func (h *chunkHook) DocumentChunks(ctx context.Context, ws, doc int64, first, n int) ([][]byte, error) {
+	if h.hook == nil {
+		return h.Store.DocumentChunks(ctx, ws, doc, first, n)
 	}
-	return data, err
+	// One chunk at a time, through the hook, as the store would hand them.
+	var out [][]byte
+	for i := first; i < first+n; i++ {
+		data, err := h.Store.DocumentChunk(ctx, ws, doc, i)
+		if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+			return nil, err
+		}
+		data, err = h.hook(i, data)
+		if err != nil || data == nil {
+			break
+		}
+		out = append(out, data)
+	}
+	return out, nil
 }
 
 type fixture struct {

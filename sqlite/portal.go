@@ -146,6 +146,60 @@ func (db *DB) PutDocumentChunk(ctx context.Context, workspaceID, documentID int6
 	return nil
 }
 
+// PutDocumentChunks implements portal.ChunkStore: one transaction, so the
+// writer is taken once per batch, not once per chunk.
+func (db *DB) PutDocumentChunks(ctx context.Context, workspaceID, documentID int64, first int, sealed [][]byte) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM documents WHERE workspace_id = ? AND id = ? AND ready = 0`,
+			workspaceID, documentID).Scan(&one); err != nil {
+			return translate(err)
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO document_chunks (workspace_id, document_id, idx, data) VALUES (?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, b := range sealed {
+			if _, err := stmt.ExecContext(ctx, workspaceID, documentID, first+i, b); err != nil {
+				return translate(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put chunks %d+%d of document %d: %w", first, len(sealed), documentID, err)
+	}
+	return nil
+}
+
+// DocumentChunks implements portal.ChunkStore.
+func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int) ([][]byte, error) {
+	stmt, err := db.readStmt(ctx, `SELECT idx, data FROM document_chunks
+		WHERE document_id = ? AND idx >= ? AND idx < ? AND workspace_id = ? ORDER BY idx`)
+	if err != nil {
+		return nil, fmt.Errorf("read chunks: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, documentID, first, first+n, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("read chunks of document %d: %w", documentID, err)
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, n)
+	for rows.Next() {
+		var idx int
+		var data []byte
+		if err := rows.Scan(&idx, &data); err != nil {
+			return nil, fmt.Errorf("read chunks of document %d: %w", documentID, err)
+		}
+		if idx != first+len(out) {
+			break // a gap: the caller reports the missing chunk
+		}
+		out = append(out, data)
+	}
+	return out, rows.Err()
+}
+
 // DocumentChunk implements portal.ChunkStore.
 func (db *DB) DocumentChunk(ctx context.Context, workspaceID, documentID int64, index int) ([]byte, error) {
 	stmt, err := db.readStmt(ctx, `SELECT data FROM document_chunks WHERE document_id = ? AND idx = ? AND workspace_id = ?`)

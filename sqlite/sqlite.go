@@ -49,21 +49,21 @@ var (
 // Open opens (creating if needed) the SQLite database at path. Call Migrate
 // before use.
 func Open(path string) (*DB, error) {
-	dsn := func(extra string) string {
+	dsn := func(extra ...string) string {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
-		if extra != "" {
-			q.Add("_pragma", extra)
+		for _, e := range extra {
+			q.Add("_pragma", e)
 		}
 		// IMMEDIATE transactions take the write lock up front, so a
 		// read-then-write transaction never fails half way with SQLITE_BUSY.
 		q.Set("_txlock", "immediate")
 		return "file:" + path + "?" + q.Encode()
 	}
-	write, err := sql.Open("sqlite", dsn(""))
+	write, err := sql.Open("sqlite", dsn())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -75,7 +75,10 @@ func Open(path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	read, err := sql.Open("sqlite", dsn("query_only(1)"))
+	// Readers map the file (up to 256 MiB of it) instead of reading it page
+	// by page: a document's chunks span many overflow pages, and a pread
+	// per page made downloads wait on system calls.
+	read, err := sql.Open("sqlite", dsn("query_only(1)", "mmap_size(268435456)"))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

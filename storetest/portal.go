@@ -165,7 +165,19 @@ func testDocuments(t *testing.T, s PortalStore) {
 	}
 	_, err = s.DocumentChunk(ctx, ws.ID, d.ID, 2)
 	wantNotFound(t, "missing chunk", err)
+	// Chunks read in batches stop at the first gap.
+	got2, err := s.DocumentChunks(ctx, ws.ID, d.ID, 0, 5)
+	must(t, "chunks", err)
+	if len(got2) != 2 || string(got2[0]) != "zero" || string(got2[1]) != "one" {
+		t.Fatalf("chunks 0-4 = %q, want the two stored", got2)
+	}
+	if got, _ := s.DocumentChunks(ctx, ws.ID, d.ID, 1, 1); len(got) != 1 || string(got[0]) != "one" {
+		t.Fatalf("chunk 1 alone = %q", got)
+	}
 	// A finished document takes no more chunks.
+	if err := s.PutDocumentChunks(ctx, ws.ID, d.ID, 2, [][]byte{[]byte("late")}); err == nil {
+		t.Fatal("a batch was added to a finished document")
+	}
 	if err := s.PutDocumentChunk(ctx, ws.ID, d.ID, 2, []byte("late")); err == nil {
 		t.Fatal("a chunk was added to a finished document")
 	}
@@ -177,6 +189,13 @@ func testDocuments(t *testing.T, s PortalStore) {
 	p := &portal.Document{ClientID: c.ID, FileName: "cut.bin", UploaderID: u.ID, CreatedAt: t0}
 	must(t, "create pending", s.CreateDocument(ctx, ws.ID, p))
 	must(t, "pending chunk", s.PutDocumentChunk(ctx, ws.ID, p.ID, 0, []byte("part")))
+	must(t, "pending batch", s.PutDocumentChunks(ctx, ws.ID, p.ID, 1, [][]byte{[]byte("b1"), []byte("b2")}))
+	if got, _ := s.DocumentChunks(ctx, ws.ID, p.ID, 0, 16); len(got) != 3 || string(got[2]) != "b2" {
+		t.Fatalf("pending chunks %q", got)
+	}
+	if err := s.PutDocumentChunks(ctx, ws.ID, p.ID, 2, [][]byte{[]byte("dup")}); err == nil {
+		t.Fatal("a chunk index was stored twice")
+	}
 	must(t, "discard", s.DiscardDocument(ctx, ws.ID, p.ID))
 	_, err = s.DocumentChunk(ctx, ws.ID, p.ID, 0)
 	wantNotFound(t, "chunk of a discarded upload", err)
@@ -356,6 +375,9 @@ func testPortalTenancy(t *testing.T, s PortalStore) {
 	wantNotFound(t, "document by another workspace", err)
 	_, err = s.DocumentChunk(ctx, other.ID, d.ID, 0)
 	wantNotFound(t, "chunk by another workspace", err)
+	if got, err := s.DocumentChunks(ctx, other.ID, d.ID, 0, 16); err != nil || len(got) != 0 {
+		t.Fatalf("chunks by another workspace: %d, %v", len(got), err)
+	}
 	wantNotFound(t, "delete by another workspace", s.DeleteDocument(ctx, other.ID, d.ID))
 	if l, _ := s.ListDocuments(ctx, other.ID, c.ID, 0); len(l) != 0 {
 		t.Fatalf("documents through another workspace: %+v", l)
@@ -384,6 +406,9 @@ func testPortalTenancy(t *testing.T, s PortalStore) {
 	must(t, "pending", s.CreateDocument(ctx, ws.ID, pending))
 	if err := s.PutDocumentChunk(ctx, other.ID, pending.ID, 0, []byte("x")); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Fatalf("chunk into another workspace's upload: %v", err)
+	}
+	if err := s.PutDocumentChunks(ctx, other.ID, pending.ID, 0, [][]byte{[]byte("x")}); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("batch into another workspace's upload: %v", err)
 	}
 	must(t, "discard by another workspace (no-op)", s.DiscardDocument(ctx, other.ID, pending.ID))
 	if err := s.PutDocumentChunk(ctx, ws.ID, pending.ID, 0, []byte("x")); err != nil {
