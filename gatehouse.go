@@ -634,9 +634,25 @@ type TokenStore interface {
 	ConsumeToken(ctx context.Context, workspaceID int64, kind TokenKind, hash []byte, now time.Time) (*Token, error)
 }
 
-// ThrottleStore keeps failure counters so that throttling holds across
-// processes sharing one database.
+// Limit caps the uses counted under Key: at most Max in a window that
+// opens with the first use and lasts Window.
+type Limit struct {
+	Key    string
+	Max    int
+	Window time.Duration
+}
+
+// ThrottleStore keeps failure counters and limits, so that throttling holds
+// across processes sharing one database.
 type ThrottleStore interface {
+	// TakeLimits counts one use at now against every limit, all or none, in
+	// one transaction whose conditional upserts decide each cap: parallel
+	// requests, on one instance or several, cannot pass one. It returns the
+	// index of the first full limit (nothing is counted then), or -1 when
+	// the use was counted against them all. A window that opened at or
+	// before now minus its length opens afresh at now; a Max below 1 is
+	// always full.
+	TakeLimits(ctx context.Context, workspaceID int64, now time.Time, limits ...Limit) (int, error)
 	// AddFailure atomically adds one failure under key at now and returns the
 	// counter after the addition. A counter whose last failure came before
 	// forgetBefore is stale: it restarts at one.

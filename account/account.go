@@ -113,6 +113,7 @@ type Store interface {
 	FindThrottle(ctx context.Context, workspaceID int64, key string) (gatehouse.Throttle, error)
 	AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (gatehouse.Throttle, error)
 	ResetThrottle(ctx context.Context, workspaceID int64, key string) error
+	TakeLimits(ctx context.Context, workspaceID int64, now time.Time, limits ...gatehouse.Limit) (int, error)
 	AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error
 	FindFactors(ctx context.Context, workspaceID, userID int64) ([]mfa.Factor, error)
 }

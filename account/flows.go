@@ -305,20 +305,18 @@ func (s *Service) SetDisabled(ctx context.Context, v *gatehouse.Visit, target *g
 const mailPerIPPerHour = 10
 
 // AllowMailForm counts one use of a mail-sending form from ip and refuses it
-// past the hourly limit. The count is in the store, so it holds across
-// instances, and it is the same for known and unknown addresses.
+// past the hourly limit. The store decides it in one atomic step, so the
+// limit holds across parallel requests and instances, and it is the same
+// for known and unknown addresses.
 func (s *Service) AllowMailForm(ctx context.Context, ws *gatehouse.Workspace, ip string) error {
-	now := s.Now()
-	key := "mailip:" + ip
-	th, err := s.Store.FindThrottle(ctx, ws.ID, key)
+	full, err := s.Store.TakeLimits(ctx, ws.ID, s.Now(), gatehouse.Limit{Key: "mailip:" + ip, Max: mailPerIPPerHour, Window: time.Hour})
 	if err != nil {
 		return err
 	}
-	if th.Failures >= mailPerIPPerHour && now.Sub(th.LastFailureAt) < time.Hour {
+	if full >= 0 {
 		return ErrTooManyRequests
 	}
-	_, err = s.Store.AddFailure(ctx, ws.ID, key, now, now.Add(-time.Hour))
-	return err
+	return nil
 }
 
 // UpdateOptions sets the workspace's sign-in options (self sign-up and

@@ -3,6 +3,7 @@ package mfa_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -321,6 +322,74 @@ func TestConfirmSMSStoreError(t *testing.T) {
 		broken := h.instance(factorsFail{h.store})
 		if err := broken.ConfirmSMS(t.Context(), v, h.sms.lastCode(t), testIP); !errors.Is(err, errStoreDown) {
 			t.Errorf("ConfirmSMS with the store down = %v; want its error", err)
+		}
+	})
+}
+
+// TestSMSCapsAcrossInstances: 40 SMS enrollments at once, by 40 users over
+// two instances on one database, pass the workspace's hourly cap and the
+// per-address limit exactly as many times as they allow.
+func TestSMSCapsAcrossInstances(t *testing.T) {
+	const n = 40
+	tests := []struct {
+		name        string
+		hourly      int
+		sameAddress bool
+		want        int
+		refusal     error
+	}{
+		{"workspace hourly cap", 5, false, 5, mfa.ErrSMSCap},
+		{"per-address limit", 1000, true, 10, mfa.ErrSMSIPCap},
+	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c := newCluster(t, b)
+				q := c.enableSMS(t)
+				guard := c.ws.SMSGuard
+				guard.HourlyCap = tt.hourly
+				methods := []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodSMS}
+				c.update(t, gatehouse.WorkspaceUpdate{SMSGuard: &guard, MFAMethods: &methods})
+				svcs := [2]*mfa.Service{c.instance(c.stores[0]), c.instance(c.stores[1])}
+				for _, svc := range svcs {
+					svc.Queue = q
+				}
+				visits := make([]*gatehouse.Visit, n)
+				for i := range n {
+					u := c.newUser(t, fmt.Sprintf("user%d@example.com", i), true)
+					visits[i] = c.session(t, c.stores[i%2], u, true)
+				}
+				errs := make([]error, n)
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range n {
+					ip := fmt.Sprintf("192.0.2.%d", i+1)
+					if tt.sameAddress {
+						ip = testIP
+					}
+					wg.Go(func() {
+						<-start
+						_, errs[i] = svcs[i%2].StartSMS(context.Background(), visits[i], "GB", fmt.Sprintf("07700 9%05d", i), ip)
+					})
+				}
+				close(start)
+				wg.Wait()
+				passed := 0
+				for i, err := range errs {
+					switch {
+					case err == nil:
+						passed++
+					case !errors.Is(err, tt.refusal):
+						t.Errorf("racer %d: %v; want nil or %v", i, err, tt.refusal)
+					}
+				}
+				if passed != tt.want || len(q.sent) != tt.want {
+					t.Errorf("%d sends passed and %d texts went out, want %d", passed, len(q.sent), tt.want)
+				}
+				if es := c.events(t, "sms.refused"); len(es) != n-tt.want {
+					t.Errorf("%d refusals audited, want %d", len(es), n-tt.want)
+				}
+			})
 		}
 	})
 }

@@ -29,7 +29,7 @@ type DeliveryError struct{ Reason string }
 
 func (e *DeliveryError) Error() string { return e.Reason }
 
-// smsIPBackoff limits SMS sends per client address: 10 an hour, so one
+// smsPerIPPerHour limits SMS sends per client address: 10 an hour, so one
 // visitor cannot pump texts through many accounts.
 const smsPerIPPerHour = 10
 
@@ -113,29 +113,25 @@ func (s *Service) guardSMS(ctx context.Context, v *gatehouse.Visit, e164, ip str
 	if region := PhoneRegion(e164); !ws.SMSGuard.AllowsCountry(region) {
 		return refuse(ErrSMSCountry, "country "+region+" not allowed")
 	}
-	for _, c := range []struct {
-		window time.Duration
-		cap    int
-		name   string
-	}{{time.Hour, ws.SMSGuard.HourlyCap, "hourly"}, {24 * time.Hour, ws.SMSGuard.DailyCap, "daily"}} {
-		n, err := s.Store.CountMessages(ctx, ws.ID, "sms", now.Add(-c.window))
-		if err != nil {
-			return err
-		}
-		if n >= c.cap {
-			return refuse(ErrSMSCap, fmt.Sprintf("%s cap of %d reached", c.name, c.cap))
-		}
+	// The workspace's caps and the address's limit, taken in one atomic
+	// step: parallel sends on any number of instances cannot pass a cap,
+	// and a refused send counts against none of them.
+	limits := []gatehouse.Limit{
+		{Key: "sms:hour", Max: ws.SMSGuard.HourlyCap, Window: time.Hour},
+		{Key: "sms:day", Max: ws.SMSGuard.DailyCap, Window: 24 * time.Hour},
+		{Key: "smsip:" + ip, Max: smsPerIPPerHour, Window: time.Hour},
 	}
-	th, err := s.Store.FindThrottle(ctx, ws.ID, "smsip:"+ip)
-	if err != nil {
+	switch full, err := s.Store.TakeLimits(ctx, ws.ID, now, limits...); {
+	case err != nil:
 		return err
-	}
-	if th.Failures >= smsPerIPPerHour && now.Sub(th.LastFailureAt) < time.Hour {
+	case full == 0:
+		return refuse(ErrSMSCap, fmt.Sprintf("hourly cap of %d reached", ws.SMSGuard.HourlyCap))
+	case full == 1:
+		return refuse(ErrSMSCap, fmt.Sprintf("daily cap of %d reached", ws.SMSGuard.DailyCap))
+	case full == 2:
 		return refuse(ErrSMSIPCap, "per-address limit for "+ip)
 	}
-	// Count this send against the address; an hour without sends clears it.
-	_, err = s.Store.AddFailure(ctx, ws.ID, "smsip:"+ip, now, now.Add(-time.Hour))
-	return err
+	return nil
 }
 
 // sendSMS queues a text and waits for its first attempt, so that a number

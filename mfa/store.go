@@ -86,7 +86,7 @@ type Store interface {
 	FindThrottle(ctx context.Context, workspaceID int64, key string) (gatehouse.Throttle, error)
 	AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (gatehouse.Throttle, error)
 	ResetThrottle(ctx context.Context, workspaceID int64, key string) error
-	CountMessages(ctx context.Context, workspaceID int64, channel string, since time.Time) (int, error)
+	TakeLimits(ctx context.Context, workspaceID int64, now time.Time, limits ...gatehouse.Limit) (int, error)
 	AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error
 
 	// FindFactors returns the user's factors, active or pending, strongest first.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -430,6 +431,48 @@ func (db *DB) AddFailure(ctx context.Context, workspaceID int64, key string, now
 	t.LastFailureAt = fromUnix(last)
 	return t, nil
 }
+
+// TakeLimits implements gatehouse.ThrottleStore: one upsert per limit
+// whose WHERE decides the grant (a refused one returns no row), in one
+// IMMEDIATE transaction, so the writer lock orders parallel takers.
+func (db *DB) TakeLimits(ctx context.Context, workspaceID int64, now time.Time, limits ...gatehouse.Limit) (int, error) {
+	full := -1
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for i, l := range limits {
+			if l.Max < 1 {
+				full = i
+				return errFull
+			}
+			var uses int
+			err := tx.QueryRowContext(ctx, `
+				INSERT INTO limits (workspace_id, key, window_start, uses) VALUES (?1, ?2, ?3, 1)
+				ON CONFLICT (workspace_id, key) DO UPDATE SET
+					window_start = CASE WHEN limits.window_start <= ?4 THEN excluded.window_start ELSE limits.window_start END,
+					uses = CASE WHEN limits.window_start <= ?4 THEN 1 ELSE limits.uses + 1 END
+				WHERE limits.window_start <= ?4 OR limits.uses < ?5
+				RETURNING uses`,
+				workspaceID, l.Key, unix(now), unix(now.Add(-l.Window)), l.Max).Scan(&uses)
+			if errors.Is(err, sql.ErrNoRows) {
+				full = i
+				return errFull
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errFull) {
+		return full, nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("take limits: %w", err)
+	}
+	return -1, nil
+}
+
+// errFull rolls back a TakeLimits whose limit is full.
+var errFull = errors.New("limit full")
 
 // FindThrottle implements gatehouse.ThrottleStore.
 func (db *DB) FindThrottle(ctx context.Context, workspaceID int64, key string) (gatehouse.Throttle, error) {

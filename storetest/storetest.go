@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 		{"RemoveMethod", testRemoveMethod},
 		{"TokenRace", testTokenRace},
 		{"Throttles", testThrottles},
+		{"Limits", testLimits},
+		{"LimitsRace", testLimitsRace},
 		{"Outbox", testOutbox},
 		{"SessionMFA", testSessionMFA},
 		{"Factors", testFactors},
@@ -1989,5 +1992,93 @@ func testTenancy(t *testing.T, s Store) {
 	must(t, "list throttles", err)
 	if len(ts) != 1 || ts["ip:1.2.3.4"].Failures != 1 {
 		t.Fatalf("ListThrottles in a = %+v", ts)
+	}
+}
+
+// testLimits: a limit grants Max uses per window, then refuses without
+// counting; several limits are taken all or none; windows and workspaces
+// are apart.
+func testLimits(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	other := MustCreateWorkspace(t, s, "beta")
+	take := func(ws int64, now time.Time, ls ...gatehouse.Limit) int {
+		t.Helper()
+		full, err := s.TakeLimits(ctx, ws, now, ls...)
+		must(t, "take limits", err)
+		return full
+	}
+	three := gatehouse.Limit{Key: "ip:1", Max: 3, Window: time.Hour}
+	for i := range 3 {
+		if full := take(w.ID, t0.Add(time.Duration(i)*time.Minute), three); full != -1 {
+			t.Fatalf("use %d refused (%d)", i+1, full)
+		}
+	}
+	if full := take(w.ID, t0.Add(59*time.Minute), three); full != 0 {
+		t.Fatalf("the 4th use in the window = %d, want 0 (full)", full)
+	}
+	if full := take(other.ID, t0.Add(59*time.Minute), three); full != -1 {
+		t.Fatal("another workspace's limit of the same key is full")
+	}
+	if full := take(w.ID, t0.Add(59*time.Minute), gatehouse.Limit{Key: "ip:2", Max: 3, Window: time.Hour}); full != -1 {
+		t.Fatal("another key is full")
+	}
+	// The window opened at t0 ends an hour later; the next use opens a new one.
+	if full := take(w.ID, t0.Add(time.Hour), three); full != -1 {
+		t.Fatal("the first use of a new window refused")
+	}
+	for range 2 {
+		take(w.ID, t0.Add(time.Hour+time.Minute), three)
+	}
+	if full := take(w.ID, t0.Add(2*time.Hour-time.Second), three); full != 0 {
+		t.Fatal("a fourth use in the second window granted")
+	}
+
+	// All or none: the second limit is full, so the first is not counted.
+	hourly := gatehouse.Limit{Key: "sms:hour", Max: 2, Window: time.Hour}
+	daily := gatehouse.Limit{Key: "sms:day", Max: 1, Window: 24 * time.Hour}
+	if full := take(w.ID, t0, hourly, daily); full != -1 {
+		t.Fatalf("first send = %d", full)
+	}
+	if full := take(w.ID, t0, hourly, daily); full != 1 {
+		t.Fatalf("second send = %d, want 1 (the daily limit)", full)
+	}
+	if full := take(w.ID, t0, hourly); full != -1 {
+		t.Fatal("the refused take counted against the hourly limit")
+	}
+	if full := take(w.ID, t0, hourly); full != 0 {
+		t.Fatal("the hourly limit let a third use through")
+	}
+	if full := take(w.ID, t0, gatehouse.Limit{Key: "none", Max: 0, Window: time.Hour}); full != 0 {
+		t.Fatal("a limit of 0 granted a use")
+	}
+}
+
+// testLimitsRace: 40 simultaneous takes of a limit of 5 grant exactly 5.
+func testLimitsRace(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	const racers, max = 40, 5
+	l := gatehouse.Limit{Key: "sms:hour", Max: max, Window: time.Hour}
+	var granted atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range racers {
+		wg.Go(func() {
+			<-start
+			full, err := s.TakeLimits(ctx, w.ID, t0, l, gatehouse.Limit{Key: "sms:day", Max: 100, Window: 24 * time.Hour})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if full == -1 {
+				granted.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := granted.Load(); n != max {
+		t.Fatalf("%d of %d simultaneous takes granted, want %d", n, racers, max)
 	}
 }

@@ -557,3 +557,54 @@ func TestMailFormJobsSurviveRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestMailFormLimitAcrossInstances: 40 posts at once of the mail-sending
+// forms (password reset and sign-up) from one address, over two instances
+// on one database, pass exactly the hourly limit of 10.
+func TestMailFormLimitAcrossInstances(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvOn(t, be)
+			instances := []*env{e, e.instance()}
+			ws := e.workspace("acme")
+			on := true
+			if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &on}, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			const n = 40
+			answers := make([]response, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				b := instances[i%2].browser()
+				form, path := url.Values{"email": {fmt.Sprintf("x%d@example.com", i)}}, "/password/forgot"
+				if i%4 >= 2 {
+					form.Set("name", "S")
+					form.Set("password", goodPassword)
+					path = "/signup"
+				}
+				wg.Go(func() {
+					<-start
+					answers[i] = b.post(wsURL("acme", path), form)
+				})
+			}
+			close(start)
+			wg.Wait()
+			passed := 0
+			for i, res := range answers {
+				switch res.StatusCode {
+				case http.StatusSeeOther:
+					passed++
+				case http.StatusTooManyRequests:
+				default:
+					t.Errorf("post %d: %d\n%s", i, res.StatusCode, res.body)
+				}
+			}
+			if passed != 10 {
+				t.Errorf("%d of %d posts passed, want 10", passed, n)
+			}
+		})
+	}
+}
