@@ -32,9 +32,9 @@ func seedPortal(ctx context.Context, a *app, ws *gatehouse.Workspace, owner, cli
 		note      string
 		sensitive bool
 	}{
-		{staff, "engagement-letter.pdf", demoPDF("Engagement letter", "Harbor & Pine Dental", "Scope: bookkeeping, payroll and year-end accounts.", "Fees: as agreed, billed monthly."), "Engagement letter 2039", "Signed copy for your records.", false},
+		{staff, "engagement-letter.pdf", demoPDF("Engagement letter", "Harbor & Pine Dental", "Scope: bookkeeping, payroll and year-end accounts.", "Fees: as agreed, billed monthly."), fmt.Sprintf("Engagement letter %d", now.Year()), "Signed copy for your records.", false},
 		{staff, "payroll-summary-may.pdf", demoPDF("Payroll summary - May", "Harbor & Pine Dental", "Employees: 7", "Gross pay: 31,480.00", "Employer taxes: 4,102.55"), "Payroll summary, May", "", true},
-		{them, "invoices-2039.csv", demoCSV(), "", "Exported from our practice software.", false},
+		{them, fmt.Sprintf("invoices-%d.csv", now.Year()), demoCSV(now.Year()), "", "Exported from our practice software.", false},
 	}
 	for _, d := range docs {
 		up, err := a.portal.BeginUpload(ctx, d.who, c.ID, d.name)
@@ -104,12 +104,12 @@ func demoPDF(title string, lines ...string) []byte {
 	return b.Bytes()
 }
 
-// demoCSV is a short invoice export.
-func demoCSV() []byte {
-	return []byte("invoice,date,patient_ref,amount\n" +
-		"INV-1041,2039-01-14,P-2231,180.00\n" +
-		"INV-1042,2039-02-02,P-1980,95.50\n" +
-		"INV-1043,2039-02-27,P-2231,240.00\n" +
-		"INV-1044,2039-03-19,P-3017,1200.00\n" +
-		"INV-1045,2039-04-08,P-1122,75.00\n")
+// demoCSV is a short invoice export of the year.
+func demoCSV(year int) []byte {
+	return fmt.Appendf(nil, "invoice,date,patient_ref,amount\n"+
+		"INV-1041,%[1]d-01-14,P-2231,180.00\n"+
+		"INV-1042,%[1]d-02-02,P-1980,95.50\n"+
+		"INV-1043,%[1]d-02-27,P-2231,240.00\n"+
+		"INV-1044,%[1]d-03-19,P-3017,1200.00\n"+
+		"INV-1045,%[1]d-04-08,P-1122,75.00\n", year)
 }

@@ -251,7 +251,7 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	// The demo client space is a portal in use: documents, an open request,
 	// a conversation; its documents download.
 	home := wantStatus(t, cc, "http://demo.gatehouse.test/portal", http.StatusOK)
-	for _, want := range []string{"Proof of address", "Engagement letter 2039", "Payroll summary, May", "invoices-2039.csv", "Welcome to your client portal"} {
+	for _, want := range []string{"Proof of address", "Engagement letter", "Payroll summary, May", "invoices-", "Welcome to your client portal"} {
 		if !strings.Contains(home+wantStatus(t, cc, "http://demo.gatehouse.test/portal/documents", http.StatusOK), want) {
 			t.Errorf("demo portal lacks %q", want)
 		}
