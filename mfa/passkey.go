@@ -90,11 +90,15 @@ type Ceremony struct {
 
 // PasskeyStore keeps passkeys and ceremonies. Every method is scoped by workspace.
 type PasskeyStore interface {
-	// AddPasskey inserts p (setting p.ID) and marks the user's passkey
-	// method active, in one transaction, unless the user already has max
-	// passkeys (ErrPasskeyLimit). A credential ID already registered in the
-	// workspace is ErrConflict; a user of another workspace is ErrNotFound.
-	AddPasskey(ctx context.Context, workspaceID int64, p *Passkey, max int) error
+	// AddPasskey adds a passkey, in one transaction: it inserts p (setting
+	// p.ID) and marks the user's passkey method active, unless the user
+	// already has max passkeys (ErrPasskeyLimit); stores the recovery code
+	// MACs macs when the user has no unused code (and reports whether it
+	// did); ends every session of the user but the one with the token hash
+	// keepSession; and records e (when not nil). A credential ID already
+	// registered in the workspace is ErrConflict; a user of another
+	// workspace is ErrNotFound; either way nothing changes.
+	AddPasskey(ctx context.Context, workspaceID int64, p *Passkey, max int, macs [][]byte, keepSession []byte, e *gatehouse.AuditEvent) (issued bool, err error)
 	// ListPasskeys returns the user's passkeys, oldest first.
 	ListPasskeys(ctx context.Context, workspaceID, userID int64) ([]Passkey, error)
 	// FindPasskey returns the passkey with the credential ID, or ErrNotFound.
@@ -103,10 +107,14 @@ type PasskeyStore interface {
 	// counter moves from old to count only if it is still old (two uses of one
 	// assertion cannot both pass); ErrNotFound otherwise.
 	UsePasskey(ctx context.Context, workspaceID, passkeyID int64, old, count uint32, backupState bool, now time.Time) error
-	// DeletePasskey removes one of the user's passkeys and, when it was the
-	// last, the user's passkey method, in one transaction; it returns how
-	// many remain. ErrNotFound when the user has no passkey with that ID.
-	DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64) (int, error)
+	// DeletePasskey removes one of the user's passkeys, in one
+	// transaction: when it was the last, the user's passkey method goes too,
+	// and when no active method remains, the recovery codes (judged in the
+	// transaction); every session of the user but the one with the token
+	// hash keepSession ends; e is recorded (when not nil). It returns how
+	// many passkeys remain. ErrNotFound, with nothing changed, when the user
+	// has no passkey with that ID.
+	DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepSession []byte, e *gatehouse.AuditEvent) (int, error)
 
 	// CreateCeremony inserts c, setting c.ID, and drops the workspace's
 	// ceremonies that expired before c.CreatedAt.
@@ -345,25 +353,25 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *gatehouse.Vi
 	for _, t := range cred.Transport {
 		p.Transports = append(p.Transports, string(t))
 	}
-	if err := s.Store.AddPasskey(ctx, v.Workspace.ID, p, MaxPasskeys); err != nil {
-		if errors.Is(err, gatehouse.ErrConflict) {
-			return nil, ErrPasskeyFailed
-		}
-		return nil, err
-	}
-	var codes []string
-	left, err := s.Store.CountRecoveryCodes(ctx, v.Workspace.ID, v.User.ID)
+	// The passkey, the method, recovery codes when the user has none, the
+	// end of the other sessions and the audit event: one transaction.
+	codes, macs, err := s.makeRecoveryCodes(v)
 	if err != nil {
 		return nil, err
 	}
-	if left == 0 {
-		if codes, err = s.newRecoveryCodes(ctx, v, now); err != nil {
-			return nil, err
-		}
+	e := &gatehouse.AuditEvent{At: now, ActorID: v.User.ID, TargetID: v.User.ID, Type: "mfa.method.added", IP: ip, Detail: "passkey " + name}
+	issued, err := s.Store.AddPasskey(ctx, v.Workspace.ID, p, MaxPasskeys, macs, v.Session.TokenHash, e)
+	if errors.Is(err, gatehouse.ErrConflict) {
+		return nil, ErrPasskeyFailed
 	}
-	s.audit(ctx, v, v.User.ID, "mfa.method.added", ip, "passkey "+name)
+	if err != nil {
+		return nil, err
+	}
+	if !issued {
+		codes = nil
+	}
 	s.notify(ctx, v, "Passkey added", fmt.Sprintf("A passkey (%s) was added to your account at %s.", name, v.Workspace.Name))
-	return codes, s.endOtherSessions(ctx, v)
+	return codes, nil
 }
 
 // RemovePasskey removes one of the user's passkeys. In required mode the
@@ -386,26 +394,12 @@ func (s *Service) RemovePasskey(ctx context.Context, v *gatehouse.Visit, id int6
 	if len(ps) == 1 && !CanDisable(v, gatehouse.MethodPasskey) {
 		return ErrLastMethod
 	}
-	remaining, err := s.Store.DeletePasskey(ctx, v.Workspace.ID, v.User.ID, id)
-	if err != nil {
+	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: v.User.ID, Type: "mfa.method.removed", IP: ip, Detail: "passkey " + p.Name}
+	if _, err := s.Store.DeletePasskey(ctx, v.Workspace.ID, v.User.ID, id, v.Session.TokenHash, e); err != nil {
 		return err
 	}
-	if remaining == 0 {
-		others := 0
-		for _, m := range v.Methods {
-			if m != gatehouse.MethodPasskey {
-				others++
-			}
-		}
-		if others == 0 {
-			if err := s.Store.ReplaceRecoveryCodes(ctx, v.Workspace.ID, v.User.ID, nil, s.Now()); err != nil {
-				return err
-			}
-		}
-	}
-	s.audit(ctx, v, v.User.ID, "mfa.method.removed", ip, "passkey "+p.Name)
 	s.notify(ctx, v, "Passkey removed", fmt.Sprintf("A passkey (%s) was removed from your account at %s.", p.Name, v.Workspace.Name))
-	return s.endOtherSessions(ctx, v)
+	return nil
 }
 
 // BeginPasskeyVerify starts a passkey check of the visit's user: the

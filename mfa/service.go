@@ -732,6 +732,11 @@ func CanDisable(v *gatehouse.Visit, m gatehouse.Method) bool {
 // Disable removes the user's method m. Removing the last one turns
 // two-factor sign-in off for the user (and voids the recovery codes).
 func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.Method, ip string) error {
+	if m == gatehouse.MethodPasskey {
+		// Passkeys go one by one (RemovePasskey): dropping the method
+		// alone would leave credentials that still sign in.
+		return ErrUnavailable
+	}
 	if !CanDisable(v, m) {
 		return ErrLastMethod
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
@@ -31,8 +32,10 @@ func scanPasskey(row pgx.Row, p *mfa.Passkey) error {
 
 // AddPasskey implements mfa.PasskeyStore. Locking the user's row first
 // makes two adds for one user take turns, so both cannot pass the limit.
-func (db *DB) AddPasskey(ctx context.Context, workspaceID int64, p *mfa.Passkey, max int) error {
+func (db *DB) AddPasskey(ctx context.Context, workspaceID int64, p *mfa.Passkey, max int, macs [][]byte, keepSession []byte, e *gatehouse.AuditEvent) (bool, error) {
+	issued := false
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		issued = false
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2 FOR UPDATE`,
 			workspaceID, p.UserID).Scan(&one); err != nil {
@@ -54,17 +57,38 @@ func (db *DB) AddPasskey(ctx context.Context, workspaceID int64, p *mfa.Passkey,
 		if err != nil {
 			return translate(err)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO factors (workspace_id, user_id, method, active, created_at, confirmed_at)
+		if _, err = tx.Exec(ctx, `INSERT INTO factors (workspace_id, user_id, method, active, created_at, confirmed_at)
 			VALUES ($1, $2, 'passkey', true, $3, $3)
 			ON CONFLICT (workspace_id, user_id, method) DO UPDATE SET active = true`,
-			workspaceID, p.UserID, p.CreatedAt)
-		return err
+			workspaceID, p.UserID, p.CreatedAt); err != nil {
+			return err
+		}
+		if macs != nil {
+			var unused int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2 AND used_at IS NULL`,
+				workspaceID, p.UserID).Scan(&unused); err != nil {
+				return err
+			}
+			if unused == 0 {
+				if err := replaceRecoveryCodes(ctx, tx, workspaceID, p.UserID, macs, p.CreatedAt); err != nil {
+					return err
+				}
+				issued = true
+			}
+		}
+		if _, err := deleteUserSessions(ctx, tx, workspaceID, p.UserID, keepSession); err != nil {
+			return err
+		}
+		if e == nil {
+			return nil
+		}
+		return record(ctx, tx, workspaceID, e)
 	})
 	if err != nil {
-		return fmt.Errorf("add passkey of user %d: %w", p.UserID, err)
+		return false, fmt.Errorf("add passkey of user %d: %w", p.UserID, err)
 	}
 	p.WorkspaceID = workspaceID
-	return nil
+	return issued, nil
 }
 
 // ListPasskeys implements mfa.PasskeyStore.
@@ -112,9 +136,15 @@ func (db *DB) UsePasskey(ctx context.Context, workspaceID, passkeyID int64, old,
 }
 
 // DeletePasskey implements mfa.PasskeyStore.
-func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64) (int, error) {
+func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepSession []byte, e *gatehouse.AuditEvent) (int, error) {
 	var left int
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// The user's row lock orders this against a method added at the
+		// same moment, so "no active method remains" is judged on what
+		// is committed.
+		if err := lockUser(ctx, tx, workspaceID, userID); err != nil {
+			return err
+		}
 		if err := mustAffect(tx.Exec(ctx, `DELETE FROM passkeys WHERE workspace_id = $1 AND user_id = $2 AND id = $3`,
 			workspaceID, userID, passkeyID)); err != nil {
 			return err
@@ -123,12 +153,23 @@ func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID 
 			workspaceID, userID).Scan(&left); err != nil {
 			return err
 		}
-		if left > 0 {
+		if left == 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2 AND method = 'passkey'`,
+				workspaceID, userID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2
+			AND NOT EXISTS (SELECT 1 FROM factors WHERE workspace_id = $1 AND user_id = $2 AND active)`, workspaceID, userID); err != nil {
+			return err
+		}
+		if _, err := deleteUserSessions(ctx, tx, workspaceID, userID, keepSession); err != nil {
+			return err
+		}
+		if e == nil {
 			return nil
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2 AND method = 'passkey'`,
-			workspaceID, userID)
-		return err
+		return record(ctx, tx, workspaceID, e)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete passkey %d of user %d: %w", passkeyID, userID, err)

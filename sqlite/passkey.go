@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
@@ -31,8 +32,10 @@ func scanPasskey(row interface{ Scan(...any) error }, p *mfa.Passkey) error {
 // AddPasskey implements mfa.PasskeyStore. The writer's transaction holds
 // the write lock from its first statement, so two adds cannot both pass
 // the limit.
-func (db *DB) AddPasskey(ctx context.Context, workspaceID int64, p *mfa.Passkey, max int) error {
+func (db *DB) AddPasskey(ctx context.Context, workspaceID int64, p *mfa.Passkey, max int, macs [][]byte, keepSession []byte, e *gatehouse.AuditEvent) (bool, error) {
+	issued := false
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		issued = false
 		var n int
 		err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM passkeys WHERE workspace_id = ?1 AND user_id = ?2)
 			FROM users WHERE workspace_id = ?1 AND id = ?2`, workspaceID, p.UserID).Scan(&n)
@@ -50,17 +53,38 @@ func (db *DB) AddPasskey(ctx context.Context, workspaceID int64, p *mfa.Passkey,
 		if err != nil {
 			return translate(err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO factors (workspace_id, user_id, method, active, created_at, confirmed_at)
+		if _, err = tx.ExecContext(ctx, `INSERT INTO factors (workspace_id, user_id, method, active, created_at, confirmed_at)
 			VALUES (?, ?, 'passkey', 1, ?, ?)
 			ON CONFLICT (workspace_id, user_id, method) DO UPDATE SET active = 1`,
-			workspaceID, p.UserID, unix(p.CreatedAt), unix(p.CreatedAt))
-		return err
+			workspaceID, p.UserID, unix(p.CreatedAt), unix(p.CreatedAt)); err != nil {
+			return err
+		}
+		if macs != nil {
+			var unused int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE workspace_id = ? AND user_id = ? AND used_at IS NULL`,
+				workspaceID, p.UserID).Scan(&unused); err != nil {
+				return err
+			}
+			if unused == 0 {
+				if err := replaceRecoveryCodes(ctx, tx, workspaceID, p.UserID, macs, p.CreatedAt); err != nil {
+					return err
+				}
+				issued = true
+			}
+		}
+		if _, err := deleteUserSessions(ctx, tx, workspaceID, p.UserID, keepSession); err != nil {
+			return err
+		}
+		if e == nil {
+			return nil
+		}
+		return record(ctx, tx, workspaceID, e)
 	})
 	if err != nil {
-		return fmt.Errorf("add passkey of user %d: %w", p.UserID, err)
+		return false, fmt.Errorf("add passkey of user %d: %w", p.UserID, err)
 	}
 	p.WorkspaceID = workspaceID
-	return nil
+	return issued, nil
 }
 
 // ListPasskeys implements mfa.PasskeyStore.
@@ -108,7 +132,7 @@ func (db *DB) UsePasskey(ctx context.Context, workspaceID, passkeyID int64, old,
 }
 
 // DeletePasskey implements mfa.PasskeyStore.
-func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64) (int, error) {
+func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepSession []byte, e *gatehouse.AuditEvent) (int, error) {
 	var left int
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if err := mustAffect(tx.ExecContext(ctx, `DELETE FROM passkeys WHERE workspace_id = ? AND user_id = ? AND id = ?`,
@@ -119,12 +143,23 @@ func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID 
 			workspaceID, userID).Scan(&left); err != nil {
 			return err
 		}
-		if left > 0 {
+		if left == 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ? AND method = 'passkey'`,
+				workspaceID, userID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE workspace_id = ?1 AND user_id = ?2
+			AND NOT EXISTS (SELECT 1 FROM factors WHERE workspace_id = ?1 AND user_id = ?2 AND active)`, workspaceID, userID); err != nil {
+			return err
+		}
+		if _, err := deleteUserSessions(ctx, tx, workspaceID, userID, keepSession); err != nil {
+			return err
+		}
+		if e == nil {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ? AND method = 'passkey'`,
-			workspaceID, userID)
-		return err
+		return record(ctx, tx, workspaceID, e)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete passkey %d of user %d: %w", passkeyID, userID, err)

@@ -30,6 +30,8 @@ func RunPasskeys(t *testing.T, open func(tb testing.TB) PasskeyStore) {
 		{"PasskeyLimit", testPasskeyLimit},
 		{"PasskeyCounter", testPasskeyCounter},
 		{"PasskeyReset", testPasskeyReset},
+		{"PasskeyAddWhole", testPasskeyAddWhole},
+		{"PasskeyDeleteWhole", testPasskeyDeleteWhole},
 		{"Ceremonies", testCeremonies},
 		{"CeremonyRace", testCeremonyRace},
 		{"PasskeyTenancy", testPasskeyTenancy},
@@ -37,6 +39,17 @@ func RunPasskeys(t *testing.T, open func(tb testing.TB) PasskeyStore) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
+}
+
+// addPK adds a passkey with nothing else in the transaction.
+func addPK(s PasskeyStore, wsID int64, p *mfa.Passkey, max int) error {
+	_, err := s.AddPasskey(context.Background(), wsID, p, max, nil, nil, nil)
+	return err
+}
+
+// delPK deletes a passkey with nothing else in the transaction.
+func delPK(s PasskeyStore, wsID, userID, id int64) (int, error) {
+	return s.DeletePasskey(context.Background(), wsID, userID, id, nil, nil)
 }
 
 func newPasskey(userID int64, name, credID string, at time.Time) *mfa.Passkey {
@@ -66,7 +79,7 @@ func testPasskeys(t *testing.T, s PasskeyStore) {
 
 	must(t, "save totp", s.SaveFactor(ctx, ws.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Secret: []byte("s"), Active: true, CreatedAt: t0}))
 	p1 := newPasskey(u.ID, "Laptop", "cred-1", t0)
-	must(t, "add passkey", s.AddPasskey(ctx, ws.ID, p1, 10))
+	must(t, "add passkey", addPK(s, ws.ID, p1, 10))
 	if p1.ID == 0 || p1.WorkspaceID != ws.ID {
 		t.Fatalf("added passkey has ID %d, workspace %d", p1.ID, p1.WorkspaceID)
 	}
@@ -76,10 +89,10 @@ func testPasskeys(t *testing.T, s PasskeyStore) {
 	}
 	p2 := newPasskey(u.ID, "Phone", "cred-2", t0.Add(time.Minute))
 	p2.Transports, p2.AAGUID, p2.BackupEligible, p2.BackupState = nil, nil, false, false
-	must(t, "add second passkey", s.AddPasskey(ctx, ws.ID, p2, 10))
+	must(t, "add second passkey", addPK(s, ws.ID, p2, 10))
 
 	// The same credential twice in a workspace is a conflict.
-	if err := s.AddPasskey(ctx, ws.ID, newPasskey(other.ID, "Copy", "cred-1", t0), 10); !errors.Is(err, gatehouse.ErrConflict) {
+	if err := addPK(s, ws.ID, newPasskey(other.ID, "Copy", "cred-1", t0), 10); !errors.Is(err, gatehouse.ErrConflict) {
 		t.Fatalf("duplicate credential: got %v, want ErrConflict", err)
 	}
 	if got := activeMethods(t, s, ws.ID, other.ID); len(got) != 0 {
@@ -111,9 +124,9 @@ func testPasskeys(t *testing.T, s PasskeyStore) {
 	wantNotFound(t, "find unknown credential", err)
 
 	// Another user's passkey is not theirs to delete.
-	_, err = s.DeletePasskey(ctx, ws.ID, other.ID, p1.ID)
+	_, err = delPK(s, ws.ID, other.ID, p1.ID)
 	wantNotFound(t, "delete another user's passkey", err)
-	left, err := s.DeletePasskey(ctx, ws.ID, u.ID, p1.ID)
+	left, err := delPK(s, ws.ID, u.ID, p1.ID)
 	must(t, "delete passkey", err)
 	if left != 1 {
 		t.Fatalf("left = %d, want 1", left)
@@ -121,9 +134,9 @@ func testPasskeys(t *testing.T, s PasskeyStore) {
 	if got := activeMethods(t, s, ws.ID, u.ID); !slices.Contains(got, gatehouse.MethodPasskey) {
 		t.Fatalf("with one passkey left, methods = %v", got)
 	}
-	_, err = s.DeletePasskey(ctx, ws.ID, u.ID, p1.ID)
+	_, err = delPK(s, ws.ID, u.ID, p1.ID)
 	wantNotFound(t, "delete a deleted passkey", err)
-	left, err = s.DeletePasskey(ctx, ws.ID, u.ID, p2.ID)
+	left, err = delPK(s, ws.ID, u.ID, p2.ID)
 	must(t, "delete last passkey", err)
 	if left != 0 {
 		t.Fatalf("left = %d, want 0", left)
@@ -135,13 +148,12 @@ func testPasskeys(t *testing.T, s PasskeyStore) {
 }
 
 func testPasskeyLimit(t *testing.T, s PasskeyStore) {
-	ctx := context.Background()
 	ws := MustCreateWorkspace(t, s, "pklimit")
 	u := MustCreateUser(t, s, ws.ID, "a@x.test", gatehouse.RoleClient)
 	for i := range 3 {
-		must(t, "add", s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "k", string(rune('a'+i)), t0), 3))
+		must(t, "add", addPK(s, ws.ID, newPasskey(u.ID, "k", string(rune('a'+i)), t0), 3))
 	}
-	if err := s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "k", "d", t0), 3); !errors.Is(err, mfa.ErrPasskeyLimit) {
+	if err := addPK(s, ws.ID, newPasskey(u.ID, "k", "d", t0), 3); !errors.Is(err, mfa.ErrPasskeyLimit) {
 		t.Fatalf("fourth passkey with max 3: got %v, want ErrPasskeyLimit", err)
 	}
 	// Parallel adds cannot pass the limit together.
@@ -152,7 +164,7 @@ func testPasskeyLimit(t *testing.T, s PasskeyStore) {
 	for i := range 8 {
 		wg.Go(func() {
 			<-start
-			switch err := s.AddPasskey(ctx, ws.ID, newPasskey(v.ID, "k", "r"+string(rune('a'+i)), t0), 3); {
+			switch err := addPK(s, ws.ID, newPasskey(v.ID, "k", "r"+string(rune('a'+i)), t0), 3); {
 			case err == nil:
 				ok.Add(1)
 			case errors.Is(err, mfa.ErrPasskeyLimit):
@@ -174,7 +186,7 @@ func testPasskeyCounter(t *testing.T, s PasskeyStore) {
 	ws := MustCreateWorkspace(t, s, "pkcount")
 	u := MustCreateUser(t, s, ws.ID, "a@x.test", gatehouse.RoleClient)
 	p := newPasskey(u.ID, "Key", "cred", t0)
-	must(t, "add", s.AddPasskey(ctx, ws.ID, p, 10))
+	must(t, "add", addPK(s, ws.ID, p, 10))
 	at := t0.Add(time.Hour)
 	must(t, "use", s.UsePasskey(ctx, ws.ID, p.ID, 7, 8, false, at))
 	got, err := s.FindPasskey(ctx, ws.ID, []byte("cred"))
@@ -198,7 +210,7 @@ func testPasskeyReset(t *testing.T, s PasskeyStore) {
 	ctx := context.Background()
 	ws := MustCreateWorkspace(t, s, "pkreset")
 	u := MustCreateUser(t, s, ws.ID, "a@x.test", gatehouse.RoleClient)
-	must(t, "add", s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "Key", "cred", t0), 10))
+	must(t, "add", addPK(s, ws.ID, newPasskey(u.ID, "Key", "cred", t0), 10))
 	// An admin reset clears passkeys with the other methods.
 	must(t, "reset", s.ResetMFA(ctx, ws.ID, u.ID, "mfa:pkreset", nil))
 	ps, err := s.ListPasskeys(ctx, ws.ID, u.ID)
@@ -207,7 +219,7 @@ func testPasskeyReset(t *testing.T, s PasskeyStore) {
 		t.Fatalf("after reset: %d passkeys, methods %v", len(ps), activeMethods(t, s, ws.ID, u.ID))
 	}
 	// The users list counts the method.
-	must(t, "add again", s.AddPasskey(ctx, ws.ID, newPasskey(u.ID, "Key", "cred", t0), 10))
+	must(t, "add again", addPK(s, ws.ID, newPasskey(u.ID, "Key", "cred", t0), 10))
 	list, err := s.ListUserMFA(ctx, ws.ID, t0)
 	must(t, "list user MFA", err)
 	if len(list) != 1 || !slices.Equal(list[0].Methods, []gatehouse.Method{gatehouse.MethodPasskey}) {
@@ -271,13 +283,13 @@ func testPasskeyTenancy(t *testing.T, s PasskeyStore) {
 	ua := MustCreateUser(t, s, a.ID, "a@x.test", gatehouse.RoleClient)
 	ub := MustCreateUser(t, s, b.ID, "a@x.test", gatehouse.RoleClient)
 	p := newPasskey(ua.ID, "Key", "cred", t0)
-	must(t, "add", s.AddPasskey(ctx, a.ID, p, 10))
+	must(t, "add", addPK(s, a.ID, p, 10))
 
 	// A user of A named under B's ID is nobody there.
-	err := s.AddPasskey(ctx, b.ID, newPasskey(ua.ID, "Key", "cred-x", t0), 10)
+	err := addPK(s, b.ID, newPasskey(ua.ID, "Key", "cred-x", t0), 10)
 	wantNotFound(t, "add under another workspace", err)
 	// The same credential may exist in both (each workspace is its own relying party).
-	must(t, "add in B", s.AddPasskey(ctx, b.ID, newPasskey(ub.ID, "Key", "cred", t0), 10))
+	must(t, "add in B", addPK(s, b.ID, newPasskey(ub.ID, "Key", "cred", t0), 10))
 
 	_, err = s.FindPasskey(ctx, b.ID, []byte("cred"))
 	must(t, "find in B", err)
@@ -291,7 +303,7 @@ func testPasskeyTenancy(t *testing.T, s PasskeyStore) {
 	}
 	err = s.UsePasskey(ctx, b.ID, p.ID, 7, 8, false, t0)
 	wantNotFound(t, "use under B", err)
-	_, err = s.DeletePasskey(ctx, b.ID, ua.ID, p.ID)
+	_, err = delPK(s, b.ID, ua.ID, p.ID)
 	wantNotFound(t, "delete under B", err)
 
 	must(t, "create ceremony", s.CreateCeremony(ctx, a.ID, newCeremony("t", nil, 0, mfa.CeremonySignIn, t0)))
@@ -299,4 +311,91 @@ func testPasskeyTenancy(t *testing.T, s PasskeyStore) {
 	wantNotFound(t, "consume A's ceremony under B", err)
 	_, err = s.ConsumeCeremony(ctx, a.ID, hash("t"), mfa.CeremonySignIn, nil, t0)
 	must(t, "consume under A", err)
+}
+
+// testPasskeyAddWhole: adding a passkey is one operation: the passkey, the
+// method, recovery codes when the user has none, the end of the other
+// sessions and the event; a refused add changes nothing.
+func testPasskeyAddWhole(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "pkadd")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
+	signedIn(t, s, w.ID, u.ID, "here")
+	signedIn(t, s, w.ID, u.ID, "there")
+	e := &gatehouse.AuditEvent{At: t0, ActorID: u.ID, TargetID: u.ID, Type: "mfa.method.added", Detail: "passkey"}
+	issued, err := s.AddPasskey(ctx, w.ID, newPasskey(u.ID, "Key", "c1", t0), 2, [][]byte{hash("r1"), hash("r2")}, hash("here"), e)
+	must(t, "add the first passkey", err)
+	st := stateOf(t, s, w.ID, u.ID, "here", "there")
+	if !issued || st.unused != 2 || st.sessions != 1 || st.devices != 2 || st.audit != 1 || st.factors != 1 || e.ID == 0 {
+		t.Fatalf("after the first passkey: issued %t, %+v; want codes issued, 2 codes, the kept session, 1 event, 1 factor", issued, st)
+	}
+	// The user has codes: none are stored.
+	signedIn(t, s, w.ID, u.ID, "again")
+	issued, err = s.AddPasskey(ctx, w.ID, newPasskey(u.ID, "Key 2", "c2", t0), 2, [][]byte{hash("r3")}, hash("here"), nil)
+	must(t, "add the second passkey", err)
+	if st := stateOf(t, s, w.ID, u.ID, "here", "again"); issued || st.unused != 2 || st.sessions != 1 {
+		t.Fatalf("after the second passkey: issued %t, %+v", issued, st)
+	}
+	// Refused (limit, or a credential taken): nothing changes.
+	signedIn(t, s, w.ID, u.ID, "third")
+	for _, tc := range []struct {
+		cred string
+		want error
+	}{{"c3", mfa.ErrPasskeyLimit}, {"c1", gatehouse.ErrConflict}} {
+		max := 2
+		if tc.cred == "c1" {
+			max = 10
+		}
+		ev := &gatehouse.AuditEvent{At: t0, ActorID: u.ID, TargetID: u.ID, Type: "mfa.method.added"}
+		_, err = s.AddPasskey(ctx, w.ID, newPasskey(u.ID, "Key 3", tc.cred, t0), max, [][]byte{hash("r4")}, hash("here"), ev)
+		if !errors.Is(err, tc.want) {
+			t.Fatalf("refused add %s: %v, want %v", tc.cred, err, tc.want)
+		}
+		if st := stateOf(t, s, w.ID, u.ID, "here", "third"); st.sessions != 2 || st.audit != 1 || st.unused != 2 {
+			t.Fatalf("a refused add changed %+v", st)
+		}
+	}
+}
+
+// testPasskeyDeleteWhole: removing a passkey ends the other sessions, and
+// voids the recovery codes only with the last active method.
+func testPasskeyDeleteWhole(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "pkdel")
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
+	p1, p2 := newPasskey(u.ID, "A", "c1", t0), newPasskey(u.ID, "B", "c2", t0)
+	must(t, "add", addPK(s, w.ID, p1, 10))
+	must(t, "add", addPK(s, w.ID, p2, 10))
+	must(t, "totp", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Active: true, CreatedAt: t0}))
+	must(t, "codes", s.ReplaceRecoveryCodes(ctx, w.ID, u.ID, [][]byte{hash("r1"), hash("r2")}, t0))
+	signedIn(t, s, w.ID, u.ID, "here")
+	signedIn(t, s, w.ID, u.ID, "there")
+
+	e := &gatehouse.AuditEvent{At: t0, ActorID: u.ID, TargetID: u.ID, Type: "mfa.method.removed", Detail: "passkey A"}
+	left, err := s.DeletePasskey(ctx, w.ID, u.ID, p1.ID, hash("here"), e)
+	must(t, "delete one of two", err)
+	st := stateOf(t, s, w.ID, u.ID, "here", "there")
+	if left != 1 || st.factors != 2 || st.unused != 2 || st.sessions != 1 || st.audit != 1 || e.ID == 0 {
+		t.Fatalf("after one of two passkeys: left %d, %+v", left, st)
+	}
+	// The last passkey with TOTP still on: the codes stay.
+	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p2.ID, hash("here"), nil)
+	must(t, "delete the last passkey", err)
+	if st := stateOf(t, s, w.ID, u.ID, "here"); st.factors != 1 || st.unused != 2 {
+		t.Fatalf("after the last passkey, TOTP on: %+v, want TOTP and 2 codes", st)
+	}
+	// The last method of all: the codes go.
+	p3 := newPasskey(u.ID, "C", "c3", t0)
+	must(t, "add", addPK(s, w.ID, p3, 10))
+	must(t, "remove totp", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, hash("here"), nil))
+	if n, _ := s.CountRecoveryCodes(ctx, w.ID, u.ID); n != 2 {
+		t.Fatalf("with a passkey left, %d codes, want 2", n)
+	}
+	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p3.ID, hash("here"), nil)
+	must(t, "delete the last method", err)
+	if st := stateOf(t, s, w.ID, u.ID, "here"); st.factors != 0 || st.unused != 0 {
+		t.Fatalf("after the last method: %+v, want no factor and no codes", st)
+	}
+	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p3.ID, hash("here"), nil)
+	wantNotFound(t, "delete again", err)
 }

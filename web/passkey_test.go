@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -149,7 +150,8 @@ func TestPasskeyLimit(t *testing.T) {
 	}
 	for i := range mfa.MaxPasskeys - 1 {
 		p := &mfa.Passkey{UserID: u.ID, Name: "k", CredentialID: []byte(fmt.Sprint("c", i)), PublicKey: []byte("k"), CreatedAt: e.clock.Now()}
-		if err := e.store.AddPasskey(context.Background(), ws.ID, p, mfa.MaxPasskeys); err != nil {
+		keep := sha256.Sum256([]byte(b.cookie("acme")))
+		if _, err := e.store.AddPasskey(context.Background(), ws.ID, p, mfa.MaxPasskeys, nil, keep[:], nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -436,6 +438,15 @@ func TestPasskeyRemove(t *testing.T) {
 	wantBody(t, "reauth page", b.get(wsURL("acme", "/account/security/reauth")), `data-action="passkey-verify"`)
 	e.clock.Advance(-11 * time.Minute)
 
+	// The method is not disabled wholesale: passkeys go one by one.
+	wantStatus(t, "disable the passkey method", b.post(wsURL("acme", "/account/security/passkey/disable"), nil), http.StatusNotFound)
+	if ps, _ := e.store.ListPasskeys(context.Background(), ws.ID, ps[0].UserID); len(ps) != 1 {
+		t.Fatal("disabling the method removed passkeys")
+	}
+	if !strings.Contains(fmt.Sprint(mustMethods(t, e, ws, "client@example.com")), "passkey") {
+		t.Fatal("disabling the method turned it off with the passkey still registered")
+	}
+
 	// Another user's passkey is not theirs to remove.
 	owner := e.browser()
 	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
@@ -532,4 +543,19 @@ func mustUser(tb testing.TB, e *env, ws *gatehouse.Workspace, email string) *gat
 		tb.Fatal(err)
 	}
 	return u
+}
+
+func mustMethods(tb testing.TB, e *env, ws *gatehouse.Workspace, email string) []gatehouse.Method {
+	tb.Helper()
+	fs, err := e.store.FindFactors(context.Background(), ws.ID, mustUser(tb, e, ws, email).ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []gatehouse.Method
+	for _, f := range fs {
+		if f.Active {
+			out = append(out, f.Method)
+		}
+	}
+	return out
 }
