@@ -425,6 +425,17 @@ func TestSensitiveDocument(t *testing.T) {
 			if res := client.get(wsURL("acme", doc)); res.StatusCode != http.StatusSeeOther {
 				t.Fatalf("11 minutes later: %d", res.StatusCode)
 			}
+			// While 2-step is paused by the plan, the password confirms.
+			e.setMFA("acme", gatehouse.PlanStarter, gatehouse.MFAOptional)
+			res = client.get(wsURL("acme", doc))
+			wantStatus(t, "paused, old check", res, http.StatusSeeOther)
+			wantBody(t, "password while paused", client.get(wsURL("acme", res.location())), `type="password"`)
+			res = client.post(wsURL("acme", "/account/security/reauth"), url.Values{"password": {goodPassword}, "next": {doc}})
+			if res.location() != doc {
+				t.Fatalf("password reauth while paused went to %q", res.location())
+			}
+			wantStatus(t, "download while paused", client.get(wsURL("acme", doc)), http.StatusOK)
+			e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
 			// A user without a method confirms with the password.
 			bravoStaff := e.browser()
 			e.user(f.ws, "member@example.com", gatehouse.RoleMember)

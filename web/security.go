@@ -247,7 +247,9 @@ func (s *Server) reauthPage(r *http.Request, method, msg string) reauthPage {
 	if r.Method == http.MethodPost {
 		p.Next = safeNext(r.PostForm.Get("next"))
 	}
-	if len(v.Methods) == 0 {
+	// Without a method, or while two-step verification is paused by the
+	// plan or the mode, the password is what the user proves (SPEC §6, §14).
+	if len(v.Methods) == 0 || !v.Workspace.Plan.HasMFA() || v.Workspace.MFA.Mode == gatehouse.MFADisabled {
 		p.Password = true
 		return p
 	}
