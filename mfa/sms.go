@@ -73,7 +73,15 @@ func ParsePhone(country, number string) (e164, region string, err error) {
 	if region == "" && phonenumbers.GetCountryCodeForRegion(country) == int(n.GetCountryCode()) {
 		region = country
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), region, nil
+	e164 = phonenumbers.Format(n, phonenumbers.E164)
+	// A number the library formats into something it then reads back as
+	// another number ("000000" in DE gave +4900000, which reads back as
+	// +490000) is not a number at all: the form, Twilio and the country
+	// guard, which reads the stored E.164, would each see a different one.
+	if again, err := phonenumbers.Parse(e164, ""); err != nil || phonenumbers.Format(again, phonenumbers.E164) != e164 {
+		return "", "", ErrPhoneInvalid
+	}
+	return e164, region, nil
 }
 
 // PhoneRegion returns the region of an E.164 number ("" when unknown).
