@@ -51,6 +51,8 @@ type Metrics struct {
 	now      func() time.Time
 	reg      *prometheus.Registry
 	requests *prometheus.HistogramVec
+	bodyIn   *prometheus.CounterVec
+	bodyOut  *prometheus.CounterVec
 	signIns  *prometheus.CounterVec
 	checks   *prometheus.CounterVec
 	sent     *prometheus.CounterVec
@@ -75,6 +77,14 @@ func New(o Options) *Metrics {
 			// argon2id hash (tens to hundreds of ms); the tail shows stalls.
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "code"}),
+		bodyIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_http_request_body_bytes_total",
+			Help: "Request body bytes read, by route pattern (on the upload routes: document bytes in).",
+		}, []string{"route"}),
+		bodyOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_http_response_body_bytes_total",
+			Help: "Response body bytes written, by route pattern (on the download route: document bytes out).",
+		}, []string{"route"}),
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_sign_ins_total",
 			Help: "Sign-in attempts (first step), by method and result.",
@@ -92,7 +102,7 @@ func New(o Options) *Metrics {
 			Help: "One-time codes refused before sending, by channel and reason.",
 		}, []string{"channel", "reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.signIns, m.checks, m.sent, m.refused,
+	m.reg.MustRegister(m.requests, m.bodyIn, m.bodyOut, m.signIns, m.checks, m.sent, m.refused,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -112,14 +122,17 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Request starts timing a request; the function it returns records the
-// route pattern ("" when no route matched) and the status once answered.
-func (m *Metrics) Request() func(route string, status int) {
+// route pattern ("" when no route matched), the status and the body bytes
+// in and out once answered.
+func (m *Metrics) Request() func(route string, status int, bodyIn, bodyOut int64) {
 	start := m.now()
-	return func(route string, status int) {
+	return func(route string, status int, bodyIn, bodyOut int64) {
 		if route == "" {
 			route = "unmatched"
 		}
 		m.requests.WithLabelValues(route, strconv.Itoa(status)).Observe(m.now().Sub(start).Seconds())
+		m.bodyIn.WithLabelValues(route).Add(float64(bodyIn))
+		m.bodyOut.WithLabelValues(route).Add(float64(bodyOut))
 	}
 }
 

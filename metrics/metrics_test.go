@@ -83,14 +83,16 @@ func TestRequestTiming(t *testing.T) {
 	m := metrics.New(metrics.Options{Now: func() time.Time { return at }})
 	done := m.Request()
 	at = at.Add(300 * time.Millisecond)
-	done("GET /login", 200)
-	m.Request()("", 404)
+	done("GET /login", 200, 0, 1234)
+	m.Request()("", 404, 10, 0)
 	body, _ := scrape(t, m)
 	for _, want := range []string{
 		`gatehouse_http_request_duration_seconds_sum{code="200",route="GET /login"} 0.3`,
 		`gatehouse_http_request_duration_seconds_bucket{code="200",route="GET /login",le="0.25"} 0`,
 		`gatehouse_http_request_duration_seconds_bucket{code="200",route="GET /login",le="0.5"} 1`,
 		`gatehouse_http_request_duration_seconds_count{code="404",route="unmatched"} 1`,
+		`gatehouse_http_response_body_bytes_total{route="GET /login"} 1234`,
+		`gatehouse_http_request_body_bytes_total{route="unmatched"} 10`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("scrape lacks %s", want)

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -17,9 +18,10 @@ import (
 // can reach a metric label. Its methods must be cheap and never block.
 type Observer interface {
 	// Request starts timing a request; the returned function is called
-	// once with the matched route pattern ("" when none matched) and the
-	// status.
-	Request() func(route string, status int)
+	// once with the matched route pattern ("" when none matched), the
+	// status, and the bytes of request body read and of response body
+	// written (on the document routes, the documents' bytes in and out).
+	Request() func(route string, status int, bodyIn, bodyOut int64)
 	// SignIn counts a first-step sign-in: method "password"; result
 	// "success", "bad_credentials", "throttled" or "error".
 	SignIn(method, result string)
@@ -38,8 +40,10 @@ type Observer interface {
 // nopObserver is the Observer when metrics are off.
 type nopObserver struct{}
 
-func (nopObserver) Request() func(string, int) { return func(string, int) {} }
-func (nopObserver) SignIn(string, string)      {}
+func (nopObserver) Request() func(string, int, int64, int64) {
+	return func(string, int, int64, int64) {}
+}
+func (nopObserver) SignIn(string, string) {}
 func (nopObserver) SecondFactor(string, string) {
 }
 func (nopObserver) CodeRefused(string, string) {}
@@ -58,16 +62,50 @@ func (s *Server) observeRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		done := s.obs.Request()
 		rt := &route{}
-		sw := &statusWriter{ResponseWriter: w}
+		cw := &countingWriter{statusWriter: statusWriter{ResponseWriter: w}}
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, rt))
+		var body *countingBody
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &countingBody{ReadCloser: r.Body}
+			r.Body = body
+		}
 		defer func() {
-			status := sw.status
+			status := cw.status
 			if status == 0 {
 				status = http.StatusOK // nothing written: net/http answers 200
 			}
-			done(rt.pattern, status)
+			var in int64
+			if body != nil {
+				in = body.n
+			}
+			done(rt.pattern, status, in, cw.n)
 		}()
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)))
+		next.ServeHTTP(cw, r)
 	})
+}
+
+// countingWriter counts the response body bytes written.
+type countingWriter struct {
+	statusWriter
+	n int64
+}
+
+func (cw *countingWriter) Write(b []byte) (int, error) {
+	n, err := cw.statusWriter.Write(b)
+	cw.n += int64(n)
+	return n, err
+}
+
+// countingBody counts the request body bytes read.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 // recordRoute notes the pattern mux matched, unless a mux below it already

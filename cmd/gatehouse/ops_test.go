@@ -159,6 +159,14 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("%s%v = %v (present %v), want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
+	// Body bytes are counted by route: on the document routes these are
+	// the documents' bytes in and out.
+	if v, ok := sample(after, "gatehouse_http_request_body_bytes_total", map[string]string{"route": "POST /login"}); !ok || v < 60 {
+		t.Errorf("request body bytes of POST /login = %v (present %v), want the forms' bytes", v, ok)
+	}
+	if v, ok := sample(after, "gatehouse_http_response_body_bytes_total", map[string]string{"route": "GET /password/reset/{token}"}); !ok || v < 100 {
+		t.Errorf("response body bytes of the reset page = %v (present %v), want its page", v, ok)
+	}
 	// No label anywhere holds what a user typed or was given: an e-mail,
 	// the workspace slug, a token from a URL.
 	for name, f := range after {
