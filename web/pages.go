@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"sync"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -56,10 +54,6 @@ func parsePages() (*pages, error) {
 	return p, nil
 }
 
-// bufPool reuses render buffers: a page is rendered whole before its status
-// is written, so a template error can still become a clean 500.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // render writes the named page with the status.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	t, ok := s.pages.byName[name]
@@ -67,18 +61,16 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		s.serverError(w, r, fmt.Errorf("no template %q", name))
 		return
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
+	buf := getBuffer()
+	defer putBuffer(buf)
 	if err := t.ExecuteTemplate(buf, "layout.html", data); err != nil {
 		s.serverError(w, r, fmt.Errorf("render %s: %w", name, err))
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	h["Content-Type"] = htmlType
+	h["Cache-Control"] = noStore
+	writeBody(w, status, buf)
 }
 
 // page returns the shared page data for a request.
