@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -100,7 +101,7 @@ func signInWithTOTP(tb testing.TB, addr, email, secret string) {
 // TestBackupRestore backs up a serving SQLite store and starts a server on
 // the copy with the same key: every user signs in with password and TOTP.
 func TestBackupRestore(t *testing.T) {
-	env, _ := newEnv(t)
+	env, dir := newEnv(t)
 	env["GATEHOUSE_SECRET_KEY"] = newKey()
 	seedTOTPWorkspace(t, env)
 	srv := startServe(t, env, "--addr", "127.0.0.1:0", "--base-url", testBaseURL)
@@ -108,6 +109,10 @@ func TestBackupRestore(t *testing.T) {
 	for _, email := range totpUsers {
 		secrets[email] = enrollTOTP(t, srv.addr, email)
 	}
+
+	// A document, uploaded through the portal service on the same store.
+	content := bytes.Repeat([]byte("signed contract "), 20000)
+	docID := uploadDocument(t, dir, env["GATEHOUSE_SECRET_KEY"], content)
 
 	// The server keeps answering, and writing sessions, while the copy is
 	// taken.
@@ -158,6 +163,9 @@ func TestBackupRestore(t *testing.T) {
 		signInWithTOTP(t, srv.addr, email, secrets[email])
 	}
 	srv.stop(t)
+	if got := readDocument(t, restoreDir, env["GATEHOUSE_SECRET_KEY"], docID); !bytes.Equal(got, content) {
+		t.Errorf("the restored document has %d bytes, want the %d uploaded", len(got), len(content))
+	}
 }
 
 func TestBackupErrors(t *testing.T) {

@@ -97,27 +97,8 @@ func TestKeysRotate(t *testing.T) {
 	srv.stop(t)
 
 	// A document, sealed by a data key sealed under the old key.
-	svc, staff, _ := portalOn(t, dir, oldKey)
-	client, err := svc.CreateClient(ctx, staff, "Client Co", "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	content := bytes.Repeat([]byte("quarterly figures "), 5000)
-	up, err := svc.BeginUpload(ctx, staff, client.ID, "figures.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(up, bytes.NewReader(content)); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ws := mustWorkspace(t, openSQLite(t, dir), "acme")
-	docs, err := svc.Finish(ctx, staff, ws, []*portal.Upload{up}, portal.UploadMeta{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	docID := uploadDocument(t, dir, oldKey, content)
 
 	newOnly := map[string]string{"GATEHOUSE_DATA_DIR": dir, "GATEHOUSE_SECRET_KEY": newKey}
 	// Before the rotation the new key alone opens nothing: the server
@@ -161,19 +142,10 @@ func TestKeysRotate(t *testing.T) {
 	signInWithRecovery(t, srv.addr, totpUsers[1], recovery[totpUsers[1]])
 	srv.stop(t)
 
-	svc, staff, ws = portalOn(t, dir, newKey)
-	d, err := svc.Document(ctx, staff, docs[0].ID)
-	if err != nil {
-		t.Fatal(err)
+	if got := readDocument(t, dir, newKey, docID); !bytes.Equal(got, content) {
+		t.Errorf("document under the new key: %d bytes, want the %d uploaded", len(got), len(content))
 	}
-	rd, err := svc.Open(ctx, staff, d, "")
-	if err != nil {
-		t.Fatalf("open the document under the new key: %v", err)
-	}
-	got, err := io.ReadAll(rd)
-	if err != nil || !bytes.Equal(got, content) {
-		t.Errorf("document under the new key: %d bytes, %v; want the %d uploaded", len(got), err, len(content))
-	}
+	ws := mustWorkspace(t, openSQLite(t, dir), "acme")
 	keys, err := secret.NewKeyring(mustDecode(t, newKey))
 	if err != nil {
 		t.Fatal(err)
@@ -224,4 +196,52 @@ func totpAt(tb testing.TB, secret string, at time.Time) string {
 		tb.Fatal(err)
 	}
 	return code
+}
+
+// uploadDocument stores content as a document of a new client of acme,
+// through the portal service over the SQLite store in dataDir, and returns
+// its ID.
+func uploadDocument(tb testing.TB, dataDir, key string, content []byte) int64 {
+	tb.Helper()
+	ctx := context.Background()
+	svc, staff, ws := portalOn(tb, dataDir, key)
+	client, err := svc.CreateClient(ctx, staff, "Client Co", "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	up, err := svc.BeginUpload(ctx, staff, client.ID, "figures.txt")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(up, bytes.NewReader(content)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := up.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	docs, err := svc.Finish(ctx, staff, ws, []*portal.Upload{up}, portal.UploadMeta{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return docs[0].ID
+}
+
+// readDocument reads the document back through the portal service.
+func readDocument(tb testing.TB, dataDir, key string, id int64) []byte {
+	tb.Helper()
+	ctx := context.Background()
+	svc, staff, _ := portalOn(tb, dataDir, key)
+	d, err := svc.Document(ctx, staff, id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rd, err := svc.Open(ctx, staff, d, "")
+	if err != nil {
+		tb.Fatalf("open document %d: %v", id, err)
+	}
+	got, err := io.ReadAll(rd)
+	if err != nil {
+		tb.Fatalf("read document %d: %v", id, err)
+	}
+	return got
 }
