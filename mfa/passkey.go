@@ -33,6 +33,15 @@ var (
 	ErrPasskeyUV       = errors.New("Signing in with a passkey needs your device's PIN, fingerprint or face check.")
 	ErrPasskeyCloned   = errors.New("That passkey was refused: its counter went backwards, which can mean it was copied. Try another way and tell your workspace admin.")
 	ErrPasskeyUnknown  = errors.New("That passkey is not registered in this workspace.")
+	ErrPasskeyBusy     = errors.New("Too many passkey sign-ins from this address. Wait a few minutes, or sign in with your password.")
+)
+
+// SignInCeremonyCap bounds the passwordless ceremonies one client address
+// may begin in a workspace per SignInCeremonyWindow: each is a row in the
+// store, and this endpoint needs no account.
+const (
+	SignInCeremonyCap    = 30
+	SignInCeremonyWindow = 10 * time.Minute
 )
 
 // Passkey is one WebAuthn credential of a user. Its public key is no
@@ -512,9 +521,16 @@ func (s *Service) recordUse(ctx context.Context, ws *gatehouse.Workspace, userID
 // BeginPasskeySignIn starts a passwordless sign-in: a discoverable
 // credential with user verification required. It is bound to the browser
 // by the returned token only; there is no session yet.
-func (s *Service) BeginPasskeySignIn(ctx context.Context, ws *gatehouse.Workspace, rp RelyingParty) (*Begun, error) {
+func (s *Service) BeginPasskeySignIn(ctx context.Context, ws *gatehouse.Workspace, rp RelyingParty, ip string) (*Begun, error) {
 	if !PasskeysOn(ws) {
 		return nil, ErrUnavailable
+	}
+	full, err := s.Store.TakeLimits(ctx, ws.ID, s.Now(), gatehouse.Limit{Key: "passkeyip:" + ip, Max: SignInCeremonyCap, Window: SignInCeremonyWindow})
+	if err != nil {
+		return nil, err
+	}
+	if full >= 0 {
+		return nil, ErrPasskeyBusy
 	}
 	wa, err := rp.webauthn(protocol.VerificationRequired)
 	if err != nil {

@@ -62,6 +62,10 @@ type passkeyAnswer struct {
 // begun answers a begin endpoint: the options, and the ceremony's cookie.
 func (s *Server) begun(w http.ResponseWriter, r *http.Request, b *mfa.Begun, err error) {
 	switch {
+	case errors.Is(err, mfa.ErrPasskeyBusy):
+		w.Header().Set("Retry-After", retryAfter(mfa.SignInCeremonyWindow))
+		writeJSON(w, http.StatusTooManyRequests, passkeyAnswer{Error: "too_many_requests", Message: err.Error()})
+		return
 	case isFormMFAError(err) || isThrottle(err):
 		writeJSON(w, http.StatusConflict, passkeyAnswer{Error: "unavailable", Message: err.Error()})
 		return
@@ -140,7 +144,7 @@ func (s *Server) verifyPasskey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handlePasskeySignInBegin(w http.ResponseWriter, r *http.Request) {
-	b, err := s.mfa.BeginPasskeySignIn(r.Context(), reqOf(r).ws, s.relyingParty(reqOf(r).ws))
+	b, err := s.mfa.BeginPasskeySignIn(r.Context(), reqOf(r).ws, s.relyingParty(reqOf(r).ws), clientIP(r))
 	s.begun(w, r, b, err)
 }
 

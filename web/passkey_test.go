@@ -559,3 +559,19 @@ func mustMethods(tb testing.TB, e *env, ws *gatehouse.Workspace, email string) [
 	}
 	return out
 }
+
+// TestPasskeySignInCap: each begun passwordless sign-in is a row in the
+// store and needs no account, so one address gets a few dozen per window.
+func TestPasskeySignInCap(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	for i := range mfa.SignInCeremonyCap {
+		wantStatus(t, fmt.Sprint("begin ", i), e.browser().post(wsURL("acme", "/login/passkey/begin"), nil), http.StatusOK)
+	}
+	res := e.browser().post(wsURL("acme", "/login/passkey/begin"), nil)
+	wantStatus(t, "begin past the cap", res, http.StatusTooManyRequests)
+	wantBody(t, "begin past the cap", res, "Too many passkey sign-ins")
+	e.clock.Advance(mfa.SignInCeremonyWindow)
+	wantStatus(t, "begin after the window", e.browser().post(wsURL("acme", "/login/passkey/begin"), nil), http.StatusOK)
+}
