@@ -218,7 +218,11 @@ type Reader struct {
 	plain []byte   // its plaintext
 	win   [][]byte // sealed chunks read ahead, from index winAt
 	winAt int
-	err   error // the first chunk that failed to open
+	// ahead delivers the batch after the window, fetched while the
+	// window's chunks are sent: the next query overlaps the network.
+	ahead   chan batchResult
+	aheadAt int
+	err     error // the first chunk that failed to open
 }
 
 // Err returns the error that stopped a read, if any: a caller that hands
@@ -247,10 +251,39 @@ func (r *Reader) load(index int) error {
 	return err
 }
 
+// batchResult is a batch of sealed chunks read ahead.
+type batchResult struct {
+	chunks [][]byte
+	err    error
+}
+
+// fetch returns the batch of sealed chunks from index, from the read-ahead
+// when it is that one, and starts reading the following batch.
+func (r *Reader) fetch(index int) ([][]byte, error) {
+	total := chunkCount(r.doc.Size)
+	var res batchResult
+	if r.ahead != nil && r.aheadAt == index {
+		res = <-r.ahead
+	} else {
+		res.chunks, res.err = r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, index, min(chunkBatch, total-index))
+	}
+	r.ahead = nil // a read-ahead for another place is left to finish on its own
+	if res.err == nil && len(res.chunks) == chunkBatch && index+chunkBatch < total {
+		next := index + chunkBatch
+		ch := make(chan batchResult, 1)
+		go func() {
+			var b batchResult
+			b.chunks, b.err = r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, next, min(chunkBatch, total-next))
+			ch <- b
+		}()
+		r.ahead, r.aheadAt = ch, next
+	}
+	return res.chunks, res.err
+}
+
 func (r *Reader) open(index int) error {
 	if index < r.winAt || index >= r.winAt+len(r.win) {
-		n := min(chunkBatch, chunkCount(r.doc.Size)-index)
-		win, err := r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, index, max(n, 1))
+		win, err := r.fetch(index)
 		if err != nil {
 			return fmt.Errorf("%w: document %d chunk %d: %w", ErrTampered, r.doc.ID, index, err)
 		}

@@ -110,7 +110,7 @@ func (f *fixture) upload(t *testing.T, name string, data []byte) *portal.Documen
 
 func TestRoundTrip(t *testing.T) {
 	f := newFixture(t)
-	for _, size := range []int{0, 1, portal.ChunkSize - 1, portal.ChunkSize, portal.ChunkSize + 1, 3*portal.ChunkSize + 17} {
+	for _, size := range []int{0, 1, portal.ChunkSize - 1, portal.ChunkSize, portal.ChunkSize + 1, 3*portal.ChunkSize + 17, 40*portal.ChunkSize + 3} {
 		data := make([]byte, size)
 		rand.Read(data)
 		d := f.upload(t, "x.bin", data)
@@ -125,6 +125,18 @@ func TestRoundTrip(t *testing.T) {
 		got, err := io.ReadAll(r)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("size %d: read back %d bytes, err %v", size, len(got), err)
+		}
+		if size > 20*portal.ChunkSize {
+			// Back to the start, then into the middle: other batches.
+			for _, off := range []int64{5, int64(size) / 2, 17 * portal.ChunkSize} {
+				if _, err := r.Seek(off, io.SeekStart); err != nil {
+					t.Fatal(err)
+				}
+				part := make([]byte, 100)
+				if _, err := io.ReadFull(r, part); err != nil || !bytes.Equal(part, data[off:off+100]) {
+					t.Fatalf("size %d: read at %d: %v", size, off, err)
+				}
+			}
 		}
 		if size > 10 {
 			// A range across a chunk boundary.
@@ -237,6 +249,31 @@ func TestTamper(t *testing.T) {
 				t.Fatalf("err %v, want ErrTampered", err)
 			}
 		})
+	}
+}
+
+// TestTamperLater: a chunk altered in a later batch (read ahead while the
+// first is sent) fails the read too.
+func TestTamperLater(t *testing.T) {
+	f := newFixture(t)
+	data := make([]byte, 40*portal.ChunkSize)
+	rand.Read(data)
+	d := f.upload(t, "big.bin", data)
+	f.store.hook = func(i int, b []byte) ([]byte, error) {
+		if i == 33 {
+			b = bytes.Clone(b)
+			b[40] ^= 4
+		}
+		return b, nil
+	}
+	defer func() { f.store.hook = nil }()
+	r, err := f.svc.Open(context.Background(), f.staff, d, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if !errors.Is(err, portal.ErrTampered) || len(got) != 33*portal.ChunkSize || !bytes.Equal(got, data[:len(got)]) {
+		t.Fatalf("read %d bytes, err %v; want the 33 good chunks, then ErrTampered", len(got), err)
 	}
 }
 
