@@ -210,7 +210,7 @@ func TestAdminReset(t *testing.T) {
 	a.enrollTOTP("acme")
 
 	res := a.get(wsURL("acme", "/dashboard/users"))
-	wantBody(t, "users list", res, `class="mfa-state">totp<`)
+	wantBody(t, "users list", res, `class="mfa-state">Authenticator app<`)
 	res = a.get(wsURL("acme", fmt.Sprintf("/dashboard/users/%d", client.ID)))
 	wantBody(t, "user page", res, "Reset two-step verification")
 	res = a.post(wsURL("acme", fmt.Sprintf("/dashboard/users/%d/reset-2fa", client.ID)), url.Values{"reason": {"lost phone"}})
@@ -331,7 +331,7 @@ func TestCoverage(t *testing.T) {
 		`<tr class="role-owner"><td>owner</td><td>1</td><td>1</td><td>100%</td></tr>`,
 		`<tr class="role-admin"><td>admin</td><td>1</td><td>0</td><td>0%</td></tr>`,
 		`<tr class="role-client"><td>client</td><td>3</td><td>2</td><td>66%</td></tr>`,
-		`<li class="mix-totp">totp: 3</li>`, `<li class="mix-email">email: 1</li>`,
+		`<li class="mix-totp">Authenticator app: 3</li>`, `<li class="mix-email">E-mail codes: 1</li>`,
 		`admin@example.com</a> (admin)`, `c3@example.com</a> (client)`,
 		`Inside the grace period (2)`, `Locked (1)`, `c2@example.com</a></li>`,
 	} {

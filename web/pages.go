@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 //go:embed templates
@@ -34,7 +35,7 @@ type pages struct {
 }
 
 func parsePages() (*pages, error) {
-	funcs := template.FuncMap{"static": staticPath, "add1": func(i int) int { return i + 1 }, "uploadForm": newUploadFormData}
+	funcs := template.FuncMap{"static": staticPath, "methodName": mfa.MethodName, "add1": func(i int) int { return i + 1 }, "uploadForm": newUploadFormData}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)

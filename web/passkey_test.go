@@ -138,8 +138,8 @@ func TestPasskeyRegister(t *testing.T) {
 	// The users list and coverage count the method.
 	owner := e.browser()
 	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
-	wantBody(t, "users list", owner.get(wsURL("acme", "/dashboard/users")), `<td class="mfa-state">passkey</td>`)
-	wantBody(t, "coverage", owner.get(wsURL("acme", "/dashboard/security/coverage")), `class="mix-passkey">passkey: 1<`)
+	wantBody(t, "users list", owner.get(wsURL("acme", "/dashboard/users")), `<td class="mfa-state">Passkey</td>`)
+	wantBody(t, "coverage", owner.get(wsURL("acme", "/dashboard/security/coverage")), `class="mix-passkey">Passkey: 1<`)
 }
 
 func TestPasskeyLimit(t *testing.T) {
