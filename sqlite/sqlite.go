@@ -33,6 +33,8 @@ type DB struct {
 	// read is the pool of readers; it runs every query as a prepared
 	// statement cached by its text (see reader).
 	read *reader
+	// visits keeps what FindVisit read while the database is unchanged.
+	visits *visitCache
 }
 
 // readStmt returns the prepared reader statement for query, a constant
@@ -86,7 +88,13 @@ func Open(path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &DB{write: write, read: &reader{DB: read}}, nil
+	watch, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{write: write, read: &reader{DB: read}, visits: newVisitCache(watch)}, nil
 }
 
 // Migrate applies the embedded migrations that have not run yet.
@@ -103,7 +111,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.read.Close(), db.write.Close())
+	return errors.Join(db.visits.close(), db.read.Close(), db.write.Close())
 }
 
 // Times are stored as Unix nanoseconds: exact, sortable and cheap to compare.

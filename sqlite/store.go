@@ -263,10 +263,10 @@ var findVisit = `
 		JOIN workspaces w ON w.id = s.workspace_id
 		WHERE s.token_hash = ? AND s.workspace_id = ?`
 
-// FindVisit implements gatehouse.SessionStore: one read by the unique token
-// hash index, with the user and workspace joined in and the user's active
-// methods gathered by a subquery.
-func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
+// findVisit reads a visit (see FindVisit and the visit cache): one read by
+// the unique token hash index, with the user and workspace joined in and
+// the user's active methods gathered by a subquery.
+func (db *DB) findVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
 	var (
 		v       gatehouse.Visit
 		sr      = sessionRow{s: &v.Session}

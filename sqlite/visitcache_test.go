@@ -1,0 +1,257 @@
+package sqlite_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/sqlite"
+	"github.com/gatehouse-dev/gatehouse/storetest"
+)
+
+// visitFixture is a store on a file, a second handle on the same file (as
+// the CLI opens it), and a signed-in session.
+type visitFixture struct {
+	db, cli *sqlite.DB
+	ws      *gatehouse.Workspace
+	user    *gatehouse.User
+	hash    []byte
+}
+
+func newVisitFixture(t *testing.T) *visitFixture {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	f := &visitFixture{db: db, cli: cli}
+	f.ws = storetest.MustCreateWorkspace(t, db, "acme")
+	f.user = storetest.MustCreateUser(t, db, f.ws.ID, "ann@example.com", gatehouse.RoleClient)
+	h := sha256.Sum256([]byte("token"))
+	f.hash = h[:]
+	now := time.Date(2039, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := &gatehouse.Session{UserID: f.user.ID, TokenHash: f.hash, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(12 * time.Hour), IdleTimeout: time.Hour}
+	if err := db.CreateSession(ctx, f.ws.ID, s); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// visit reads the visit and reports whether it came from the cache.
+func (f *visitFixture) visit(t *testing.T) (*gatehouse.Visit, error, bool) {
+	t.Helper()
+	h0, _ := f.db.VisitCacheStats()
+	v, err := f.db.FindVisit(context.Background(), f.ws.ID, f.hash)
+	h1, _ := f.db.VisitCacheStats()
+	return v, err, h1 > h0
+}
+
+// TestVisitCacheExact checks that the visit cache serves a repeated check
+// from memory and that every write — by this store or by another
+// connection, as the CLI makes — is seen by the very next check.
+func TestVisitCacheExact(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		write func(f *visitFixture, s *sqlite.DB) error
+		check func(v *gatehouse.Visit, err error) string
+	}{
+		{
+			name: "disable",
+			write: func(f *visitFixture, s *sqlite.DB) error {
+				return s.Exec(ctx, `UPDATE users SET disabled = 1 WHERE id = ?`, f.user.ID)
+			},
+			check: func(v *gatehouse.Visit, err error) string {
+				if err != nil || !v.User.Disabled {
+					return "the user is not disabled"
+				}
+				return ""
+			},
+		},
+		{
+			name: "plan",
+			write: func(f *visitFixture, s *sqlite.DB) error {
+				return s.Exec(ctx, `UPDATE workspaces SET plan = 'starter' WHERE id = ?`, f.ws.ID)
+			},
+			check: func(v *gatehouse.Visit, err error) string {
+				if err != nil || v.Workspace.Plan != gatehouse.PlanStarter {
+					return "the plan did not change"
+				}
+				return ""
+			},
+		},
+		{
+			name: "logout",
+			write: func(f *visitFixture, s *sqlite.DB) error {
+				return s.DeleteSession(ctx, f.ws.ID, f.hash)
+			},
+			check: func(v *gatehouse.Visit, err error) string {
+				if err == nil {
+					return "the session is still found"
+				}
+				return ""
+			},
+		},
+		{
+			name: "password",
+			write: func(f *visitFixture, s *sqlite.DB) error {
+				return s.Exec(ctx, `UPDATE users SET password_hash = 'changed' WHERE id = ?`, f.user.ID)
+			},
+			check: func(v *gatehouse.Visit, err error) string {
+				if err != nil || v.User.PasswordHash != "changed" {
+					return "the password did not change"
+				}
+				return ""
+			},
+		},
+	}
+	for _, c := range cases {
+		for _, by := range []string{"this store", "another connection"} {
+			t.Run(c.name+" by "+by, func(t *testing.T) {
+				f := newVisitFixture(t)
+				if _, err, _ := f.visit(t); err != nil {
+					t.Fatal(err)
+				}
+				if _, err, hit := f.visit(t); err != nil || !hit {
+					t.Fatalf("a repeated check was not served from the cache (err %v)", err)
+				}
+				s := f.db
+				if by == "another connection" {
+					s = f.cli
+				}
+				if err := c.write(f, s); err != nil {
+					t.Fatal(err)
+				}
+				v, err, hit := f.visit(t)
+				if hit {
+					t.Error("the check after a write was served from the cache")
+				}
+				if msg := c.check(v, err); msg != "" {
+					t.Error(msg)
+				}
+			})
+		}
+	}
+}
+
+// TestVisitCacheCopies checks that a caller changing the visit it got does
+// not change what the next caller gets.
+func TestVisitCacheCopies(t *testing.T) {
+	f := newVisitFixture(t)
+	first, err, _ := f.visit(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *first
+	want.Session.TokenHash = append([]byte(nil), first.Session.TokenHash...)
+	want.Workspace.MFA.Methods = append([]gatehouse.Method(nil), first.Workspace.MFA.Methods...)
+	change := func(v *gatehouse.Visit) {
+		v.Session.LastSeenAt = v.Session.LastSeenAt.Add(time.Hour)
+		v.Session.TokenHash[0] ^= 0xff
+		v.Workspace.MFA.Methods[0] = "changed"
+		v.User.Name = "changed"
+	}
+	change(first) // the visit read (and kept) on a miss
+	for i := range 2 {
+		v, err, hit := f.visit(t)
+		if err != nil || !hit {
+			t.Fatalf("not served from the cache (err %v)", err)
+		}
+		if !reflect.DeepEqual(*v, want) {
+			t.Fatalf("check %d: a change to a visit reached the cache:\n%+v\nwant\n%+v", i+2, *v, want)
+		}
+		change(v) // a visit served from the cache
+	}
+}
+
+// TestCloneVisitSharesNothing fills every field of a visit (so a field
+// added later is covered) and checks that the clone is equal and shares no
+// pointer, slice or map with the original.
+func TestCloneVisitSharesNothing(t *testing.T) {
+	v := new(gatehouse.Visit)
+	fill(reflect.ValueOf(v).Elem())
+	c := sqlite.CloneVisit(v)
+	if !reflect.DeepEqual(v, c) {
+		t.Fatalf("clone differs:\n%+v\n%+v", v, c)
+	}
+	shared(t, "Visit", reflect.ValueOf(v).Elem(), reflect.ValueOf(c).Elem())
+}
+
+func fill(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Date(2039, 3, 1, 12, 0, 0, 0, time.UTC)))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		fill(s.Index(0))
+		fill(s.Index(1))
+		v.Set(s)
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		fill(p.Elem())
+		v.Set(p)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k)
+		fill(e)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(7)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(7)
+	}
+}
+
+func shared(t *testing.T, path string, a, b reflect.Value) {
+	t.Helper()
+	switch a.Kind() {
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if a.Type().Field(i).IsExported() {
+				shared(t, path+"."+a.Type().Field(i).Name, a.Field(i), b.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Pointer, reflect.Map:
+		if !a.IsNil() && a.UnsafePointer() == b.UnsafePointer() {
+			t.Errorf("%s is shared between a visit and its clone", path)
+		}
+		if a.Kind() == reflect.Slice {
+			for i := range a.Len() {
+				shared(t, path+"[]", a.Index(i), b.Index(i))
+			}
+		}
+		if a.Kind() == reflect.Pointer && !a.IsNil() {
+			shared(t, path+"*", a.Elem(), b.Elem())
+		}
+	}
+}

@@ -1,0 +1,40 @@
+package web
+
+import (
+	"io"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/portal"
+)
+
+// BenchmarkRenderPortal measures the portal home's template alone, with
+// the content a portal in use shows (three documents, an open request,
+// three messages).
+func BenchmarkRenderPortal(b *testing.B) {
+	p, err := parsePages()
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := p.byName["portal"]
+	ws := &gatehouse.Workspace{ID: 1, Slug: "acme", Name: "Acme & Co"}
+	u := &gatehouse.User{ID: 2, Email: "casey@example.com", Name: "Casey Client", Role: gatehouse.RoleClient}
+	sp := &space{Client: &portal.Client{ID: 3, Name: "Casey"}, MaxUpload: "25 MB"}
+	for i := range 3 {
+		sp.Documents = append(sp.Documents, documentRow{ID: int64(i + 1), Title: "Quarterly report", FileName: "q3.pdf",
+			Size: "64 KB", Uploaded: "1 Mar 2039 12:00", Uploader: "Olivia Owner", Type: "PDF"})
+		sp.Messages = append(sp.Messages, messageRow{Author: "Olivia Owner", Staff: true, Body: "Your report is ready <b>now</b>.", At: "1 Mar 2039 12:00"})
+	}
+	sp.Open = []requestRow{{ID: 1, Title: "Signed letter", Note: "Please sign.", Open: true}}
+	sp.Requests = sp.Open
+	data := portalPage{page: page{Title: "Your portal", Workspace: ws, User: u}, space: sp, TwoStep: twoStepCard{Invite: true}}
+	b.ReportAllocs()
+	for b.Loop() {
+		buf := getBuffer()
+		if err := t.ExecuteTemplate(buf, "layout.html", data); err != nil {
+			b.Fatal(err)
+		}
+		io.Discard.Write(buf.Bytes())
+		putBuffer(buf)
+	}
+}
