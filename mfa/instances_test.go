@@ -393,3 +393,50 @@ func TestSMSCapsAcrossInstances(t *testing.T) {
 		}
 	})
 }
+
+// slipStore counts another try on a key just before the service's own
+// (once): a parallel guess that slipped in between reading the counter and
+// adding to it.
+type slipStore struct {
+	stores
+	slip func()
+}
+
+func (s *slipStore) AddFailure(ctx context.Context, workspaceID int64, key string, now, forgetBefore time.Time) (gatehouse.Throttle, error) {
+	if f := s.slip; f != nil {
+		s.slip = nil
+		if _, err := s.stores.AddFailure(ctx, workspaceID, key, now, forgetBefore); err != nil {
+			return gatehouse.Throttle{}, err
+		}
+		f()
+	}
+	return s.stores.AddFailure(ctx, workspaceID, key, now, forgetBefore)
+}
+
+// TestGuessSlippedIn: a try that finds another counted since it read the
+// account's counter is refused unchecked, even with the right code, which
+// stays unspent.
+func TestGuessSlippedIn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{})
+		h.addEmailFactor(t, h.user)
+		ctx := t.Context()
+		v := h.pending(t)
+		if err := h.svc.SendCode(ctx, v, gatehouse.MethodEmail, testIP); err != nil {
+			t.Fatal(err)
+		}
+		code := h.mail.lastCode(t)
+		slipped := false
+		racer := h.instance(&slipStore{stores: h.store, slip: func() { slipped = true }})
+		var th *mfa.ThrottledError
+		if _, err := racer.Verify(ctx, v, "email", code, testIP); !errors.As(err, &th) {
+			t.Fatalf("Verify after another guess slipped in = %v; want *ThrottledError", err)
+		}
+		if !slipped {
+			t.Fatal("no guess slipped in")
+		}
+		// The code was not looked at: after the pause it still works.
+		h.clock.Advance(time.Minute)
+		h.verify(t, h.reload(t, v), "email", code)
+	})
+}
