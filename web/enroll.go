@@ -33,7 +33,7 @@ func (s *Server) handleSMSStart(w http.ResponseWriter, r *http.Request) {
 		// The same number again within the minute: it is saved, and the
 		// confirm page says whether a code to it is live and counts down.
 	case isFormMFAError(err):
-		s.showSecurityWith(w, r, http.StatusUnprocessableEntity, "", err.Error())
+		s.showSecurityWith(w, r, http.StatusUnprocessableEntity, "", mfaSentence(err))
 		return
 	case err != nil:
 		s.serverError(w, r, err)
@@ -64,7 +64,7 @@ func (s *Server) confirmCode(channel gatehouse.Method, tmpl string, confirm func
 		switch {
 		case s.endedLogin(w, r, err):
 		case isFormMFAError(err) || isThrottle(err):
-			s.showCodeConfirm(w, r, http.StatusUnprocessableEntity, channel, tmpl, err.Error())
+			s.showCodeConfirm(w, r, http.StatusUnprocessableEntity, channel, tmpl, mfaSentence(err))
 		case err != nil:
 			s.serverError(w, r, err)
 		default:
@@ -110,9 +110,9 @@ func (s *Server) handleSMSResend(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &tooSoon):
 		w.Header().Set("Retry-After", retryAfter(tooSoon.RetryAfter))
-		s.showCodeConfirm(w, r, http.StatusTooManyRequests, gatehouse.MethodSMS, "smsconfirm", err.Error())
+		s.showCodeConfirm(w, r, http.StatusTooManyRequests, gatehouse.MethodSMS, "smsconfirm", mfaSentence(err))
 	case isFormMFAError(err):
-		s.showCodeConfirm(w, r, http.StatusUnprocessableEntity, gatehouse.MethodSMS, "smsconfirm", err.Error())
+		s.showCodeConfirm(w, r, http.StatusUnprocessableEntity, gatehouse.MethodSMS, "smsconfirm", mfaSentence(err))
 	case err != nil:
 		s.serverError(w, r, err)
 	default:
@@ -157,11 +157,11 @@ func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 			s.serverError(w, r, perr)
 			return
 		}
-		s.render(w, r, http.StatusUnprocessableEntity, "totp", totpPage{page: s.page(r, "Set up an authenticator app"), Setup: setup, URI: template.URL(setup.URI), Error: err.Error()})
+		s.render(w, r, http.StatusUnprocessableEntity, "totp", totpPage{page: s.page(r, "Set up an authenticator app"), Setup: setup, URI: template.URL(setup.URI), Error: mfaSentence(err)})
 		return
 	}
 	if errors.Is(err, mfa.ErrNotPending) {
-		s.renderError(w, r, http.StatusConflict, err.Error())
+		s.renderError(w, r, http.StatusConflict, mfaSentence(err))
 		return
 	}
 	if err != nil {
@@ -227,7 +227,8 @@ func (s *Server) handleEmailEnable(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, new(*mfa.TooSoonError)):
 		needsCode = true // the confirm page says whether a code is live, and counts down
 	case isFormMFAError(err):
-		s.renderError(w, r, http.StatusUnprocessableEntity, err.Error())
+		ue, _ := mfaUserError(err)
+		s.renderError(w, r, ue.status, ue.sentence)
 		return
 	case err != nil:
 		s.serverError(w, r, err)

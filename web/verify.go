@@ -87,7 +87,7 @@ func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, 
 			case errors.As(err, &tooSoon):
 				st.ResendIn = tooSoon.RetryAfter
 			case isFormMFAError(err):
-				p.Error = err.Error()
+				p.Error = mfaSentence(err)
 			case err != nil:
 				s.serverError(w, r, err)
 				return
@@ -136,13 +136,13 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.As(err, &throttled):
 		w.Header().Set("Retry-After", retryAfter(throttled.RetryAfter))
-		s.showVerify(w, r, http.StatusTooManyRequests, method, err.Error(), false)
+		s.showVerify(w, r, http.StatusTooManyRequests, method, mfaSentence(err), false)
 		return
 	case errors.Is(err, mfa.ErrLocked):
-		s.showVerify(w, r, http.StatusForbidden, method, err.Error(), false)
+		s.showVerify(w, r, http.StatusForbidden, method, mfaSentence(err), false)
 		return
 	case isFormMFAError(err):
-		s.showVerify(w, r, http.StatusUnauthorized, method, err.Error(), false)
+		s.showVerify(w, r, http.StatusUnauthorized, method, mfaSentence(err), false)
 		return
 	case err != nil:
 		s.serverError(w, r, err)
@@ -198,7 +198,7 @@ func (s *Server) endedLogin(w http.ResponseWriter, r *http.Request, err error) b
 		return true
 	}
 	s.clearSessionCookie(w)
-	s.render(w, r, http.StatusUnauthorized, "login", s.loginPage(r, rq.visit.User.Email, "", mfa.ErrTooManyFailures.Error()))
+	s.render(w, r, http.StatusUnauthorized, "login", s.loginPage(r, rq.visit.User.Email, "", mfaSentence(mfa.ErrTooManyFailures)))
 	return true
 }
 
@@ -233,24 +233,6 @@ func isThrottle(err error) bool {
 	return errors.As(err, new(*mfa.ThrottledError)) || errors.Is(err, mfa.ErrLocked)
 }
 
-func isFormMFAError(err error) bool {
-	var delivery *mfa.DeliveryError
-	if errors.As(err, &delivery) {
-		return true
-	}
-	for _, target := range []error{
-		mfa.ErrMismatch, mfa.ErrExpired, mfa.ErrReplay, mfa.ErrRecoveryUsed, mfa.ErrNoCode, mfa.ErrUnavailable,
-		mfa.ErrDailyCap, mfa.ErrNotPending, mfa.ErrLastMethod, mfa.ErrForbidden,
-		mfa.ErrPasskeyLimit, mfa.ErrPasskeyName, mfa.ErrPasskeyFailed, mfa.ErrPasskeyCeremony, mfa.ErrPasskeyUV, mfa.ErrPasskeyCloned, mfa.ErrPasskeyUnknown,
-		mfa.ErrPhoneInvalid, mfa.ErrPhoneNotSMS, mfa.ErrSMSCountry, mfa.ErrSMSCap, mfa.ErrSMSIPCap, mfa.ErrSMSNotReady, mfa.ErrSMSNoPhone,
-	} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
@@ -264,7 +246,7 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 	// Codes go only where this login may use them: a method the gate offers
 	// (or the mailbox being proven), or, re-verifying, an active method.
 	if !mfa.Offers(rq.visit, rq.decision, method, 0) {
-		s.renderError(w, r, http.StatusUnprocessableEntity, mfa.ErrUnavailable.Error())
+		s.renderError(w, r, http.StatusUnprocessableEntity, mfaSentence(mfa.ErrUnavailable))
 		return
 	}
 	err := s.mfa.SendCode(r.Context(), rq.visit, gatehouse.Method(method), clientIP(r))
@@ -273,10 +255,11 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &tooSoon):
 		w.Header().Set("Retry-After", retryAfter(tooSoon.RetryAfter))
-		s.render(w, r, http.StatusTooManyRequests, "toosoon", tooSoonPage{page: s.page(r, "Please wait"), Seconds: tooSoon.Seconds(), Back: back, Message: err.Error()})
+		s.render(w, r, http.StatusTooManyRequests, "toosoon", tooSoonPage{page: s.page(r, "Please wait"), Seconds: tooSoon.Seconds(), Back: back, Message: mfaSentence(err)})
 		return
 	case isFormMFAError(err):
-		s.renderError(w, r, http.StatusUnprocessableEntity, err.Error())
+		ue, _ := mfaUserError(err)
+		s.renderError(w, r, ue.status, ue.sentence)
 		return
 	case err != nil:
 		s.serverError(w, r, err)
