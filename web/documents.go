@@ -350,6 +350,29 @@ func isAttrChar(c byte) bool {
 	return strings.IndexByte("!#$&+-.^_`|~", c) >= 0
 }
 
+type deletePage struct {
+	page
+	Document documentRow
+	ClientID int64
+}
+
+// handleDeletePage asks staff to confirm a deletion: it cannot be undone
+// (the audit log keeps the record).
+func (s *Server) handleDeletePage(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.handleNotFound(w, r)
+		return
+	}
+	d, err := s.portal.Document(r.Context(), portal.ViewerOf(reqOf(r).visit), id)
+	if err != nil {
+		s.portalError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "deletedoc", deletePage{page: s.page(r, "Delete a document"),
+		Document: documentRows([]portal.Document{*d})[0], ClientID: d.ClientID})
+}
+
 func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r, "id")
 	if !ok {

@@ -29,6 +29,7 @@ func (s *Server) portalRoutes(ws *http.ServeMux) {
 	ws.Handle("POST /dashboard/requests/{id}/cancel", s.staffOnly(s.handleRequestStatus(portal.RequestCancelled)))
 
 	ws.Handle("GET /documents/{id}", s.signedIn(s.handleDownload))
+	ws.Handle("GET /documents/{id}/delete", s.staffOnly(s.handleDeletePage))
 	ws.Handle("POST /documents/{id}/delete", s.signedIn(s.handleDeleteDocument))
 	ws.Handle("GET /api/v1/documents", s.apiSignedIn(s.handleAPIDocuments))
 	ws.Handle("POST /account/security/notifications", s.signedIn(s.handleNotifications))

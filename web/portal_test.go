@@ -693,6 +693,10 @@ func TestPortalAudit(t *testing.T) {
 	if strings.Contains(page.body, portal.EventDownload) || !strings.Contains(page.body, portal.EventUpload) {
 		t.Fatalf("bravo's audit shows alpha's events or misses its own:\n%s", page.body)
 	}
+	// Deleting asks first; the client cannot reach the question.
+	wantBody(t, "delete confirmation", owner.get(wsURL("acme", "/documents/"+id+"/delete")), "cannot be restored")
+	wantStatus(t, "client asks to delete", client.get(wsURL("acme", "/documents/"+id+"/delete")), http.StatusForbidden)
+	wantStatus(t, "client deletes", client.post(wsURL("acme", "/documents/"+id+"/delete"), nil), http.StatusForbidden)
 	// The audit stays when the document goes.
 	wantStatus(t, "delete", owner.post(wsURL("acme", "/documents/"+id+"/delete"), nil), http.StatusSeeOther)
 	wantStatus(t, "deleted download", client.get(wsURL("acme", "/documents/"+id)), http.StatusNotFound)
