@@ -104,7 +104,13 @@ func (s *Server) routes() http.Handler {
 	// any Host, before the tenant lookup (SPEC §9).
 	root.HandleFunc("GET /healthz", handleHealth)
 	root.Handle("/", app)
-	return s.observeRequests(s.logRecover(securityHeaders(recordRoute(root))))
+	h := s.logRecover(securityHeaders(recordRoute(root)))
+	if _, off := s.obs.(nopObserver); off {
+		// Without metrics, requests skip the timing and counting wrapper
+		// (recordRoute finds no route holder and does nothing).
+		return h
+	}
+	return s.observeRequests(h)
 }
 
 // apiPaths keeps /api answering JSON: ServeMux would redirect an unclean
