@@ -78,7 +78,8 @@ func ParsePhone(country, number string) (e164, region string, err error) {
 	// another number ("000000" in DE gave +4900000, which reads back as
 	// +490000) is not a number at all: the form, Twilio and the country
 	// guard, which reads the stored E.164, would each see a different one.
-	if again, err := phonenumbers.Parse(e164, ""); err != nil || phonenumbers.Format(again, phonenumbers.E164) != e164 {
+	// E.164 allows at most 15 digits; ("JP", "00100000000000") gave 16.
+	if again, err := phonenumbers.Parse(e164, ""); err != nil || phonenumbers.Format(again, phonenumbers.E164) != e164 || len(e164) > 1+15 {
 		return "", "", ErrPhoneInvalid
 	}
 	return e164, region, nil
