@@ -757,7 +757,7 @@ func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.M
 	if err != nil {
 		return err
 	}
-	s.notify(ctx, v, "Two-factor method removed", fmt.Sprintf("%s was removed from your account at %s.", MethodName(m), v.Workspace.Name))
+	s.notify(ctx, v, "Two-factor method removed", fmt.Sprintf("A two-step method was removed from your account at %s: %s.", v.Workspace.Name, MethodName(m)))
 	return nil
 }
 
@@ -814,7 +814,7 @@ func (s *Service) addMethod(ctx context.Context, v *gatehouse.Visit, f *Factor, 
 	if err != nil {
 		return false, err
 	}
-	s.notify(ctx, v, "Two-factor method added", fmt.Sprintf("%s was added to your account at %s.", MethodName(f.Method), v.Workspace.Name))
+	s.notify(ctx, v, "Two-factor method added", fmt.Sprintf("A two-step method was added to your account at %s: %s.", v.Workspace.Name, MethodName(f.Method)))
 	return issued, nil
 }
 

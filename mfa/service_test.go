@@ -691,7 +691,7 @@ func TestTOTPEnrollment(t *testing.T) {
 			t.Errorf("user's methods = %v; want [totp]", ms)
 		}
 		if got := h.mail.withSubject("Two-factor method added"); len(got) != 1 || got[0].To != h.user.Email ||
-			!strings.Contains(got[0].Body, "Authenticator app was added to your account at Acme & Co") {
+			!strings.Contains(got[0].Body, "added to your account at Acme & Co: Authenticator app.") {
 			t.Errorf("method-added e-mails = %+v", got)
 		}
 
@@ -1419,7 +1419,7 @@ func TestEnableEmail(t *testing.T) {
 			if _, codes := h.mail.codeMails(); len(codes) != 0 {
 				t.Errorf("%d codes e-mailed, want none", len(codes))
 			}
-			if got := h.mail.withSubject("Two-factor method added"); len(got) != 1 || !strings.Contains(got[0].Body, "E-mail codes was added") {
+			if got := h.mail.withSubject("Two-factor method added"); len(got) != 1 || !strings.Contains(got[0].Body, "was added to your account at Acme & Co: E-mail codes.") {
 				t.Errorf("method-added e-mails = %+v", got)
 			}
 		})
@@ -1499,7 +1499,7 @@ func TestDisable(t *testing.T) {
 			if err != nil || len(fs) != 0 || left != 0 {
 				t.Errorf("Factors = %v, %d, %v; want no factor and no recovery codes", fs, left, err)
 			}
-			if got := h.mail.withSubject("Two-factor method removed"); len(got) != 1 || !strings.Contains(got[0].Body, "Authenticator app was removed from") {
+			if got := h.mail.withSubject("Two-factor method removed"); len(got) != 1 || !strings.Contains(got[0].Body, ": Authenticator app.") {
 				t.Errorf("method-removed e-mails = %+v", got)
 			}
 			if ch, err := h.svc.ChallengeFor(t.Context(), h.pending(t)); err != nil || ch.Decision.Next != mfa.SignedIn {

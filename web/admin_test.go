@@ -328,11 +328,11 @@ func TestCoverage(t *testing.T) {
 	// client (totp), c2 (totp, locked), c3 (none) → 3 of 5.
 	for _, want := range []string{
 		`class="coverage-total">3 of 5<`,
-		`<tr class="role-owner"><td>owner</td><td>1</td><td>1</td><td>100%</td></tr>`,
-		`<tr class="role-admin"><td>admin</td><td>1</td><td>0</td><td>0%</td></tr>`,
-		`<tr class="role-client"><td>client</td><td>3</td><td>2</td><td>66%</td></tr>`,
+		`<tr class="role-owner"><td>Owner</td><td>1</td><td>1</td><td>100%</td></tr>`,
+		`<tr class="role-admin"><td>Admin</td><td>1</td><td>0</td><td>0%</td></tr>`,
+		`<tr class="role-client"><td>Client</td><td>3</td><td>2</td><td>66%</td></tr>`,
 		`<li class="mix-totp">Authenticator app: 3</li>`, `<li class="mix-email">E-mail codes: 1</li>`,
-		`admin@example.com</a> (admin)`, `c3@example.com</a> (client)`,
+		`admin@example.com</a> (Admin)`, `c3@example.com</a> (Client)`,
 		`Inside the grace period (2)`, `Locked (1)`, `c2@example.com</a></li>`,
 	} {
 		wantBody(t, "coverage", res, want)

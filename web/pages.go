@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 //go:embed templates
@@ -35,7 +34,10 @@ type pages struct {
 }
 
 func parsePages() (*pages, error) {
-	funcs := template.FuncMap{"static": staticPath, "methodName": mfa.MethodName, "add1": func(i int) int { return i + 1 }, "uploadForm": newUploadFormData}
+	funcs := template.FuncMap{"static": staticPath, "add1": func(i int) int { return i + 1 }, "uploadForm": newUploadFormData}
+	for k, f := range labelFuncs {
+		funcs[k] = f
+	}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
@@ -94,7 +96,7 @@ type errorPage struct {
 
 // renderError shows a plain error page with a friendly sentence.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.render(w, r, status, "error", errorPage{page: s.page(r, http.StatusText(status)), Status: status, Message: msg})
+	s.render(w, r, status, "error", errorPage{page: s.page(r, statusTitle(status)), Status: status, Message: msg})
 }
 
 // serverError logs err and shows a generic 500 page: internals stay in the log.
