@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -297,14 +298,21 @@ func (db *DB) FindDocument(ctx context.Context, workspaceID, id int64) (*portal.
 
 // ListDocuments implements portal.Store.
 func (db *DB) ListDocuments(ctx context.Context, workspaceID, clientID int64, limit int) ([]portal.Document, error) {
+	// Two queries rather than "$2 = 0 OR client_id = $2": a prepared
+	// plan for that cannot use the client index, and the portal home would
+	// sort every document of the workspace.
 	q := `SELECT ` + documentCols + ` FROM documents d
 		LEFT JOIN users u ON u.workspace_id = d.workspace_id AND u.id = d.uploader_id
-		WHERE d.workspace_id = $1 AND d.ready AND ($2::bigint = 0 OR d.client_id = $2::bigint)
-		ORDER BY d.created_at DESC, d.id DESC`
-	args := []any{workspaceID, clientID}
+		WHERE d.workspace_id = $1 AND d.ready`
+	args := []any{workspaceID}
+	if clientID != 0 {
+		q += ` AND d.client_id = $2`
+		args = append(args, clientID)
+	}
+	q += ` ORDER BY d.created_at DESC, d.id DESC`
 	if limit > 0 {
-		q += ` LIMIT $3`
 		args = append(args, limit)
+		q += ` LIMIT $` + strconv.Itoa(len(args))
 	}
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 // benchSize is the document the benchmarks move; GATEHOUSE_BENCH_MB
@@ -174,4 +176,46 @@ func BenchmarkPortalDocument(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPortalHome renders the client's home with an empty space and
+// with 1,000 documents and 1,000 messages in it (SPEC §18 asks for at most
+// 1.2 times the empty home's time).
+//
+//	go test ./web -run '^$' -bench PortalHome
+func BenchmarkPortalHome(b *testing.B) {
+	for _, be := range backends {
+		for _, n := range []int{0, 1000} {
+			b.Run(fmt.Sprintf("%s/%d", be.name, n), func(b *testing.B) {
+				e := newEnvOn(b, be)
+				f := newPortalFixture(b, e)
+				ctx := b.Context()
+				client, err := e.store.FindUserByEmail(ctx, f.ws.ID, "client@example.com")
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range n {
+					d := &portal.Document{ClientID: f.alpha.ID, FileName: fmt.Sprintf("f%d.pdf", i), UploaderID: client.ID, CreatedAt: e.clock.Now()}
+					if err := e.store.CreateDocument(ctx, f.ws.ID, d); err != nil {
+						b.Fatal(err)
+					}
+					d.Title, d.ContentType, d.SealedKey, d.Chunks = d.FileName, "application/pdf", []byte("k"), 1
+					if err := e.store.FinishDocuments(ctx, f.ws.ID, []*portal.Document{d}, 0, e.clock.Now()); err != nil {
+						b.Fatal(err)
+					}
+					m := &portal.Message{ClientID: f.alpha.ID, AuthorID: client.ID, Body: "message", CreatedAt: e.clock.Now()}
+					if err := e.store.AddClientMessage(ctx, f.ws.ID, m); err != nil {
+						b.Fatal(err)
+					}
+				}
+				br := e.browser()
+				br.login("acme", "client@example.com", goodPassword, "/portal")
+				for b.Loop() {
+					if res := br.get(wsURL("acme", "/portal")); res.StatusCode != http.StatusOK {
+						b.Fatal(res.StatusCode)
+					}
+				}
+			})
+		}
+	}
 }
