@@ -35,7 +35,7 @@ func (s *Service) CreateUser(ctx context.Context, ws *gatehouse.Workspace, nu Ne
 		return nil, "", err
 	}
 	now := s.Now()
-	u := &gatehouse.User{Email: email, Name: strings.TrimSpace(nu.Name), Role: nu.Role, CreatedAt: now, UpdatedAt: now}
+	u := &gatehouse.User{Email: email, Name: cleanName(nu.Name), Role: nu.Role, CreatedAt: now, UpdatedAt: now}
 	if nu.Password != "" {
 		if err := CheckPassword(ws, nu.Password); err != nil {
 			return nil, "", err
@@ -157,6 +157,15 @@ func (s *Service) useLink(ctx context.Context, ws *gatehouse.Workspace, kind gat
 	return u, err
 }
 
+// maxNameLen bounds a person's name as stored, in bytes.
+const maxNameLen = 200
+
+// cleanName is a name as typed, as stored: trimmed, valid UTF-8 (a form can
+// carry any bytes) and at most maxNameLen bytes.
+func cleanName(name string) string {
+	return gatehouse.Truncate(strings.TrimSpace(name), maxNameLen)
+}
+
 // newPassword checks a new password and returns its hash.
 func (s *Service) newPassword(ctx context.Context, ws *gatehouse.Workspace, plain string) (string, error) {
 	if err := CheckPassword(ws, plain); err != nil {
@@ -171,7 +180,7 @@ func (s *Service) newPassword(ctx context.Context, ws *gatehouse.Workspace, plai
 func (s *Service) AcceptInvite(ctx context.Context, ws *gatehouse.Workspace, token, name, newPassword string) (*gatehouse.User, error) {
 	return s.useLink(ctx, ws, gatehouse.TokenInvite, token, func(*gatehouse.Token) (gatehouse.LinkUse, error) {
 		hash, err := s.newPassword(ctx, ws, newPassword)
-		name := strings.TrimSpace(name)
+		name := cleanName(name)
 		return gatehouse.LinkUse{PasswordHash: hash, Name: &name, FirstPassword: true}, err
 	})
 }
@@ -233,7 +242,7 @@ func (s *Service) SignUp(ctx context.Context, ws *gatehouse.Workspace, name, ema
 	if err != nil {
 		return err
 	}
-	return s.enqueue(ctx, ws.ID, jobSignup, signupJob{Email: email, Name: name, Hash: hash})
+	return s.enqueue(ctx, ws.ID, jobSignup, signupJob{Email: email, Name: cleanName(name), Hash: hash})
 }
 
 // ConfirmSignUp spends a sign-up link and sets the password chosen at

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -118,7 +117,7 @@ func (s *Service) sendSignup(ctx context.Context, ws *gatehouse.Workspace, j sig
 	now := s.Now()
 	u, err := s.Store.FindUserByEmail(ctx, ws.ID, j.Email)
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		u = &gatehouse.User{Email: j.Email, Name: strings.TrimSpace(j.Name), Role: gatehouse.RoleClient, CreatedAt: now, UpdatedAt: now}
+		u = &gatehouse.User{Email: j.Email, Name: cleanName(j.Name), Role: gatehouse.RoleClient, CreatedAt: now, UpdatedAt: now}
 		err = s.Store.CreateUser(ctx, ws.ID, u)
 		if errors.Is(err, gatehouse.ErrConflict) {
 			// Another sign-up for the address got there first.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
@@ -604,6 +605,31 @@ func TestMailFormLimitAcrossInstances(t *testing.T) {
 			}
 			if passed != 10 {
 				t.Errorf("%d of %d posts passed, want 10", passed, n)
+			}
+		})
+	}
+}
+
+// TestInvalidUTF8Name: a name with bytes that are not UTF-8 (a form can
+// carry any) is stored cleaned, on both stores, never a server error.
+func TestInvalidUTF8Name(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvOn(t, be)
+			ws := e.workspace("acme")
+			on := true
+			if _, err := e.store.UpdateWorkspace(context.Background(), ws.ID, gatehouse.WorkspaceUpdate{SignupEnabled: &on}, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			res := e.browser().post(wsURL("acme", "/signup"), url.Values{"name": {"Zo\xff\xfeë " + strings.Repeat("é", 300)}, "email": {"zoe@example.com"}, "password": {goodPassword}})
+			wantStatus(t, "signup", res, http.StatusSeeOther)
+			link := e.lastLink("zoe@example.com")
+			wantStatus(t, "confirm", e.browser().post(wsURL("acme", link), url.Values{"password": {goodPassword}}), http.StatusSeeOther)
+			u, err := e.store.FindUserByEmail(context.Background(), ws.ID, "zoe@example.com")
+			if err != nil || !utf8.ValidString(u.Name) || !strings.HasPrefix(u.Name, "Zoë ") || len(u.Name) > 200 {
+				t.Fatalf("user = %+v, %v; want a clean name of at most 200 bytes", u, err)
 			}
 		})
 	}
