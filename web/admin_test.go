@@ -210,7 +210,7 @@ func TestAdminReset(t *testing.T) {
 	a.enrollTOTP("acme")
 
 	res := a.get(wsURL("acme", "/dashboard/users"))
-	wantBody(t, "users list", res, `class="mfa-state">Authenticator app<`)
+	wantBody(t, "users list", res, `class="mfa-state" data-label="Two-step">Authenticator app<`)
 	res = a.get(wsURL("acme", fmt.Sprintf("/dashboard/users/%d", client.ID)))
 	wantBody(t, "user page", res, "Reset two-step verification")
 	res = a.post(wsURL("acme", fmt.Sprintf("/dashboard/users/%d/reset-2fa", client.ID)), url.Values{"reason": {"lost phone"}})

@@ -169,9 +169,6 @@ func (ct *chromeTab) onEvent(ev any) {
 		}
 	case *log.EventEntryAdded:
 		en := ev.Entry
-		if en.Source == log.EntrySourceNetwork && strings.HasSuffix(en.URL, "/favicon.ico") {
-			return // the browser asks for /favicon.ico by itself; Gatehouse has none
-		}
 		if en.Level != log.EntryLevelError && en.Level != log.EntryLevelWarning &&
 			!strings.Contains(en.Text, "Content Security Policy") {
 			return

@@ -73,8 +73,28 @@ func TestPagesShowHumanLabels(t *testing.T) {
 	wantBody(t, "audit", audit, "Signed in with password")
 	wantBody(t, "audit", audit, "Wrong password")
 	users := owner.get(wsURL("acme", "/dashboard/users"))
-	wantBody(t, "users", users, `class="mfa-state">Authenticator app, E-mail codes<`)
+	wantBody(t, "users", users, `class="mfa-state" data-label="Two-step">Authenticator app, E-mail codes<`)
 	if checked < 10 {
 		t.Fatalf("checked %d pages", checked)
+	}
+}
+
+// TestPendingLoginShowsNoNavigation: a login still at the second-factor gate
+// sees only a way out, not the signed-in navigation (SPEC §16).
+func TestPendingLoginShowsNoNavigation(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional, gatehouse.MethodTOTP)
+	b := e.browser()
+	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	b.enrollTOTP("acme")
+	b.post(wsURL("acme", "/logout"), nil)
+	b.login("acme", "owner@example.com", goodPassword, "/login/verify")
+	res := b.get(wsURL("acme", "/login/verify"))
+	wantBody(t, "verify", res, `action="/logout"`)
+	for _, nav := range []string{`href="/dashboard"`, `href="/dashboard/users"`, `href="/account/security"`} {
+		if strings.Contains(res.body, nav) {
+			t.Errorf("pending login shows %s", nav)
+		}
 	}
 }

@@ -25,7 +25,10 @@ type page struct {
 	Title     string
 	Workspace *gatehouse.Workspace // nil on the base host
 	User      *gatehouse.User      // nil when not signed in
-	Flash     string
+	// Pending is a login still at the second-factor gate: the header offers
+	// only what it may use (sign out), not the signed-in navigation.
+	Pending bool
+	Flash   string
 }
 
 // pages holds every template, parsed once at start-up.
@@ -83,6 +86,7 @@ func (s *Server) page(r *http.Request, title string) page {
 		p.Workspace = rq.ws
 		if rq.visit != nil {
 			p.User = &rq.visit.User
+			p.Pending = rq.pending
 		}
 	}
 	return p

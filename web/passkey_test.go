@@ -138,7 +138,7 @@ func TestPasskeyRegister(t *testing.T) {
 	// The users list and coverage count the method.
 	owner := e.browser()
 	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
-	wantBody(t, "users list", owner.get(wsURL("acme", "/dashboard/users")), `<td class="mfa-state">Passkey</td>`)
+	wantBody(t, "users list", owner.get(wsURL("acme", "/dashboard/users")), `<td class="mfa-state" data-label="Two-step">Passkey</td>`)
 	wantBody(t, "coverage", owner.get(wsURL("acme", "/dashboard/security/coverage")), `class="mix-passkey">Passkey: 1<`)
 }
 

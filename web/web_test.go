@@ -231,7 +231,7 @@ func TestInvitation(t *testing.T) {
 	}
 	res = owner.get(wsURL("acme", res.location()))
 	wantBody(t, "users", res, "Invitation sent to new@example.com")
-	wantBody(t, "users", res, "<td>Invited</td>")
+	wantBody(t, "users", res, `data-label="State">Invited</td>`)
 	wantStatus(t, "invite an owner", owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"x@example.com"}, "role": {"owner"}}), http.StatusUnprocessableEntity)
 	wantStatus(t, "invite a member again", owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"client@example.com"}, "role": {"member"}}), http.StatusUnprocessableEntity)
 

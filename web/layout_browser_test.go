@@ -1,0 +1,68 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/account"
+)
+
+// overflowProbe names the elements that stick out past the right edge of
+// the viewport; empty when the page fits (SPEC §16: no horizontal scrolling).
+const overflowProbe = `(function () {
+  var w = window.innerWidth, out = [];
+  if (document.documentElement.scrollWidth <= w) return out;
+  document.querySelectorAll('body *').forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    if (r.right > w + 0.5 && out.length < 8) {
+      out.push(el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).replace(/\s+/g, '.') : '') + ' right=' + Math.round(r.right));
+    }
+  });
+  out.unshift('scrollWidth ' + document.documentElement.scrollWidth + ' > ' + w);
+  return out;
+})()`
+
+// TestBrowserLayoutFits visits the key pages of a workspace at a phone's
+// 390 px and a desktop's 1280 px and asserts that none scrolls sideways,
+// with a long unbroken name and e-mail in the data.
+func TestBrowserLayoutFits(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme")
+	long := strings.Repeat("Bartholomew", 7) // 77 characters, no break
+	u, _, err := e.accounts.CreateUser(context.Background(), ws, account.NewUser{
+		Email: strings.ToLower(long) + "@example-with-a-long-domain.com", Name: long, Role: gatehouse.RoleMember, Password: goodPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := e.startChrome(t)
+
+	check := func(who, path string) {
+		t.Helper()
+		ct.open("acme", path)
+		for _, width := range []int64{390, 1280} {
+			ct.do("resize", chromedp.EmulateViewport(width, 900))
+			if out := chromeEval[[]string](ct, path, overflowProbe); len(out) > 0 {
+				t.Errorf("%s %s at %d px overflows: %s", who, path, width, strings.Join(out, "; "))
+			}
+			ct.screenshot(strings.Trim(strings.ReplaceAll(who+path, "/", "-"), "-"), width)
+			ct.do("resize", chromedp.EmulateViewport(width, 900))
+		}
+	}
+
+	ct.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	for _, p := range []string{"/dashboard", "/dashboard/users", fmt.Sprintf("/dashboard/users/%d", u.ID),
+		"/dashboard/audit", "/dashboard/security/coverage", "/dashboard/settings/security", "/dashboard/clients", "/account/security"} {
+		check("owner", p)
+	}
+	ct.signOut()
+	ct.login("acme", "client@example.com", goodPassword, "/portal")
+	for _, p := range []string{"/portal", "/portal/documents", "/portal/messages", "/account/security"} {
+		check("client", p)
+	}
+	ct.wantCleanConsole("layout walk")
+}
