@@ -174,7 +174,7 @@ func (s *Server) handleTestSMS(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		p.TestResult = "Test message sent."
 	case errors.As(err, &delivery) || isFormMFAError(err):
-		p.Error = err.Error()
+		p.Error = mfaSentence(err)
 		s.render(w, r, http.StatusUnprocessableEntity, "settings", p)
 		return
 	default:

@@ -64,10 +64,10 @@ func (s *Server) begun(w http.ResponseWriter, r *http.Request, b *mfa.Begun, err
 	switch {
 	case errors.Is(err, mfa.ErrPasskeyBusy):
 		w.Header().Set("Retry-After", retryAfter(mfa.SignInCeremonyWindow))
-		writeJSON(w, http.StatusTooManyRequests, passkeyAnswer{Error: "too_many_requests", Message: err.Error()})
+		writeJSON(w, http.StatusTooManyRequests, passkeyAnswer{Error: "too_many_requests", Message: "Too many passkey sign-ins from this address. Wait a few minutes, or sign in with your password."})
 		return
 	case isFormMFAError(err) || isThrottle(err):
-		writeJSON(w, http.StatusConflict, passkeyAnswer{Error: "unavailable", Message: err.Error()})
+		writeJSON(w, http.StatusConflict, passkeyAnswer{Error: "unavailable", Message: mfaSentence(err)})
 		return
 	case err != nil:
 		s.log.Error("begin passkey ceremony", "path", r.URL.Path, "err", err)
@@ -101,7 +101,7 @@ func (s *Server) handlePasskeyRegister(w http.ResponseWriter, r *http.Request) {
 		r.PostForm.Get("passkey_name"), r.PostForm.Get("credential"), clientIP(r))
 	switch {
 	case isFormMFAError(err):
-		s.showSecurityPage(w, r, http.StatusUnprocessableEntity, securityErrors{Passkey: err.Error()})
+		s.showSecurityPage(w, r, http.StatusUnprocessableEntity, securityErrors{Passkey: mfaSentence(err)})
 	case err != nil:
 		s.serverError(w, r, err)
 	default:
@@ -120,7 +120,7 @@ func (s *Server) handlePasskeyRemove(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, gatehouse.ErrNotFound):
 		s.renderError(w, r, http.StatusNotFound, "You have no such passkey.")
 	case errors.Is(err, mfa.ErrLastMethod):
-		s.renderError(w, r, http.StatusConflict, err.Error())
+		s.renderError(w, r, http.StatusConflict, mfaSentence(err))
 	case err != nil:
 		s.serverError(w, r, err)
 	default:
@@ -162,7 +162,7 @@ func (s *Server) handlePasskeySignIn(w http.ResponseWriter, r *http.Request) {
 	s.obs.SignIn("passkey", checkResult(err))
 	switch {
 	case isFormMFAError(err):
-		s.render(w, r, http.StatusUnauthorized, "login", s.loginPage(r, "", next, err.Error()))
+		s.render(w, r, http.StatusUnauthorized, "login", s.loginPage(r, "", next, mfaSentence(err)))
 		return
 	case err != nil:
 		s.serverError(w, r, err)

@@ -202,7 +202,7 @@ func (s *Server) handleDisable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if errors.Is(err, mfa.ErrLastMethod) {
-		s.renderError(w, r, http.StatusConflict, err.Error())
+		s.renderError(w, r, http.StatusConflict, mfaSentence(err))
 		return
 	}
 	if err != nil {
@@ -308,7 +308,7 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusTooManyRequests, "reauth", s.reauthPage(r, method, sentence(err)))
 		return
 	case isFormMFAError(err):
-		s.render(w, r, http.StatusUnauthorized, "reauth", s.reauthPage(r, method, err.Error()))
+		s.render(w, r, http.StatusUnauthorized, "reauth", s.reauthPage(r, method, mfaSentence(err)))
 		return
 	case err != nil:
 		s.serverError(w, r, err)
