@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -27,6 +28,13 @@ const overflowProbe = `(function () {
   return out;
 })()`
 
+// axeRun lists the page's WCAG 2 A/AA violations, one line each.
+const axeRun = `axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}}).then(function (r) {
+  return r.violations.map(function (v) {
+    return v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(function (n) { return n.target.join(' '); }).join(' | ');
+  });
+})`
+
 // TestBrowserLayoutFits visits the key pages of a workspace at a phone's
 // 390 px and a desktop's 1280 px and asserts that none scrolls sideways,
 // with a long unbroken name and e-mail in the data.
@@ -39,6 +47,10 @@ func TestBrowserLayoutFits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	axe, err := os.ReadFile("testdata/axe-core/axe.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ct := e.startChrome(t)
 
 	check := func(who, path string) {
@@ -48,6 +60,16 @@ func TestBrowserLayoutFits(t *testing.T) {
 			ct.do("resize", chromedp.EmulateViewport(width, 900))
 			if out := chromeEval[[]string](ct, path, overflowProbe); len(out) > 0 {
 				t.Errorf("%s %s at %d px overflows: %s", who, path, width, strings.Join(out, "; "))
+			}
+			if width == 390 {
+				chromeEval[bool](ct, "inject axe-core", string(axe)+";true")
+				v, err := chromedp.Run(ct.ctx, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
+				if err != nil {
+					t.Fatalf("axe on %s: %v", path, err)
+				}
+				for _, s := range v {
+					t.Errorf("%s %s: axe: %s", who, path, s)
+				}
 			}
 			ct.screenshot(strings.Trim(strings.ReplaceAll(who+path, "/", "-"), "-"), width)
 			ct.do("resize", chromedp.EmulateViewport(width, 900))
