@@ -264,6 +264,7 @@ type Workspace struct {
 	MFA               MFASettings
 	Twilio            TwilioAccount
 	SMSGuard          SMSGuard
+	Brand             Brand
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
@@ -553,6 +554,15 @@ type WorkspaceUpdate struct {
 	GraceDays         *int
 	Twilio            *TwilioAccount
 	SMSGuard          *SMSGuard
+	Brand             *Brand
+}
+
+// Brand is how a workspace presents itself (SPEC §16): the name shown in
+// its pages and e-mails (the workspace name when empty) and its accent
+// colour as #rrggbb (the product's when empty).
+type Brand struct {
+	DisplayName string
+	Accent      string
 }
 
 // MFASettingsUpdate is the update that saves every owner-chosen field of

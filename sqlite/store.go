@@ -14,7 +14,7 @@ import (
 const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled,
 	mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at,
 	twilio_account_sid, twilio_auth_token, twilio_from, twilio_messaging_service_sid,
-	sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at`
+	sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at, brand_name, brand_accent`
 
 // workspaceRow scans workspaceCols into w.
 type workspaceRow struct {
@@ -28,7 +28,7 @@ func (r *workspaceRow) dest() []any {
 	return []any{&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled,
 		&w.MFA.Mode, &r.methods, &w.MFA.TrustedDeviceDays, &w.MFA.GraceDays, &r.modeChanged,
 		&w.Twilio.AccountSID, &w.Twilio.AuthToken, &w.Twilio.From, &w.Twilio.MessagingServiceSID,
-		&r.countries, &w.SMSGuard.HourlyCap, &w.SMSGuard.DailyCap, &r.created, &r.updated}
+		&r.countries, &w.SMSGuard.HourlyCap, &w.SMSGuard.DailyCap, &r.created, &r.updated, &w.Brand.DisplayName, &w.Brand.Accent}
 }
 
 func (r *workspaceRow) finish() {

@@ -57,6 +57,19 @@ func testWorkspaceUpdate(t *testing.T, s Store) {
 	if found, err := s.FindWorkspaceByID(ctx, w.ID); err != nil || !equalWorkspace(found, got) {
 		t.Fatalf("found %+v, %v; want %+v", found, err, got)
 	}
+
+	// Branding writes only the brand, and a later settings save keeps it.
+	brand := gatehouse.Brand{DisplayName: "Acme & Co — Clients", Accent: "#0b5cad"}
+	got, err = s.UpdateWorkspace(ctx, w.ID, gatehouse.WorkspaceUpdate{Brand: &brand}, t0.Add(3*time.Hour))
+	must(t, "set brand", err)
+	if got.Brand != brand || got.MFA.Mode != required || got.Plan != gatehouse.PlanUnlimited {
+		t.Fatalf("after set brand = %+v", got)
+	}
+	got, err = s.UpdateWorkspace(ctx, w.ID, gatehouse.MFASettingsUpdate(got.MFA), t0.Add(4*time.Hour))
+	must(t, "settings after brand", err)
+	if found, err := s.FindWorkspaceBySlug(ctx, w.Slug); err != nil || found.Brand != brand || !equalWorkspace(found, got) {
+		t.Fatalf("brand after a settings save: %+v, %v; want %+v", found, err, brand)
+	}
 }
 
 // signedIn gives the user a session under token and a trusted device.

@@ -23,6 +23,7 @@ var labelFuncs = map[string]any{
 	"planLabel":   planLabel,
 	"auditDetail": auditDetail,
 	"statusTitle": statusTitle,
+	"brandName":   brandName,
 }
 
 func modeLabel(m gatehouse.MFAMode) string {

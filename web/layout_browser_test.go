@@ -78,7 +78,7 @@ func TestBrowserLayoutFits(t *testing.T) {
 
 	ct.login("acme", "owner@example.com", goodPassword, "/dashboard")
 	for _, p := range []string{"/dashboard", "/dashboard/users", fmt.Sprintf("/dashboard/users/%d", u.ID),
-		"/dashboard/audit", "/dashboard/security/coverage", "/dashboard/settings/security", "/dashboard/clients", "/account/security"} {
+		"/dashboard/audit", "/dashboard/security/coverage", "/dashboard/settings/security", "/dashboard/settings/branding", "/dashboard/clients", "/account/security"} {
 		check("owner", p)
 	}
 	ct.signOut()
