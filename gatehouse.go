@@ -596,8 +596,12 @@ type LinkUse struct {
 
 // SessionStore keeps signed-in sessions.
 type SessionStore interface {
-	// CreateSession inserts s into workspaceID, setting s.ID.
-	CreateSession(ctx context.Context, workspaceID int64, s *Session) error
+	// CreateSession inserts s into workspaceID, setting s.ID, only while its
+	// user is enabled and still has passwordHash (the one its sign-in
+	// verified): ErrNotFound otherwise, so a sign-in that checked the old
+	// password cannot land its session after a password change, reset or
+	// disable has signed the user out.
+	CreateSession(ctx context.Context, workspaceID int64, s *Session, passwordHash string) error
 	// MarkSession sets the marks of m that are not nil on the session, and
 	// nothing else: a request that marks one thing never undoes a mark
 	// another request made meanwhile. ErrNotFound when the session is gone.

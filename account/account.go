@@ -102,7 +102,7 @@ type Store interface {
 	SetPassword(ctx context.Context, workspaceID, userID int64, hash string, keepSession []byte, now time.Time, e *gatehouse.AuditEvent) error
 	SetUserDisabled(ctx context.Context, workspaceID, userID int64, disabled bool, now time.Time, e *gatehouse.AuditEvent) error
 	UseLink(ctx context.Context, workspaceID int64, u gatehouse.LinkUse, now time.Time) (*gatehouse.User, error)
-	CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error
+	CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session, passwordHash string) error
 	PromoteSession(ctx context.Context, workspaceID int64, pendingHash []byte, s *gatehouse.Session) error
 	MarkSession(ctx context.Context, workspaceID, sessionID int64, m gatehouse.SessionMarks) error
 	FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error)
@@ -342,7 +342,14 @@ func (s *Service) SignIn(ctx context.Context, ws *gatehouse.Workspace, u *gateho
 			sess.ReauthAt = now
 		}
 	}
-	token, err := s.replaceSession(ctx, ws.ID, o.Replaces, sess)
+	// The session is made only while u still has the password hash that
+	// was checked (or that the link set, or that the passkey's user had)
+	// and is enabled: a password change, reset or disable that committed
+	// since, and signed u out, ends this sign-in too.
+	token, err := s.replaceSession(ctx, ws.ID, o.Replaces, sess, u.PasswordHash)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ErrBadCredentials
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -425,8 +432,9 @@ func lifetime(remember bool, now time.Time) (expires time.Time, idle time.Durati
 }
 
 // replaceSession deletes the session with token old (if any) and stores
-// sess under a new token.
-func (s *Service) replaceSession(ctx context.Context, workspaceID int64, old string, sess *gatehouse.Session) (string, error) {
+// sess under a new token while its user is enabled and has passwordHash
+// (gatehouse.ErrNotFound otherwise).
+func (s *Service) replaceSession(ctx context.Context, workspaceID int64, old string, sess *gatehouse.Session, passwordHash string) (string, error) {
 	token, hash := newToken()
 	sess.TokenHash = hash
 	if old != "" {
@@ -434,7 +442,7 @@ func (s *Service) replaceSession(ctx context.Context, workspaceID int64, old str
 			return "", err
 		}
 	}
-	if err := s.Store.CreateSession(ctx, workspaceID, sess); err != nil {
+	if err := s.Store.CreateSession(ctx, workspaceID, sess, passwordHash); err != nil {
 		return "", err
 	}
 	return token, nil

@@ -305,3 +305,38 @@ func TestSignOut(t *testing.T) {
 		}
 	}
 }
+
+// A sign-in whose password check passed just before a password change, a
+// reset or a disable lands its session after that change's sign-out: the
+// session is made only while the user still has the password that was
+// checked and is enabled, so it is refused, not kept.
+func TestSignInAfterPasswordChangeOrDisableIsRefused(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		change func(t *testing.T, e *env, u *gatehouse.User)
+	}{
+		{"password changed", func(t *testing.T, e *env, u *gatehouse.User) {
+			v, _ := e.visitOf(t, u)
+			if err := e.svc.ChangePassword(ctx, v, otherPassword, "192.0.2.1"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"disabled", func(t *testing.T, e *env, u *gatehouse.User) { e.mustDisable(t, u) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			carol := e.mustUser(t, e.ws, "carol@example.com", goodPassword, gatehouse.RoleClient)
+			checked := e.mustAuth(t, "carol@example.com", goodPassword, "198.51.100.9")
+			tt.change(t, e, carol)
+			si, err := e.svc.SignIn(ctx, e.ws, checked, account.SignInOptions{IP: "198.51.100.9"})
+			wantErr(t, "sign in", err, account.ErrBadCredentials)
+			if si != nil {
+				if _, err := e.svc.Visit(ctx, e.ws.ID, si.Token); err == nil {
+					t.Error("a session made with the old password outlives the change")
+				}
+			}
+		})
+	}
+}

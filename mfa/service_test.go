@@ -375,7 +375,7 @@ func (h *harness) session(tb testing.TB, store stores, u *gatehouse.User, verifi
 	for _, mark := range marks {
 		mark(s)
 	}
-	if err := store.CreateSession(context.Background(), h.ws.ID, s); err != nil {
+	if err := store.CreateSession(context.Background(), h.ws.ID, s, u.PasswordHash); err != nil {
 		tb.Fatal(err)
 	}
 	return h.visit(tb, store, s.TokenHash)

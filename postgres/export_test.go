@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 )
@@ -36,4 +37,9 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) error {
 func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := db.pool.Exec(ctx, query, args...)
 	return err
+}
+
+// QueryRowForTest reads one row, for tests that look at the server's state.
+func (db *DB) QueryRowForTest(ctx context.Context, query string, args ...any) pgx.Row {
+	return db.pool.QueryRow(ctx, query, args...)
 }

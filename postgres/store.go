@@ -200,8 +200,30 @@ func (db *DB) ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.Use
 }
 
 // CreateSession implements gatehouse.SessionStore.
-func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
-	return createSession(ctx, db.pool, workspaceID, s)
+func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session, passwordHash string) error {
+	// FOR SHARE waits for a password change or disable in flight and then
+	// reads the user as it left it; that change's sign-out runs after its
+	// UPDATE of the user, so it sees a session inserted before it.
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
+			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path,
+			mailbox_proven_at, enroll_skipped_at)
+		SELECT u.workspace_id, u.id, $3::bytea, $4::boolean, $5::timestamptz, $6::timestamptz, $7::timestamptz, $8::bigint,
+			$9::text, $10::text, $11::timestamptz, $12::timestamptz, $13::integer, $14::boolean, $15::text,
+			$16::timestamptz, $17::timestamptz
+		FROM (SELECT workspace_id, id FROM users
+			WHERE workspace_id = $1 AND id = $2 AND password_hash = $18 AND NOT disabled FOR SHARE) u
+		RETURNING id`,
+		workspaceID, s.UserID, s.TokenHash, s.Remember, s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
+		int64(s.IdleTimeout/time.Second), s.UserAgent, s.IP,
+		s.MFAVerifiedAt, s.ReauthAt, s.MFAFailures, s.AfterReset, s.Next,
+		s.MailboxProvenAt, s.EnrollSkippedAt, passwordHash,
+	).Scan(&s.ID)
+	if err != nil {
+		return fmt.Errorf("create session: %w", translate(err))
+	}
+	s.WorkspaceID = workspaceID
+	return nil
 }
 
 func createSession(ctx context.Context, q querier, workspaceID int64, s *gatehouse.Session) error {

@@ -21,7 +21,7 @@ func BenchmarkFindVisit(b *testing.B) {
 	hash := sha256.Sum256([]byte("token"))
 	s := &gatehouse.Session{UserID: u.ID, TokenHash: hash[:], CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(12 * time.Hour), IdleTimeout: time.Hour}
-	if err := db.CreateSession(ctx, w.ID, s); err != nil {
+	if err := db.CreateSession(ctx, w.ID, s, u.PasswordHash); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

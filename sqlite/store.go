@@ -203,8 +203,27 @@ func (db *DB) ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.Use
 }
 
 // CreateSession implements gatehouse.SessionStore.
-func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session) error {
-	return createSession(ctx, db.write, workspaceID, s)
+func (db *DB) CreateSession(ctx context.Context, workspaceID int64, s *gatehouse.Session, passwordHash string) error {
+	// One statement on the one writer: the user is read as the last
+	// committed change left it.
+	err := db.write.QueryRowContext(ctx, `
+		INSERT INTO sessions (workspace_id, user_id, token_hash, remember, created_at, last_seen_at, expires_at, idle_seconds,
+			user_agent, ip, mfa_verified_at, reauth_at, mfa_failures, after_reset, next_path,
+			mailbox_proven_at, enroll_skipped_at)
+		SELECT workspace_id, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		FROM users WHERE workspace_id = ? AND id = ? AND password_hash = ? AND disabled = 0
+		RETURNING id`,
+		s.TokenHash, b2i(s.Remember), unix(s.CreatedAt), unix(s.LastSeenAt), unix(s.ExpiresAt),
+		int64(s.IdleTimeout/time.Second), s.UserAgent, s.IP,
+		nullUnix(s.MFAVerifiedAt), unixOrNever(s.ReauthAt), s.MFAFailures, b2i(s.AfterReset), s.Next,
+		nullUnix(s.MailboxProvenAt), nullUnix(s.EnrollSkippedAt),
+		workspaceID, s.UserID, passwordHash,
+	).Scan(&s.ID)
+	if err != nil {
+		return fmt.Errorf("create session: %w", translate(err))
+	}
+	s.WorkspaceID = workspaceID
+	return nil
 }
 
 func createSession(ctx context.Context, q querier, workspaceID int64, s *gatehouse.Session) error {

@@ -47,7 +47,7 @@ func newVisitFixture(t *testing.T) *visitFixture {
 	now := time.Date(2039, 3, 1, 12, 0, 0, 0, time.UTC)
 	s := &gatehouse.Session{UserID: f.user.ID, TokenHash: f.hash, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(12 * time.Hour), IdleTimeout: time.Hour}
-	if err := db.CreateSession(ctx, f.ws.ID, s); err != nil {
+	if err := db.CreateSession(ctx, f.ws.ID, s, f.user.PasswordHash); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -75,7 +75,9 @@ func testWorkspaceUpdate(t *testing.T, s Store) {
 // signedIn gives the user a session under token and a trusted device.
 func signedIn(tb testing.TB, s Store, wsID, userID int64, token string) {
 	tb.Helper()
-	must(tb, "session "+token, s.CreateSession(context.Background(), wsID, newSession(userID, token, t0)))
+	u, err := s.FindUserByID(context.Background(), wsID, userID)
+	must(tb, "user of "+token, err)
+	must(tb, "session "+token, s.CreateSession(context.Background(), wsID, newSession(userID, token, t0), u.PasswordHash))
 	must(tb, "device "+token, s.CreateDevice(context.Background(), wsID, newDevice(userID, "dev-"+token, t0), 5))
 }
 
@@ -138,16 +140,25 @@ func testUserWrites(t *testing.T, s Store) {
 	if !st.user.Disabled || st.sessions != 0 || st.devices != 0 || st.audit != 1 {
 		t.Fatalf("after disabling: %+v, want disabled, no sessions or devices, one event", st)
 	}
-	signedIn(t, s, w.ID, u.ID, "here")
-	signedIn(t, s, w.ID, u.ID, "there")
+	// A disabled user gets no session.
+	wantNotFound(t, "session of a disabled user", s.CreateSession(ctx, w.ID, newSession(u.ID, "here", t0), st.user.PasswordHash))
 	e := &gatehouse.AuditEvent{At: t0, ActorID: u.ID, TargetID: u.ID, Type: "password.changed"}
-	must(t, "set password", s.SetPassword(ctx, w.ID, u.ID, "$argon2id$changed", hash("here"), t0.Add(2*time.Minute), e))
-	st = stateOf(t, s, w.ID, u.ID, "here", "there")
+	must(t, "set password", s.SetPassword(ctx, w.ID, u.ID, "$argon2id$changed", nil, t0.Add(2*time.Minute), e))
+	st = stateOf(t, s, w.ID, u.ID)
 	if !st.user.Disabled || st.user.PasswordHash != "$argon2id$changed" || st.user.Role != gatehouse.RoleClient {
 		t.Fatalf("after the password change: %+v, want still disabled with the new hash", st.user)
 	}
-	if st.sessions != 1 || st.devices != 0 || st.audit != 2 || e.ID == 0 {
-		t.Fatalf("after the password change: %+v, want the one kept session, no devices, two events", st)
+	if st.audit != 2 || e.ID == 0 {
+		t.Fatalf("after the password change: %+v, want two events", st)
+	}
+	// Re-enabling; a password change keeps the session that made it.
+	must(t, "enable", s.SetUserDisabled(ctx, w.ID, u.ID, false, t0.Add(3*time.Minute), nil))
+	signedIn(t, s, w.ID, u.ID, "here")
+	signedIn(t, s, w.ID, u.ID, "there")
+	must(t, "set password again", s.SetPassword(ctx, w.ID, u.ID, "$argon2id$changed", hash("here"), t0.Add(3*time.Minute), nil))
+	st = stateOf(t, s, w.ID, u.ID, "here", "there")
+	if st.sessions != 1 || st.devices != 0 {
+		t.Fatalf("after the password change: %+v, want the one kept session, no devices", st)
 	}
 	if _, err := s.FindVisit(ctx, w.ID, hash("here")); err != nil {
 		t.Fatalf("the session that changed the password: %v", err)
@@ -155,8 +166,7 @@ func testUserWrites(t *testing.T, s Store) {
 	if ob := stateOf(t, s, w.ID, other.ID, "bob"); ob.sessions != 1 || ob.devices != 1 {
 		t.Fatalf("another user's sessions and devices: %+v", ob)
 	}
-	// Re-enabling keeps sessions; the role is its own write.
-	must(t, "enable", s.SetUserDisabled(ctx, w.ID, u.ID, false, t0.Add(3*time.Minute), nil))
+	// The role is its own write.
 	must(t, "role", s.SetUserRole(ctx, w.ID, u.ID, gatehouse.RoleMember, t0.Add(4*time.Minute)))
 	st = stateOf(t, s, w.ID, u.ID, "here", "there")
 	if st.user.Disabled || st.user.Role != gatehouse.RoleMember || st.user.PasswordHash != "$argon2id$changed" || st.sessions != 1 {
@@ -221,7 +231,7 @@ func testUseLink(t *testing.T, s Store, w *gatehouse.Workspace) {
 func testPromote(t *testing.T, s Store, w *gatehouse.Workspace) {
 	ctx := context.Background()
 	u := MustCreateUser(t, s, w.ID, "pat@example.com", gatehouse.RoleClient)
-	must(t, "pending", s.CreateSession(ctx, w.ID, newSession(u.ID, "pending", t0)))
+	must(t, "pending", s.CreateSession(ctx, w.ID, newSession(u.ID, "pending", t0), fakeHash))
 	next := newSession(u.ID, "promoted", t0)
 	now := t0.Add(time.Minute)
 	next.MFAVerifiedAt = &now
@@ -244,7 +254,7 @@ func testPromote(t *testing.T, s Store, w *gatehouse.Workspace) {
 
 	// Many requests pass the gate with one pending session at once:
 	// exactly one gets a session.
-	must(t, "pending 2", s.CreateSession(ctx, w.ID, newSession(u.ID, "pending2", t0)))
+	must(t, "pending 2", s.CreateSession(ctx, w.ID, newSession(u.ID, "pending2", t0), fakeHash))
 	made := 0
 	tokens := make([]string, 8)
 	for i := range tokens {

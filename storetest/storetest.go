@@ -95,7 +95,7 @@ func MustCreateWorkspace(tb testing.TB, s gatehouse.Store, slug string) *gatehou
 // MustCreateUser creates a user with the e-mail and role in the workspace.
 func MustCreateUser(tb testing.TB, s gatehouse.Store, wsID int64, email string, role gatehouse.Role) *gatehouse.User {
 	tb.Helper()
-	u := &gatehouse.User{Email: email, Name: "N " + email, Role: role, PasswordHash: "$argon2id$fake", CreatedAt: t0, UpdatedAt: t0}
+	u := &gatehouse.User{Email: email, Name: "N " + email, Role: role, PasswordHash: fakeHash, CreatedAt: t0, UpdatedAt: t0}
 	if err := s.CreateUser(context.Background(), wsID, u); err != nil {
 		tb.Fatalf("create user %s: %v", email, err)
 	}
@@ -376,6 +376,9 @@ func testUsers(t *testing.T, s Store) {
 	wantNotFound(t, "rehash unknown", s.RehashPassword(ctx, w.ID, b.ID+1000, "", "h", t0))
 }
 
+// fakeHash is the password hash of the users MustCreateUser makes.
+const fakeHash = "$argon2id$fake"
+
 func newSession(userID int64, token string, now time.Time) *gatehouse.Session {
 	return &gatehouse.Session{
 		UserID: userID, TokenHash: hash(token), CreatedAt: now, LastSeenAt: now,
@@ -391,7 +394,7 @@ func testSessions(t *testing.T, s Store) {
 
 	s1 := newSession(u.ID, "one", t0)
 	s1.Remember = true
-	must(t, "create", s.CreateSession(ctx, w.ID, s1))
+	must(t, "create", s.CreateSession(ctx, w.ID, s1, fakeHash))
 	if s1.ID == 0 || s1.WorkspaceID != w.ID {
 		t.Fatalf("CreateSession set ID %d, WorkspaceID %d", s1.ID, s1.WorkspaceID)
 	}
@@ -407,6 +410,18 @@ func testSessions(t *testing.T, s Store) {
 	_, err = s.FindVisit(ctx, w.ID, hash("unknown"))
 	wantNotFound(t, "find unknown token", err)
 
+	// A session is made only while its user has the password hash its
+	// sign-in checked and is enabled (a change or disable since wins).
+	wantNotFound(t, "create with a stale password hash", s.CreateSession(ctx, w.ID, newSession(u.ID, "stale", t0), "$argon2id$old"))
+	wantNotFound(t, "create for another workspace's user", s.CreateSession(ctx, w.ID+1000, newSession(u.ID, "foreign", t0), fakeHash))
+	gone := MustCreateUser(t, s, w.ID, "gone@example.com", gatehouse.RoleClient)
+	must(t, "disable", s.SetUserDisabled(ctx, w.ID, gone.ID, true, t0, nil))
+	wantNotFound(t, "create for a disabled user", s.CreateSession(ctx, w.ID, newSession(gone.ID, "gone", t0), fakeHash))
+	for _, token := range []string{"stale", "foreign", "gone"} {
+		_, err = s.FindVisit(ctx, w.ID, hash(token))
+		wantNotFound(t, "find refused session "+token, err)
+	}
+
 	later := t0.Add(30 * time.Minute)
 	must(t, "touch", s.TouchSession(ctx, w.ID, s1.ID, later))
 	v, err = s.FindVisit(ctx, w.ID, hash("one"))
@@ -418,9 +433,9 @@ func testSessions(t *testing.T, s Store) {
 		t.Fatal("idle expiry misjudged")
 	}
 
-	must(t, "create two", s.CreateSession(ctx, w.ID, newSession(u.ID, "two", t0)))
-	must(t, "create three", s.CreateSession(ctx, w.ID, newSession(u.ID, "three", t0)))
-	must(t, "create other", s.CreateSession(ctx, w.ID, newSession(other.ID, "other", t0)))
+	must(t, "create two", s.CreateSession(ctx, w.ID, newSession(u.ID, "two", t0), fakeHash))
+	must(t, "create three", s.CreateSession(ctx, w.ID, newSession(u.ID, "three", t0), fakeHash))
+	must(t, "create other", s.CreateSession(ctx, w.ID, newSession(other.ID, "other", t0), fakeHash))
 	n, err := s.DeleteUserSessions(ctx, w.ID, u.ID, hash("two"))
 	must(t, "delete others", err)
 	if n != 2 {
@@ -443,8 +458,8 @@ func testSessions(t *testing.T, s Store) {
 	wantNotFound(t, "find after delete", err)
 
 	old := newSession(u.ID, "old", t0.Add(-24*time.Hour))
-	must(t, "create old", s.CreateSession(ctx, w.ID, old))
-	must(t, "create new", s.CreateSession(ctx, w.ID, newSession(u.ID, "new", t0)))
+	must(t, "create old", s.CreateSession(ctx, w.ID, old, fakeHash))
+	must(t, "create new", s.CreateSession(ctx, w.ID, newSession(u.ID, "new", t0), fakeHash))
 	n, err = s.DeleteExpiredSessions(ctx, t0)
 	must(t, "delete expired", err)
 	if n != 1 {
@@ -464,7 +479,7 @@ func testVisitSMS(t *testing.T, s Store) {
 		}
 		u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
 		token := w.Slug + "-token"
-		must(t, "create session", s.CreateSession(ctx, w.ID, newSession(u.ID, token, t0)))
+		must(t, "create session", s.CreateSession(ctx, w.ID, newSession(u.ID, token, t0), fakeHash))
 		v, err := s.FindVisit(ctx, w.ID, hash(token))
 		must(t, "find visit", err)
 		if !equalWorkspace(&v.Workspace, w) {
@@ -842,7 +857,7 @@ func testSessionMFA(t *testing.T, s Store) {
 	p := newSession(u.ID, "pending", t0)
 	proven := t0.Add(-time.Second)
 	p.ReauthAt, p.MFAFailures, p.AfterReset, p.Next, p.MailboxProvenAt = t0, 2, true, "/invoices/7", &proven
-	must(t, "create pending", s.CreateSession(ctx, w.ID, p))
+	must(t, "create pending", s.CreateSession(ctx, w.ID, p, fakeHash))
 	v, err := s.FindVisit(ctx, w.ID, hash("pending"))
 	must(t, "find pending", err)
 	if got := v.Session; got.MFAVerifiedAt != nil || !got.ReauthAt.Equal(t0) || got.MFAFailures != 2 || !got.AfterReset || got.Next != "/invoices/7" ||
@@ -855,7 +870,7 @@ func testSessionMFA(t *testing.T, s Store) {
 
 	// A session created with every MFA field zero reads back zero.
 	fresh := newSession(u.ID, "fresh", t0)
-	must(t, "create fresh", s.CreateSession(ctx, w.ID, fresh))
+	must(t, "create fresh", s.CreateSession(ctx, w.ID, fresh, fakeHash))
 	v, err = s.FindVisit(ctx, w.ID, hash("fresh"))
 	must(t, "find fresh", err)
 	if got := v.Session; got.MFAVerifiedAt != nil || !got.ReauthAt.IsZero() || got.MFAFailures != 0 || got.AfterReset || got.Next != "" ||
@@ -918,7 +933,7 @@ func testFactors(t *testing.T, s Store) {
 	w := MustCreateWorkspace(t, s, "acme")
 	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
 	o := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleMember)
-	must(t, "session", s.CreateSession(ctx, w.ID, newSession(u.ID, "ann", t0)))
+	must(t, "session", s.CreateSession(ctx, w.ID, newSession(u.ID, "ann", t0), fakeHash))
 	methods := func() []gatehouse.Method {
 		t.Helper()
 		v, err := s.FindVisit(ctx, w.ID, hash("ann"))
@@ -1019,7 +1034,7 @@ func testFactors(t *testing.T, s Store) {
 	if _, err := s.FindVisit(ctx, w.ID, hash("ann")); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Fatalf("a session survived the reset: %v", err)
 	}
-	must(t, "sign in again", s.CreateSession(ctx, w.ID, newSession(u.ID, "ann", t0)))
+	must(t, "sign in again", s.CreateSession(ctx, w.ID, newSession(u.ID, "ann", t0), fakeHash))
 	fs, err = s.FindFactors(ctx, w.ID, u.ID)
 	must(t, "find after reset", err)
 	if len(fs) != 0 {
@@ -1257,9 +1272,9 @@ func testCodes(t *testing.T, s Store) {
 	w := MustCreateWorkspace(t, s, "acme")
 	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleOwner)
 	sess := newSession(u.ID, "pending", t0)
-	must(t, "session", s.CreateSession(ctx, w.ID, sess))
+	must(t, "session", s.CreateSession(ctx, w.ID, sess, fakeHash))
 	other := newSession(u.ID, "other", t0)
-	must(t, "other session", s.CreateSession(ctx, w.ID, other))
+	must(t, "other session", s.CreateSession(ctx, w.ID, other, fakeHash))
 
 	_, err := s.FindLatestCode(ctx, w.ID, sess.ID, gatehouse.MethodEmail)
 	wantNotFound(t, "latest of none", err)
@@ -1795,7 +1810,7 @@ func testTenancy(t *testing.T, s Store) {
 		t.Fatalf("user after writes across workspaces = %+v, %v; want %+v", got, err, ua)
 	}
 
-	must(t, "session", s.CreateSession(ctx, a.ID, newSession(ua.ID, "a-token", t0)))
+	must(t, "session", s.CreateSession(ctx, a.ID, newSession(ua.ID, "a-token", t0), fakeHash))
 	_, err = s.FindVisit(ctx, b.ID, hash("a-token"))
 	wantNotFound(t, "session across workspaces", err)
 	n, err := s.DeleteUserSessions(ctx, b.ID, ua.ID, nil)
