@@ -122,8 +122,10 @@ type PasskeyStore interface {
 	// transaction); every session of the user but the one with the token
 	// hash keepSession ends; e is recorded (when not nil). It returns how
 	// many passkeys remain. ErrNotFound, with nothing changed, when the user
-	// has no passkey with that ID.
-	DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepSession []byte, e *gatehouse.AuditEvent) (int, error)
+	// has no passkey with that ID. When the passkey method goes and
+	// keepOneOf is not empty, the user must keep an active factor of one of
+	// those methods, as RemoveMethod judges it: ErrLastMethod otherwise.
+	DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepOneOf []gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) (int, error)
 
 	// CreateCeremony inserts c, setting c.ID, and drops the workspace's
 	// ceremonies that expired before c.CreatedAt.
@@ -400,11 +402,12 @@ func (s *Service) RemovePasskey(ctx context.Context, v *gatehouse.Visit, id int6
 	if p == nil {
 		return gatehouse.ErrNotFound
 	}
-	if len(ps) == 1 && !CanDisable(v, gatehouse.MethodPasskey) {
-		return ErrLastMethod
-	}
+	// Whether another method remains is the store's to judge, in the
+	// transaction: a method removed meanwhile by another request counts.
 	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: v.User.ID, Type: "mfa.method.removed", IP: ip, Detail: "passkey " + p.Name}
-	if _, err := s.Store.DeletePasskey(ctx, v.Workspace.ID, v.User.ID, id, v.Session.TokenHash, e); err != nil {
+	if _, err := s.Store.DeletePasskey(ctx, v.Workspace.ID, v.User.ID, id, keepOneOf(v), v.Session.TokenHash, e); errors.Is(err, ErrLastMethod) {
+		return ErrLastMethod
+	} else if err != nil {
 		return err
 	}
 	s.notify(ctx, v, "Passkey removed", fmt.Sprintf("A passkey (%s) was removed from your account at %s.", p.Name, v.Workspace.Name))

@@ -729,6 +729,16 @@ func CanDisable(v *gatehouse.Visit, m gatehouse.Method) bool {
 	return false
 }
 
+// keepOneOf is what the store needs to keep the rule of CanDisable inside
+// its transaction: in required mode the allowed methods, of which one must
+// stay active; otherwise nil (no rule).
+func keepOneOf(v *gatehouse.Visit) []gatehouse.Method {
+	if v.Workspace.MFA.Mode != gatehouse.MFARequired || !v.Workspace.Plan.HasMFA() {
+		return nil
+	}
+	return v.Workspace.MFA.Methods
+}
+
 // Disable removes the user's method m. Removing the last one turns
 // two-factor sign-in off for the user (and voids the recovery codes).
 func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.Method, ip string) error {
@@ -736,9 +746,6 @@ func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.M
 		// Passkeys go one by one (RemovePasskey): dropping the method
 		// alone would leave credentials that still sign in.
 		return ErrUnavailable
-	}
-	if !CanDisable(v, m) {
-		return ErrLastMethod
 	}
 	// Only a method the user has (active, or pending confirmation): a
 	// missing one is no change to announce or to end sessions for.
@@ -748,11 +755,16 @@ func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.M
 		return ErrUnavailable
 	}
 	// One transaction: the factor goes with the recovery codes (when it was
-	// the last method) and the user's other sessions, or nothing does.
+	// the last method) and the user's other sessions, or nothing does. The
+	// store judges "another method remains" in that transaction, not from
+	// v.Methods: two disables at once must not both pass.
 	e := &gatehouse.AuditEvent{At: s.Now(), ActorID: v.User.ID, TargetID: v.User.ID, Type: "mfa.method.removed", IP: ip, Detail: string(m)}
-	err := s.Store.RemoveMethod(ctx, v.Workspace.ID, v.User.ID, m, v.Session.TokenHash, e)
+	err := s.Store.RemoveMethod(ctx, v.Workspace.ID, v.User.ID, m, keepOneOf(v), v.Session.TokenHash, e)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return ErrUnavailable
+	}
+	if errors.Is(err, ErrLastMethod) {
+		return ErrLastMethod
 	}
 	if err != nil {
 		return err

@@ -110,8 +110,11 @@ type Store interface {
 	// method remains (judged in the transaction, not from an earlier read),
 	// ends every session of the user but the one with the token hash
 	// keepSession, and records e. ErrNotFound, with nothing changed, when the
-	// user has no factor of the method.
-	RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error
+	// user has no factor of the method. When keepOneOf is not empty (required
+	// mode: the workspace's allowed methods), the user must keep an active
+	// factor of one of those methods, judged in the transaction after the
+	// user's earlier writes: ErrLastMethod, with nothing changed, otherwise.
+	RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepOneOf []gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error
 	// ResetMFA is an admin reset, in one transaction: it removes the user's
 	// factors, passkeys, recovery codes, trusted devices and sessions and the failure
 	// counter under throttleKey, and records e. ErrNotFound, with nothing

@@ -204,12 +204,15 @@ func (db *DB) ResetMFA(ctx context.Context, workspaceID, userID int64, throttleK
 // RemoveMethod implements mfa.Store in one transaction under the user's
 // row lock, so two removals at once see each other's result. Passkeys keep a
 // factor row of their own, so "no active method remains" counts them too.
-func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error {
+func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepOneOf []gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := lockUser(ctx, tx, workspaceID, userID); err != nil {
 			return err
 		}
 		if err := mustAffect(tx.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2 AND method = $3`, workspaceID, userID, m)); err != nil {
+			return err
+		}
+		if err := keepsOne(ctx, tx, workspaceID, userID, keepOneOf); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE workspace_id = $1 AND user_id = $2
@@ -223,6 +226,29 @@ func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gat
 	})
 	if err != nil {
 		return fmt.Errorf("remove %s method of user %d: %w", m, userID, err)
+	}
+	return nil
+}
+
+// keepsOne returns mfa.ErrLastMethod when keepOneOf is not empty and the
+// user has no active factor of any of its methods left, in the caller's
+// transaction (which holds the user's row lock, so a removal made at the
+// same moment is either committed and counted or waiting for this one).
+func keepsOne(ctx context.Context, tx pgx.Tx, workspaceID, userID int64, keepOneOf []gatehouse.Method) error {
+	if len(keepOneOf) == 0 {
+		return nil
+	}
+	ms := make([]string, len(keepOneOf))
+	for i, m := range keepOneOf {
+		ms[i] = string(m)
+	}
+	var left bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM factors WHERE workspace_id = $1 AND user_id = $2 AND active AND method = ANY($3))`,
+		workspaceID, userID, ms).Scan(&left); err != nil {
+		return err
+	}
+	if !left {
+		return mfa.ErrLastMethod
 	}
 	return nil
 }

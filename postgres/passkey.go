@@ -136,7 +136,7 @@ func (db *DB) UsePasskey(ctx context.Context, workspaceID, passkeyID int64, old,
 }
 
 // DeletePasskey implements mfa.PasskeyStore.
-func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepSession []byte, e *gatehouse.AuditEvent) (int, error) {
+func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepOneOf []gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) (int, error) {
 	var left int
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		// The user's row lock orders this against a method added at the
@@ -156,6 +156,9 @@ func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID 
 		if left == 0 {
 			if _, err := tx.Exec(ctx, `DELETE FROM factors WHERE workspace_id = $1 AND user_id = $2 AND method = 'passkey'`,
 				workspaceID, userID); err != nil {
+				return err
+			}
+			if err := keepsOne(ctx, tx, workspaceID, userID, keepOneOf); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -196,9 +197,12 @@ func (db *DB) ResetMFA(ctx context.Context, workspaceID, userID int64, throttleK
 
 // RemoveMethod implements mfa.Store in one transaction. Passkeys keep a
 // factor row of their own, so "no active method remains" counts them too.
-func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error {
+func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gatehouse.Method, keepOneOf []gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if err := mustAffect(tx.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ? AND method = ?`, workspaceID, userID, m)); err != nil {
+			return err
+		}
+		if err := keepsOne(ctx, tx, workspaceID, userID, keepOneOf); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE workspace_id = ?1 AND user_id = ?2
@@ -212,6 +216,30 @@ func (db *DB) RemoveMethod(ctx context.Context, workspaceID, userID int64, m gat
 	})
 	if err != nil {
 		return fmt.Errorf("remove %s method of user %d: %w", m, userID, err)
+	}
+	return nil
+}
+
+// keepsOne returns mfa.ErrLastMethod when keepOneOf is not empty and the
+// user has no active factor of any of its methods left, in the caller's
+// transaction (IMMEDIATE: a removal made at the same moment has committed
+// and is counted, or waits for this one).
+func keepsOne(ctx context.Context, tx *sql.Tx, workspaceID, userID int64, keepOneOf []gatehouse.Method) error {
+	if len(keepOneOf) == 0 {
+		return nil
+	}
+	q := `SELECT EXISTS (SELECT 1 FROM factors WHERE workspace_id = ? AND user_id = ? AND active AND method IN (?` +
+		strings.Repeat(", ?", len(keepOneOf)-1) + `))`
+	args := []any{workspaceID, userID}
+	for _, m := range keepOneOf {
+		args = append(args, string(m))
+	}
+	var left bool
+	if err := tx.QueryRowContext(ctx, q, args...).Scan(&left); err != nil {
+		return err
+	}
+	if !left {
+		return mfa.ErrLastMethod
 	}
 	return nil
 }

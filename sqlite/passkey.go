@@ -132,7 +132,7 @@ func (db *DB) UsePasskey(ctx context.Context, workspaceID, passkeyID int64, old,
 }
 
 // DeletePasskey implements mfa.PasskeyStore.
-func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepSession []byte, e *gatehouse.AuditEvent) (int, error) {
+func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID int64, keepOneOf []gatehouse.Method, keepSession []byte, e *gatehouse.AuditEvent) (int, error) {
 	var left int
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if err := mustAffect(tx.ExecContext(ctx, `DELETE FROM passkeys WHERE workspace_id = ? AND user_id = ? AND id = ?`,
@@ -146,6 +146,9 @@ func (db *DB) DeletePasskey(ctx context.Context, workspaceID, userID, passkeyID 
 		if left == 0 {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE workspace_id = ? AND user_id = ? AND method = 'passkey'`,
 				workspaceID, userID); err != nil {
+				return err
+			}
+			if err := keepsOne(ctx, tx, workspaceID, userID, keepOneOf); err != nil {
 				return err
 			}
 		}

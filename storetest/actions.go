@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -366,7 +367,7 @@ func RunAtomic(t *testing.T, open Opener, breakInserts Breaker) {
 			return nil
 		}},
 		{"disabling a method", "audit_events", func(s Store, w *gatehouse.Workspace, u *gatehouse.User) error {
-			return s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodEmail, hash("here"), event("mfa.method.removed"))
+			return s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodEmail, nil, hash("here"), event("mfa.method.removed"))
 		}},
 		{"passing the gate", "sessions", func(s Store, w *gatehouse.Workspace, u *gatehouse.User) error {
 			return s.PromoteSession(ctx, w.ID, hash("here"), newSession(u.ID, "next", t0))
@@ -451,15 +452,75 @@ func testRemoveMethod(t *testing.T, s Store) {
 	signedIn(t, s, w.ID, u.ID, "there")
 
 	e := &gatehouse.AuditEvent{At: t0, ActorID: u.ID, TargetID: u.ID, Type: "mfa.method.removed", Detail: "totp"}
-	must(t, "remove totp", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, hash("here"), e))
+	must(t, "remove totp", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, nil, hash("here"), e))
 	st := stateOf(t, s, w.ID, u.ID, "here", "there")
 	if st.factors != 2 || st.unused != 2 || st.sessions != 1 || st.devices != 2 || st.audit != 1 || e.ID == 0 {
 		t.Fatalf("after removing one of two active methods: %+v, want 2 factors, 2 codes, 1 session, devices kept, 1 event", st)
 	}
 	// A pending factor is no active method: removing the last active one
 	// voids the codes.
-	must(t, "remove email", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodEmail, hash("here"), nil))
+	must(t, "remove email", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodEmail, nil, hash("here"), nil))
 	if st := stateOf(t, s, w.ID, u.ID, "here"); st.factors != 1 || st.unused != 0 || st.sessions != 1 {
 		t.Fatalf("after removing the last active method: %+v, want the pending factor, no codes, the kept session", st)
 	}
+}
+
+// both runs a and b at once and returns their errors.
+func both(a, b func() error) (error, error) {
+	var wg sync.WaitGroup
+	var ea, eb error
+	start := make(chan struct{})
+	wg.Go(func() { <-start; ea = a() })
+	wg.Go(func() { <-start; eb = b() })
+	close(start)
+	wg.Wait()
+	return ea, eb
+}
+
+// wantOneLastMethod fails tb unless exactly one of ea, eb is nil and the
+// other mfa.ErrLastMethod.
+func wantOneLastMethod(tb testing.TB, what string, ea, eb error) {
+	tb.Helper()
+	if (ea == nil) == (eb == nil) || !errors.Is(errors.Join(ea, eb), mfa.ErrLastMethod) {
+		tb.Errorf("%s: %v and %v; want one to pass and one ErrLastMethod", what, ea, eb)
+	}
+}
+
+// testRemoveKeepsOne: with keepOneOf, the last active method of those is
+// refused with nothing changed, judged in the transaction: of two removals
+// at once of a user's two methods, one passes.
+func testRemoveKeepsOne(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	keep := []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodEmail}
+	for round := range 5 {
+		u := MustCreateUser(t, s, w.ID, fmt.Sprintf("u%d@example.com", round), gatehouse.RoleClient)
+		for _, m := range keep {
+			must(t, "factor", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: m, Active: true, CreatedAt: t0}))
+		}
+		must(t, "codes", s.ReplaceRecoveryCodes(ctx, w.ID, u.ID, [][]byte{hash("r1"), hash("r2")}, t0))
+		ea, eb := both(
+			func() error { return s.RemoveMethod(ctx, w.ID, u.ID, keep[0], keep, nil, nil) },
+			func() error { return s.RemoveMethod(ctx, w.ID, u.ID, keep[1], keep, nil, nil) })
+		wantOneLastMethod(t, "two removals at once", ea, eb)
+		if st := stateOf(t, s, w.ID, u.ID); st.factors != 1 || st.unused != 2 {
+			t.Fatalf("round %d: %+v, want one method and the 2 codes", round, st)
+		}
+	}
+	// An active method that is not allowed does not count.
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
+	for _, m := range []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodSMS} {
+		must(t, "factor", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: m, Phone: "+15551234567", Active: true, CreatedAt: t0}))
+	}
+	signedIn(t, s, w.ID, u.ID, "here")
+	signedIn(t, s, w.ID, u.ID, "there")
+	before := stateOf(t, s, w.ID, u.ID, "here", "there")
+	err := s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, keep, hash("here"), &gatehouse.AuditEvent{At: t0, Type: "mfa.method.removed"})
+	if !errors.Is(err, mfa.ErrLastMethod) {
+		t.Errorf("removing the last allowed method: %v, want ErrLastMethod", err)
+	}
+	if after := stateOf(t, s, w.ID, u.ID, "here", "there"); after != before {
+		t.Errorf("a refused removal left %+v, want %+v", after, before)
+	}
+	must(t, "remove the method not allowed", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, keep, hash("here"), nil))
 }

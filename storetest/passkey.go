@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ func RunPasskeys(t *testing.T, open func(tb testing.TB) PasskeyStore) {
 		{"PasskeyReset", testPasskeyReset},
 		{"PasskeyAddWhole", testPasskeyAddWhole},
 		{"PasskeyDeleteWhole", testPasskeyDeleteWhole},
+		{"PasskeyKeepsOne", testPasskeyKeepsOne},
 		{"Ceremonies", testCeremonies},
 		{"CeremonyRace", testCeremonyRace},
 		{"PasskeyTenancy", testPasskeyTenancy},
@@ -49,7 +51,7 @@ func addPK(s PasskeyStore, wsID int64, p *mfa.Passkey, max int) error {
 
 // delPK deletes a passkey with nothing else in the transaction.
 func delPK(s PasskeyStore, wsID, userID, id int64) (int, error) {
-	return s.DeletePasskey(context.Background(), wsID, userID, id, nil, nil)
+	return s.DeletePasskey(context.Background(), wsID, userID, id, nil, nil, nil)
 }
 
 func newPasskey(userID int64, name, credID string, at time.Time) *mfa.Passkey {
@@ -372,14 +374,14 @@ func testPasskeyDeleteWhole(t *testing.T, s PasskeyStore) {
 	signedIn(t, s, w.ID, u.ID, "there")
 
 	e := &gatehouse.AuditEvent{At: t0, ActorID: u.ID, TargetID: u.ID, Type: "mfa.method.removed", Detail: "passkey A"}
-	left, err := s.DeletePasskey(ctx, w.ID, u.ID, p1.ID, hash("here"), e)
+	left, err := s.DeletePasskey(ctx, w.ID, u.ID, p1.ID, nil, hash("here"), e)
 	must(t, "delete one of two", err)
 	st := stateOf(t, s, w.ID, u.ID, "here", "there")
 	if left != 1 || st.factors != 2 || st.unused != 2 || st.sessions != 1 || st.audit != 1 || e.ID == 0 {
 		t.Fatalf("after one of two passkeys: left %d, %+v", left, st)
 	}
 	// The last passkey with TOTP still on: the codes stay.
-	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p2.ID, hash("here"), nil)
+	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p2.ID, nil, hash("here"), nil)
 	must(t, "delete the last passkey", err)
 	if st := stateOf(t, s, w.ID, u.ID, "here"); st.factors != 1 || st.unused != 2 {
 		t.Fatalf("after the last passkey, TOTP on: %+v, want TOTP and 2 codes", st)
@@ -387,15 +389,53 @@ func testPasskeyDeleteWhole(t *testing.T, s PasskeyStore) {
 	// The last method of all: the codes go.
 	p3 := newPasskey(u.ID, "C", "c3", t0)
 	must(t, "add", addPK(s, w.ID, p3, 10))
-	must(t, "remove totp", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, hash("here"), nil))
+	must(t, "remove totp", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, nil, hash("here"), nil))
 	if n, _ := s.CountRecoveryCodes(ctx, w.ID, u.ID); n != 2 {
 		t.Fatalf("with a passkey left, %d codes, want 2", n)
 	}
-	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p3.ID, hash("here"), nil)
+	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p3.ID, nil, hash("here"), nil)
 	must(t, "delete the last method", err)
 	if st := stateOf(t, s, w.ID, u.ID, "here"); st.factors != 0 || st.unused != 0 {
 		t.Fatalf("after the last method: %+v, want no factor and no codes", st)
 	}
-	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p3.ID, hash("here"), nil)
+	_, err = s.DeletePasskey(ctx, w.ID, u.ID, p3.ID, nil, hash("here"), nil)
 	wantNotFound(t, "delete again", err)
+}
+
+// testPasskeyKeepsOne: with keepOneOf, removing the last passkey and the
+// other method at once leaves one of them.
+func testPasskeyKeepsOne(t *testing.T, s PasskeyStore) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "pkkeep")
+	keep := []gatehouse.Method{gatehouse.MethodPasskey, gatehouse.MethodTOTP}
+	for round := range 5 {
+		u := MustCreateUser(t, s, w.ID, fmt.Sprintf("u%d@example.com", round), gatehouse.RoleClient)
+		p := newPasskey(u.ID, "A", fmt.Sprint("c", round), t0)
+		must(t, "add", addPK(s, w.ID, p, 10))
+		must(t, "totp", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodTOTP, Active: true, CreatedAt: t0}))
+		ea, eb := both(
+			func() error { _, err := s.DeletePasskey(ctx, w.ID, u.ID, p.ID, keep, nil, nil); return err },
+			func() error { return s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, keep, nil, nil) })
+		wantOneLastMethod(t, "passkey and totp removed at once", ea, eb)
+		fs, err := s.FindFactors(ctx, w.ID, u.ID)
+		must(t, "factors", err)
+		ps, err := s.ListPasskeys(ctx, w.ID, u.ID)
+		must(t, "passkeys", err)
+		if len(fs) != 1 || (fs[0].Method == gatehouse.MethodPasskey) != (len(ps) == 1) {
+			t.Fatalf("round %d: factors %+v, %d passkeys; want one method, whole", round, fs, len(ps))
+		}
+	}
+	// One of two passkeys may go: the method stays.
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
+	p1, p2 := newPasskey(u.ID, "A", "d1", t0), newPasskey(u.ID, "B", "d2", t0)
+	must(t, "add", addPK(s, w.ID, p1, 10))
+	must(t, "add", addPK(s, w.ID, p2, 10))
+	_, err := s.DeletePasskey(ctx, w.ID, u.ID, p1.ID, keep, nil, nil)
+	must(t, "delete one of two", err)
+	if _, err := s.DeletePasskey(ctx, w.ID, u.ID, p2.ID, keep, nil, nil); !errors.Is(err, mfa.ErrLastMethod) {
+		t.Errorf("deleting the last passkey of the last method: %v, want ErrLastMethod", err)
+	}
+	if ps, _ := s.ListPasskeys(ctx, w.ID, u.ID); len(ps) != 1 {
+		t.Errorf("a refused delete left %d passkeys, want 1", len(ps))
+	}
 }

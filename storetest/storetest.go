@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"IssueTokenRace", testIssueTokenRace},
 		{"AddMethod", testAddMethod},
 		{"RemoveMethod", testRemoveMethod},
+		{"RemoveKeepsOne", testRemoveKeepsOne},
 		{"TokenRace", testTokenRace},
 		{"Throttles", testThrottles},
 		{"Limits", testLimits},
@@ -1015,8 +1016,8 @@ func testFactors(t *testing.T, s Store) {
 	}
 	wantNotFound(t, "activate again", activate(s, w.ID, &fs[1], activated))
 
-	must(t, "remove sms", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, hash("ann"), nil))
-	wantNotFound(t, "remove missing", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, hash("ann"), nil))
+	must(t, "remove sms", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, nil, hash("ann"), nil))
+	wantNotFound(t, "remove missing", s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodSMS, nil, hash("ann"), nil))
 	fs, err = s.FindFactors(ctx, w.ID, u.ID)
 	must(t, "find after delete", err)
 	if len(fs) != 2 || fs[0].Method != gatehouse.MethodTOTP || fs[1].Method != gatehouse.MethodEmail {
@@ -1883,7 +1884,7 @@ func testTenancy(t *testing.T, s Store) {
 	}
 	wantNotFound(t, "activate across", activate(s, b.ID, &own[1], t0))
 	wantNotFound(t, "TOTP step across", s.UseTOTPStep(ctx, b.ID, ua.ID, 59_000_000))
-	wantNotFound(t, "remove method across", s.RemoveMethod(ctx, b.ID, ua.ID, gatehouse.MethodTOTP, nil, nil))
+	wantNotFound(t, "remove method across", s.RemoveMethod(ctx, b.ID, ua.ID, gatehouse.MethodTOTP, nil, nil, nil))
 	wantNotFound(t, "reset across", s.ResetMFA(ctx, b.ID, ua.ID, "mfa:x", nil))
 	fs, err = s.FindFactors(ctx, a.ID, ua.ID)
 	must(t, "factors survive", err)
