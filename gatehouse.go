@@ -518,6 +518,10 @@ type UserStore interface {
 	ListUsers(ctx context.Context, workspaceID int64) ([]User, error)
 	// SetUserRole sets the user's role; ErrNotFound when there is none.
 	SetUserRole(ctx context.Context, workspaceID, userID int64, role Role, now time.Time) error
+	// SetInviteeRole sets the role of an invited user who has not accepted
+	// yet (no password), with one conditional update; ErrNotFound when
+	// there is no such user or they have set a password meanwhile.
+	SetInviteeRole(ctx context.Context, workspaceID, userID int64, role Role, now time.Time) error
 	// RehashPassword replaces the user's password hash old with new (the
 	// same password under new parameters), only while the stored hash is
 	// still old: a password changed meanwhile stays. ErrNotFound otherwise.

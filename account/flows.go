@@ -82,8 +82,15 @@ func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, actor *ga
 	case u.Role == gatehouse.RoleOwner || (actor != nil && !actor.CanManage(u)):
 		return nil, "", ErrForbidden
 	}
+	// Only while the invitation is still open: an acceptance that lands
+	// after the read above makes the person a member, whose role an
+	// invitation does not change.
 	now := s.Now()
-	if err := s.Store.SetUserRole(ctx, ws.ID, u.ID, role, now); err != nil {
+	err = s.Store.SetInviteeRole(ctx, ws.ID, u.ID, role, now)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, "", ErrAlreadyMember
+	}
+	if err != nil {
 		return nil, "", err
 	}
 	u.Role, u.UpdatedAt = role, now

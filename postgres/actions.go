@@ -26,6 +26,16 @@ func (db *DB) SetUserRole(ctx context.Context, workspaceID, userID int64, role g
 	return nil
 }
 
+// SetInviteeRole implements gatehouse.UserStore with one conditional update.
+func (db *DB) SetInviteeRole(ctx context.Context, workspaceID, userID int64, role gatehouse.Role, now time.Time) error {
+	err := mustAffect(db.pool.Exec(ctx, `UPDATE users SET role = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4 AND password_hash = ''`,
+		role, now, workspaceID, userID))
+	if err != nil {
+		return fmt.Errorf("set role of invitee %d: %w", userID, err)
+	}
+	return nil
+}
+
 // RehashPassword implements gatehouse.UserStore with one conditional update.
 func (db *DB) RehashPassword(ctx context.Context, workspaceID, userID int64, old, new string, now time.Time) error {
 	err := mustAffect(db.pool.Exec(ctx, `

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sessions", testSessions},
 		{"VisitSMS", testVisitSMS},
 		{"UserWrites", testUserWrites},
+		{"InviteeRole", testInviteeRole},
 		{"Tokens", testTokens},
 		{"IssueTokenRace", testIssueTokenRace},
 		{"AddMethod", testAddMethod},
