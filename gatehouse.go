@@ -269,6 +269,15 @@ type Workspace struct {
 	UpdatedAt         time.Time
 }
 
+// DisplayName is the name the workspace shows people in pages and
+// e-mails: its brand's display name, else its name.
+func (w *Workspace) DisplayName() string {
+	if w.Brand.DisplayName != "" {
+		return w.Brand.DisplayName
+	}
+	return w.Name
+}
+
 // NewWorkspace returns a workspace (not yet stored) with the defaults of
 // SPEC §3, §6 and §15: two-step verification disabled with methods
 // passkey, totp and email, 30-day trusted devices, "remember me" offered, sign-up off, and the

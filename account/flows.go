@@ -104,8 +104,8 @@ func (s *Service) sendInvite(ctx context.Context, ws *gatehouse.Workspace, u *ga
 		return "", err
 	}
 	link := s.WorkspaceURL(ws.Slug) + "/invite/" + token
-	body := fmt.Sprintf("You have been invited to %s.\n\nSet your name and password here (the link works once, for 7 days):\n%s\n", ws.Name, link)
-	if err := s.Mailer.Enqueue(ctx, ws.ID, u.Email, "You're invited to "+ws.Name, body); err != nil {
+	body := fmt.Sprintf("You have been invited to %s.\n\nSet your name and password here (the link works once, for 7 days):\n%s\n", ws.DisplayName(), link)
+	if err := s.Mailer.Enqueue(ctx, ws.ID, u.Email, "You're invited to "+ws.DisplayName(), body); err != nil {
 		return "", err
 	}
 	return link, nil
@@ -292,7 +292,7 @@ func (s *Service) ChangePassword(ctx context.Context, v *gatehouse.Visit, newPas
 		return err
 	}
 	body := fmt.Sprintf("The password of your account at %s was changed, and your other browsers were signed out.\n\nIf this was not you, reset your password at %s/password/forgot and tell your workspace admin.\n",
-		ws.Name, s.WorkspaceURL(ws.Slug))
+		ws.DisplayName(), s.WorkspaceURL(ws.Slug))
 	return s.Mailer.Enqueue(ctx, ws.ID, u.Email, "Your password was changed", body)
 }
 

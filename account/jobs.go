@@ -103,8 +103,8 @@ func (s *Service) sendReset(ctx context.Context, ws *gatehouse.Workspace, email 
 		return err
 	}
 	link := s.WorkspaceURL(ws.Slug) + "/password/reset/" + token
-	body := fmt.Sprintf("Someone asked to reset your password for %s.\n\nChoose a new one here (the link works once, for 1 hour):\n%s\n\nIf it was not you, ignore this e-mail: your password stays as it is.\n", ws.Name, link)
-	return s.Mailer.Enqueue(ctx, ws.ID, u.Email, "Reset your "+ws.Name+" password", body)
+	body := fmt.Sprintf("Someone asked to reset your password for %s.\n\nChoose a new one here (the link works once, for 1 hour):\n%s\n\nIf it was not you, ignore this e-mail: your password stays as it is.\n", ws.DisplayName(), link)
+	return s.Mailer.Enqueue(ctx, ws.ID, u.Email, "Reset your "+ws.DisplayName()+" password", body)
 }
 
 // sendSignup mails a new address a confirmation link carrying the chosen
@@ -129,14 +129,14 @@ func (s *Service) sendSignup(ctx context.Context, ws *gatehouse.Workspace, j sig
 	}
 	if u.PasswordHash != "" {
 		body := fmt.Sprintf("Someone tried to sign up to %s with this address, which already has an account.\n\nSign in at %s/login, or reset your password at %s/password/forgot.\nIf it was not you, you can ignore this e-mail.\n",
-			ws.Name, s.WorkspaceURL(ws.Slug), s.WorkspaceURL(ws.Slug))
-		return s.Mailer.Enqueue(ctx, ws.ID, j.Email, "Your "+ws.Name+" account", body)
+			ws.DisplayName(), s.WorkspaceURL(ws.Slug), s.WorkspaceURL(ws.Slug))
+		return s.Mailer.Enqueue(ctx, ws.ID, j.Email, "Your "+ws.DisplayName()+" account", body)
 	}
 	token, err := s.issueToken(ctx, ws, u, gatehouse.TokenSignup, j.Hash)
 	if err != nil {
 		return err
 	}
 	link := s.WorkspaceURL(ws.Slug) + "/signup/confirm/" + token
-	body := fmt.Sprintf("Welcome to %s.\n\nConfirm your e-mail address to finish signing up (the link works once, for 24 hours):\n%s\n", ws.Name, link)
-	return s.Mailer.Enqueue(ctx, ws.ID, j.Email, "Confirm your "+ws.Name+" account", body)
+	body := fmt.Sprintf("Welcome to %s.\n\nConfirm your e-mail address to finish signing up (the link works once, for 24 hours):\n%s\n", ws.DisplayName(), link)
+	return s.Mailer.Enqueue(ctx, ws.ID, j.Email, "Confirm your "+ws.DisplayName()+" account", body)
 }

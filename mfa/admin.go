@@ -94,7 +94,7 @@ func (s *Service) Reset(ctx context.Context, v *gatehouse.Visit, target *gatehou
 	if err := s.Store.ResetMFA(ctx, ws, target.ID, lockKey(target.ID), e); err != nil {
 		return err
 	}
-	body := fmt.Sprintf("%s reset the two-step verification of your account at %s.", v.User.Email, v.Workspace.Name)
+	body := fmt.Sprintf("%s reset the two-step verification of your account at %s.", v.User.Email, v.Workspace.DisplayName())
 	if reason != "" {
 		body += "\nReason: " + reason
 	}

@@ -49,7 +49,7 @@ func (s *Service) TrustDevice(ctx context.Context, v *gatehouse.Visit, userAgent
 	}
 	s.audit(ctx, v, v.User.ID, "device.trusted", ip, BrowserName(userAgent))
 	s.notify(ctx, v, "New trusted device", fmt.Sprintf("A browser (%s) was set to skip the second step when you sign in to %s, until %s.",
-		BrowserName(userAgent), v.Workspace.Name, d.ExpiresAt.Format("2 January 2006")))
+		BrowserName(userAgent), v.Workspace.DisplayName(), d.ExpiresAt.Format("2 January 2006")))
 	return &NewDevice{Token: token, ExpiresAt: d.ExpiresAt}, nil
 }
 

@@ -381,7 +381,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *gatehouse.Vi
 	if !issued {
 		codes = nil
 	}
-	s.notify(ctx, v, "Passkey added", fmt.Sprintf("A passkey (%s) was added to your account at %s.", name, v.Workspace.Name))
+	s.notify(ctx, v, "Passkey added", fmt.Sprintf("A passkey (%s) was added to your account at %s.", name, v.Workspace.DisplayName()))
 	return codes, nil
 }
 
@@ -410,7 +410,7 @@ func (s *Service) RemovePasskey(ctx context.Context, v *gatehouse.Visit, id int6
 	} else if err != nil {
 		return err
 	}
-	s.notify(ctx, v, "Passkey removed", fmt.Sprintf("A passkey (%s) was removed from your account at %s.", p.Name, v.Workspace.Name))
+	s.notify(ctx, v, "Passkey removed", fmt.Sprintf("A passkey (%s) was removed from your account at %s.", p.Name, v.Workspace.DisplayName()))
 	return nil
 }
 

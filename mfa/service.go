@@ -210,10 +210,10 @@ func (s *Service) sendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 	}
 	made = true
 	if channel == gatehouse.MethodSMS {
-		return s.sendSMS(ctx, v, to, fmt.Sprintf("%s is your %s code. It expires in 10 minutes.", code, v.Workspace.Name))
+		return s.sendSMS(ctx, v, to, fmt.Sprintf("%s is your %s code. It expires in 10 minutes.", code, v.Workspace.DisplayName()))
 	}
-	body := fmt.Sprintf("Your %s sign-in code is %s\n\nIt works once, for 10 minutes. If you did not try to sign in, change your password.\n", v.Workspace.Name, code)
-	subject := code + " is your " + v.Workspace.Name + " code"
+	body := fmt.Sprintf("Your %s sign-in code is %s\n\nIt works once, for 10 minutes. If you did not try to sign in, change your password.\n", v.Workspace.DisplayName(), code)
+	subject := code + " is your " + v.Workspace.DisplayName() + " code"
 	if s.Queue == nil {
 		return s.Mailer.Enqueue(ctx, v.Workspace.ID, to, subject, body)
 	}
@@ -317,7 +317,7 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 		if err == nil {
 			res.RecoveryLeft, err = s.Store.CountRecoveryCodes(ctx, v.Workspace.ID, v.User.ID)
 			if err == nil {
-				s.notify(ctx, v, "A recovery code was used", fmt.Sprintf("A recovery code was used to sign in to %s. %d codes are left.", v.Workspace.Name, res.RecoveryLeft))
+				s.notify(ctx, v, "A recovery code was used", fmt.Sprintf("A recovery code was used to sign in to %s. %d codes are left.", v.Workspace.DisplayName(), res.RecoveryLeft))
 				s.audit(ctx, v, v.User.ID, "mfa.recovery.used", ip, fmt.Sprintf("%d left", res.RecoveryLeft))
 			}
 		}
@@ -621,7 +621,7 @@ func (s *Service) StartTOTP(ctx context.Context, v *gatehouse.Visit) (*TOTPSetup
 }
 
 func (s *Service) setup(v *gatehouse.Visit, seed string) *TOTPSetup {
-	return &TOTPSetup{Secret: seed, Grouped: GroupSecret(seed), URI: TOTPURI(seed, v.Workspace.Name, v.User.Email)}
+	return &TOTPSetup{Secret: seed, Grouped: GroupSecret(seed), URI: TOTPURI(seed, v.Workspace.DisplayName(), v.User.Email)}
 }
 
 // PendingTOTP returns the pending TOTP setup, to show the page again after
@@ -769,7 +769,7 @@ func (s *Service) Disable(ctx context.Context, v *gatehouse.Visit, m gatehouse.M
 	if err != nil {
 		return err
 	}
-	s.notify(ctx, v, "Two-factor method removed", fmt.Sprintf("A two-step method was removed from your account at %s: %s.", v.Workspace.Name, MethodName(m)))
+	s.notify(ctx, v, "Two-factor method removed", fmt.Sprintf("A two-step method was removed from your account at %s: %s.", v.Workspace.DisplayName(), MethodName(m)))
 	return nil
 }
 
@@ -783,7 +783,7 @@ func (s *Service) RegenerateRecovery(ctx context.Context, v *gatehouse.Visit, ip
 		return nil, err
 	}
 	s.audit(ctx, v, v.User.ID, "mfa.recovery.regenerated", ip, "")
-	s.notify(ctx, v, "New recovery codes", "New recovery codes were made for your account at "+v.Workspace.Name+". The old ones no longer work.")
+	s.notify(ctx, v, "New recovery codes", "New recovery codes were made for your account at "+v.Workspace.DisplayName()+". The old ones no longer work.")
 	return codes, s.endOtherSessions(ctx, v)
 }
 
@@ -826,7 +826,7 @@ func (s *Service) addMethod(ctx context.Context, v *gatehouse.Visit, f *Factor, 
 	if err != nil {
 		return false, err
 	}
-	s.notify(ctx, v, "Two-factor method added", fmt.Sprintf("A two-step method was added to your account at %s: %s.", v.Workspace.Name, MethodName(f.Method)))
+	s.notify(ctx, v, "Two-factor method added", fmt.Sprintf("A two-step method was added to your account at %s: %s.", v.Workspace.DisplayName(), MethodName(f.Method)))
 	return issued, nil
 }
 

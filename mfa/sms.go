@@ -303,5 +303,5 @@ func (s *Service) SendTestSMS(ctx context.Context, v *gatehouse.Visit, country, 
 		return err
 	}
 	s.audit(ctx, v, 0, "sms.test", ip, MaskPhone(e164))
-	return s.sendSMS(ctx, v, e164, "Test message from "+v.Workspace.Name+" (Gatehouse): text messages work.")
+	return s.sendSMS(ctx, v, e164, "Test message from "+v.Workspace.DisplayName()+" (Gatehouse): text messages work.")
 }

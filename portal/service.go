@@ -553,8 +553,8 @@ func (s *Service) notify(ctx context.Context, v Viewer, ws *gatehouse.Workspace,
 			continue
 		}
 		body := fmt.Sprintf("%s.\n\nSign in to %s to see it:\n%s\n\n"+
-			"You can turn these e-mails off on your Security page.\n", subject, ws.Name, link)
-		if err := s.Mailer.Enqueue(ctx, v.WorkspaceID, u.Email, subject+" — "+ws.Name, body); err != nil {
+			"You can turn these e-mails off on your Security page.\n", subject, ws.DisplayName(), link)
+		if err := s.Mailer.Enqueue(ctx, v.WorkspaceID, u.Email, subject+" — "+ws.DisplayName(), body); err != nil {
 			s.logger().Error("notify: enqueue", "err", err)
 		}
 	}

@@ -87,8 +87,5 @@ func brandName(ws *gatehouse.Workspace) string {
 	if ws == nil {
 		return "Gatehouse"
 	}
-	if ws.Brand.DisplayName != "" {
-		return ws.Brand.DisplayName
-	}
-	return ws.Name
+	return ws.DisplayName()
 }

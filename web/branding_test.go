@@ -51,4 +51,9 @@ func TestBranding(t *testing.T) {
 		t.Error("another workspace shows acme's brand")
 	}
 	wantBody(t, "audit", owner.get(wsURL("acme", "/dashboard/audit")), "Branding changed")
+	// E-mails carry the display name too.
+	wantStatus(t, "invite", owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"new@example.com"}, "role": {"member"}}), http.StatusSeeOther)
+	if got := e.mailSubjects("new@example.com"); !strings.Contains(got, "You're invited to Acme Clients") {
+		t.Errorf("invitation subject %q lacks the display name", got)
+	}
 }
