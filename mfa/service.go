@@ -184,9 +184,16 @@ func (s *Service) sendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 		s.audit(ctx, v, v.User.ID, "mfa.code.refused", ip, "daily cap on "+string(channel))
 		return ErrDailyCap
 	}
-	made := false // a code was stored for this send
+	made := false   // a code was stored for this send
+	queued := false // the code's message is in the outbox: it will go out
 	defer func() {
-		if err != nil {
+		// The wait is lifted and the code voided only when the code is
+		// known not to go out: refused before it was queued, or given up
+		// on by the outbox. A client that hangs up while the page waits
+		// for delivery (an error from Await) keeps both: the code still
+		// goes out.
+		var de *DeliveryError
+		if err != nil && (!queued || errors.As(err, &de)) {
 			s.unsent(ctx, v, channel, now, made)
 		}
 	}()
@@ -210,7 +217,12 @@ func (s *Service) sendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 	}
 	made = true
 	if channel == gatehouse.MethodSMS {
-		return s.sendSMS(ctx, v, to, fmt.Sprintf("%s is your %s code. It expires in 10 minutes.", code, v.Workspace.DisplayName()))
+		id, err := s.Queue.EnqueueSMS(ctx, v.Workspace.ID, to, fmt.Sprintf("%s is your %s code. It expires in 10 minutes.", code, v.Workspace.DisplayName()))
+		if err != nil {
+			return err
+		}
+		queued = true
+		return s.awaitSMS(ctx, id)
 	}
 	body := fmt.Sprintf("Your %s sign-in code is %s\n\nIt works once, for 10 minutes. If you did not try to sign in, change your password.\n", v.Workspace.DisplayName(), code)
 	subject := code + " is your " + v.Workspace.DisplayName() + " code"
@@ -223,6 +235,7 @@ func (s *Service) sendCode(ctx context.Context, v *gatehouse.Visit, channel gate
 	if err != nil {
 		return err
 	}
+	queued = true
 	return s.awaitDelivery(ctx, id, func(string) string {
 		return "We could not deliver the code to your e-mail address. Try another way, or ask your workspace admin."
 	})

@@ -2309,6 +2309,73 @@ func TestRefusedDeliveryLiftsWait(t *testing.T) {
 	})
 }
 
+// hangUpQueue queues codes like the outbox (they will go out) but its
+// Await reports the request's context as cancelled: the client hung up
+// while the page waited for the first delivery attempt.
+type hangUpQueue struct{ *smsQueue }
+
+func (hangUpQueue) Await(context.Context, int64, time.Duration) (*gatehouse.Message, error) {
+	return nil, context.Canceled
+}
+
+// TestHangUpDuringDeliveryKeepsCodeAndWait: a code that was queued goes
+// out whether or not the client waits for it, so hanging up keeps the code
+// live and the 60-second wait in force (a script that hangs up may not
+// send codes back to back).
+func TestHangUpDuringDeliveryKeepsCodeAndWait(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		t.Run("email", func(t *testing.T) {
+			h := newHarness(t, b.open(t, 1)[0], setup{})
+			h.addEmailFactor(t, h.user)
+			svc := h.instance(h.store)
+			svc.Queue = hangUpQueue{&smsQueue{mail: h.mail}}
+			v := h.pending(t)
+			if err := svc.SendCode(t.Context(), h.reload(t, v), gatehouse.MethodEmail, testIP); !errors.Is(err, context.Canceled) {
+				t.Fatalf("SendCode with the client gone = %v; want context.Canceled", err)
+			}
+			st, err := svc.CodeState(t.Context(), h.reload(t, v), gatehouse.MethodEmail)
+			if err != nil || !st.Sent || st.ResendIn != mfa.ResendGap {
+				t.Errorf("CodeState after hanging up = %+v, %v; want the queued code live and a %v wait", st, err, mfa.ResendGap)
+			}
+			var tooSoon *mfa.TooSoonError
+			if err := svc.SendCode(t.Context(), h.reload(t, v), gatehouse.MethodEmail, testIP); !errors.As(err, &tooSoon) {
+				t.Errorf("second SendCode at once = %v; want *TooSoonError", err)
+			}
+			if n := len(h.mail.all()); n != 1 {
+				t.Errorf("%d code e-mails queued; want 1", n)
+			}
+			if _, err := svc.Verify(t.Context(), h.reload(t, v), string(gatehouse.MethodEmail), h.mail.lastCode(t), testIP); err != nil {
+				t.Errorf("the queued code does not work: %v", err)
+			}
+		})
+		t.Run("sms", func(t *testing.T) {
+			h := newHarness(t, b.open(t, 1)[0], setup{methods: []gatehouse.Method{gatehouse.MethodSMS}})
+			q := h.enableSMS(t)
+			svc := h.instance(h.store)
+			svc.Queue = hangUpQueue{q}
+			v := h.signedIn(t)
+			if _, err := svc.StartSMS(t.Context(), v, "GB", firstNumber, testIP); !errors.Is(err, context.Canceled) {
+				t.Fatalf("StartSMS with the client gone = %v; want context.Canceled", err)
+			}
+			v = h.reload(t, v)
+			st, err := svc.CodeState(t.Context(), v, gatehouse.MethodSMS)
+			if err != nil || !st.Sent || st.ResendIn != mfa.ResendGap {
+				t.Errorf("CodeState after hanging up = %+v, %v; want the queued code live and a %v wait", st, err, mfa.ResendGap)
+			}
+			var tooSoon *mfa.TooSoonError
+			if err := svc.SendCode(t.Context(), v, gatehouse.MethodSMS, testIP); !errors.As(err, &tooSoon) {
+				t.Errorf("second SendCode at once = %v; want *TooSoonError", err)
+			}
+			if n := q.to(firstE164); n != 1 {
+				t.Errorf("%d code texts queued; want 1", n)
+			}
+			if err := svc.ConfirmSMS(t.Context(), v, q.lastCode(t), testIP); err != nil {
+				t.Errorf("the queued code does not work: %v", err)
+			}
+		})
+	})
+}
+
 // TestCodeStateNamesDestination: after the number changed with no code
 // sent to the new one (the guard refused it), the page may not say a code
 // was sent, though the old number's code is live.

@@ -151,6 +151,11 @@ func (s *Service) sendSMS(ctx context.Context, v *gatehouse.Visit, to, body stri
 	if err != nil {
 		return err
 	}
+	return s.awaitSMS(ctx, id)
+}
+
+// awaitSMS waits for a queued text's first delivery attempt.
+func (s *Service) awaitSMS(ctx context.Context, id int64) error {
 	return s.awaitDelivery(ctx, id, func(lastError string) string {
 		if i := strings.Index(lastError, errDeliveryStart); i > 0 {
 			return lastError[:i] // the friendly part; Twilio's own words stay in the log
