@@ -25,6 +25,9 @@ func TestTruncate(t *testing.T) {
 		{"invalid bytes dropped", "ab\xffcd", 10, "abcd"},
 		{"invalid bytes dropped before cutting", "\xff\xfeabcdé", 5, "abcd"},
 		{"negative", "abc", -1, ""},
+		{"NUL dropped", "lost phone\x00", 20, "lost phone"},
+		{"control characters dropped, lines and tabs kept", "a\x00b\r\nc\td\x1b[1me\x7f", 20, "ab\nc\td[1me"},
+		{"control characters dropped before cutting", "\x00\x01abcdé", 5, "abcd"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package mfa_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +77,23 @@ func TestGraceClockRestartsOnModeChange(t *testing.T) {
 		}
 		if got := save(gatehouse.MFADisabled, 7); !got.Equal(h.clock.Now()) {
 			t.Fatalf("a mode change set the grace clock to %v, want %v", got, h.clock.Now())
+		}
+	})
+}
+
+// TestResetReasonControlCharacters: a reset's reason is free text from a
+// form; a NUL in it (which PostgreSQL text refuses) or another control
+// character is dropped, not a failed reset. Line breaks and tabs stay.
+func TestResetReasonControlCharacters(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b.open(t, 1)[0], setup{})
+		v := ownerVisit(t, h)
+		if err := h.svc.Reset(t.Context(), v, h.user, "lost\x00 phone\x1b\nnew\tone\x7f", testIP); err != nil {
+			t.Fatalf("Reset with control characters in the reason: %v", err)
+		}
+		es := h.events(t, "mfa.reset")
+		if len(es) != 1 || !strings.HasSuffix(es[0].Detail, ": lost phone\nnew\tone") {
+			t.Errorf("reset events = %+v; want one whose reason is %q", es, "lost phone\nnew\tone")
 		}
 	})
 }
