@@ -180,7 +180,7 @@ type Credentials struct {
 func (s *Service) Authenticate(ctx context.Context, ws *gatehouse.Workspace, c Credentials) (*gatehouse.User, error) {
 	now := s.Now()
 	email := strings.ToLower(strings.TrimSpace(c.Email))
-	acct, ip := throttleKey{"acct:" + email, accountPolicy}, throttleKey{"ip:" + c.IP, ipPolicy}
+	acct, ip := throttleKey{"acct:" + email, accountPolicy}, throttleKey{"ip:" + gatehouse.ClientKey(c.IP), ipPolicy}
 	var before gatehouse.Throttle
 	for _, k := range []throttleKey{acct, ip} {
 		th, err := s.Store.FindThrottle(ctx, ws.ID, k.key)

@@ -325,7 +325,7 @@ const mailPerIPPerHour = 10
 // limit holds across parallel requests and instances, and it is the same
 // for known and unknown addresses.
 func (s *Service) AllowMailForm(ctx context.Context, ws *gatehouse.Workspace, ip string) error {
-	full, err := s.Store.TakeLimits(ctx, ws.ID, s.Now(), gatehouse.Limit{Key: "mailip:" + ip, Max: mailPerIPPerHour, Window: time.Hour})
+	full, err := s.Store.TakeLimits(ctx, ws.ID, s.Now(), gatehouse.Limit{Key: "mailip:" + gatehouse.ClientKey(ip), Max: mailPerIPPerHour, Window: time.Hour})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -98,6 +100,9 @@ func (s *Service) sendReset(ctx context.Context, ws *gatehouse.Workspace, email 
 	if u.Disabled || u.PasswordHash == "" {
 		return nil
 	}
+	if ok, err := s.allowMailTo(ctx, ws, u.Email); !ok || err != nil {
+		return err
+	}
 	token, err := s.issueToken(ctx, ws, u, gatehouse.TokenPasswordReset, "")
 	if err != nil {
 		return err
@@ -113,6 +118,9 @@ func (s *Service) sendReset(ctx context.Context, ws *gatehouse.Workspace, email 
 func (s *Service) sendSignup(ctx context.Context, ws *gatehouse.Workspace, j signupJob) error {
 	if !ws.SignupEnabled {
 		return nil
+	}
+	if ok, err := s.allowMailTo(ctx, ws, j.Email); !ok || err != nil {
+		return err
 	}
 	now := s.Now()
 	u, err := s.Store.FindUserByEmail(ctx, ws.ID, j.Email)
@@ -139,4 +147,24 @@ func (s *Service) sendSignup(ctx context.Context, ws *gatehouse.Workspace, j sig
 	link := s.WorkspaceURL(ws.Slug) + "/signup/confirm/" + token
 	body := fmt.Sprintf("Welcome to %s.\n\nConfirm your e-mail address to finish signing up (the link works once, for 24 hours):\n%s\n", ws.DisplayName(), link)
 	return s.Mailer.Enqueue(ctx, ws.ID, j.Email, "Confirm your "+ws.DisplayName()+" account", body)
+}
+
+// mailPerRecipientPerHour bounds the reset and sign-up e-mails one address
+// receives, however many client addresses the requests come from (the
+// per-address limit of the forms counts only each sender).
+const mailPerRecipientPerHour = 3
+
+// allowMailTo counts one reset or sign-up e-mail to email and reports
+// whether it may go; past the hourly cap the job mails nothing, and says
+// nothing, as for an unknown address.
+func (s *Service) allowMailTo(ctx context.Context, ws *gatehouse.Workspace, email string) (bool, error) {
+	full, err := s.Store.TakeLimits(ctx, ws.ID, s.Now(), gatehouse.Limit{Key: "mailto:" + strings.ToLower(email), Max: mailPerRecipientPerHour, Window: time.Hour})
+	if err != nil {
+		return false, err
+	}
+	if full >= 0 {
+		s.logger().Warn("mail to one recipient capped", "workspace", ws.ID, "kind", "reset/signup")
+		return false, nil
+	}
+	return true, nil
 }

@@ -528,7 +528,7 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, ws *gatehouse.Workspac
 	if !PasskeysOn(ws) {
 		return nil, ErrUnavailable
 	}
-	full, err := s.Store.TakeLimits(ctx, ws.ID, s.Now(), gatehouse.Limit{Key: "passkeyip:" + ip, Max: SignInCeremonyCap, Window: SignInCeremonyWindow})
+	full, err := s.Store.TakeLimits(ctx, ws.ID, s.Now(), gatehouse.Limit{Key: "passkeyip:" + gatehouse.ClientKey(ip), Max: SignInCeremonyCap, Window: SignInCeremonyWindow})
 	if err != nil {
 		return nil, err
 	}

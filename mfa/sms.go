@@ -128,7 +128,7 @@ func (s *Service) guardSMS(ctx context.Context, v *gatehouse.Visit, e164, ip str
 	limits := []gatehouse.Limit{
 		{Key: "sms:hour", Max: ws.SMSGuard.HourlyCap, Window: time.Hour},
 		{Key: "sms:day", Max: ws.SMSGuard.DailyCap, Window: 24 * time.Hour},
-		{Key: "smsip:" + ip, Max: smsPerIPPerHour, Window: time.Hour},
+		{Key: "smsip:" + gatehouse.ClientKey(ip), Max: smsPerIPPerHour, Window: time.Hour},
 	}
 	switch full, err := s.Store.TakeLimits(ctx, ws.ID, now, limits...); {
 	case err != nil:
