@@ -199,6 +199,20 @@ func TestAuthenticateThrottlesIP(t *testing.T) {
 	e.mustAuth(t, "alice@example.com", goodPassword, office)
 }
 
+// TestAuthenticateThrottlesIPv6By64: the per-address pause counts an IPv6
+// client's /64, so a fresh address from the same network is paused too.
+func TestAuthenticateThrottlesIPv6By64(t *testing.T) {
+	e := newEnv(t)
+	e.mustUser(t, e.ws, "alice@example.com", goodPassword, gatehouse.RoleMember)
+	for i := range 20 {
+		_, err := e.auth(fmt.Sprintf("user%02d@example.com", i), "wrong-password-1", fmt.Sprintf("2001:db8::%x", i+1))
+		wantErr(t, fmt.Sprintf("failure %d", i+1), err, account.ErrBadCredentials)
+	}
+	_, err := e.auth("alice@example.com", goodPassword, "2001:db8::abcd")
+	wantThrottled(t, "another address of the same /64", err)
+	e.mustAuth(t, "alice@example.com", goodPassword, "2001:db8:0:1::1")
+}
+
 // TestAuthenticateThrottleForgets: after an hour without failures a counter
 // starts again, so a shared address does not pay for old typos forever.
 func TestAuthenticateThrottleForgets(t *testing.T) {

@@ -332,14 +332,16 @@ func TestConfirmSMSStoreError(t *testing.T) {
 func TestSMSCapsAcrossInstances(t *testing.T) {
 	const n = 40
 	tests := []struct {
-		name        string
-		hourly      int
-		sameAddress bool
-		want        int
-		refusal     error
+		name    string
+		hourly  int
+		ip      func(i int) string // racer i's client address
+		want    int
+		refusal error
 	}{
-		{"workspace hourly cap", 5, false, 5, mfa.ErrSMSCap},
-		{"per-address limit", 1000, true, 10, mfa.ErrSMSIPCap},
+		{"workspace hourly cap", 5, func(i int) string { return fmt.Sprintf("192.0.2.%d", i+1) }, 5, mfa.ErrSMSCap},
+		{"per-address limit", 1000, func(int) string { return testIP }, 10, mfa.ErrSMSIPCap},
+		// One IPv6 client holds a /64: its addresses share one limit.
+		{"per-address limit, one IPv6 /64", 1000, func(i int) string { return fmt.Sprintf("2001:db8::%x", i+1) }, 10, mfa.ErrSMSIPCap},
 	}
 	forEachBackend(t, func(t *testing.T, b backend) {
 		for _, tt := range tests {
@@ -363,10 +365,7 @@ func TestSMSCapsAcrossInstances(t *testing.T) {
 				start := make(chan struct{})
 				var wg sync.WaitGroup
 				for i := range n {
-					ip := fmt.Sprintf("192.0.2.%d", i+1)
-					if tt.sameAddress {
-						ip = testIP
-					}
+					ip := tt.ip(i)
 					wg.Go(func() {
 						<-start
 						_, errs[i] = svcs[i%2].StartSMS(context.Background(), visits[i], "GB", fmt.Sprintf("07700 9%05d", i), ip)
