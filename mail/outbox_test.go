@@ -198,7 +198,7 @@ type clock struct {
 	now time.Time
 }
 
-func newClock() *clock { return &clock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)} }
+func newClock() *clock { return &clock{now: time.Date(2039, 3, 1, 9, 0, 0, 0, time.UTC)} }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()

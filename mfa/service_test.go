@@ -29,7 +29,7 @@ import (
 
 // t0 is where every test clock starts: 10 s into a TOTP step, on whole
 // seconds (PostgreSQL keeps microseconds, SQLite nanoseconds).
-var t0 = time.Date(2025, time.June, 2, 9, 0, 10, 0, time.UTC)
+var t0 = time.Date(2039, time.June, 2, 9, 0, 10, 0, time.UTC)
 
 // testIP is the client address every call in these tests comes from.
 const testIP = "203.0.113.7"

@@ -279,7 +279,7 @@ func testRequests(t *testing.T, s PortalStore) {
 	ctx := context.Background()
 	ws := MustCreateWorkspace(t, s, "acme")
 	c := MustCreateClient(t, s, ws.ID, "Client")
-	due := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	due := time.Date(2039, 12, 1, 0, 0, 0, 0, time.UTC)
 	done := &portal.Request{ClientID: c.ID, Title: "Done", Status: portal.RequestFulfilled, CreatedAt: t0, UpdatedAt: t0}
 	late := &portal.Request{ClientID: c.ID, Title: "Late", Note: "n", Due: due, Status: portal.RequestOpen, CreatedBy: 4, CreatedAt: t0, UpdatedAt: t0}
 	open := &portal.Request{ClientID: c.ID, Title: "Open", Status: portal.RequestOpen, CreatedAt: t0.Add(time.Hour), UpdatedAt: t0}
