@@ -215,14 +215,12 @@ func (s *Service) StartSMS(ctx context.Context, v *gatehouse.Visit, country, num
 		return e164, s.sendCode(ctx, v, gatehouse.MethodSMS, e164, ip)
 	}
 	now := s.Now()
-	f := &Factor{UserID: v.User.ID, Method: gatehouse.MethodSMS, Phone: e164, CreatedAt: now}
-	if err := s.Store.SaveFactor(ctx, v.Workspace.ID, f); err != nil {
-		return "", err
-	}
 	// A new number: codes sent to the old one are void, as their MACs name
 	// it, and the minute since the last of them does not hold back the first
-	// code to this one.
-	if err := s.Store.ReopenSendGap(ctx, v.Workspace.ID, v.User.ID, gatehouse.MethodSMS, now.Add(-ResendGap)); err != nil {
+	// code to this one. The store judges again, in its transaction, that a
+	// way in remains: a disable at the same moment read SMS as active.
+	f := &Factor{UserID: v.User.ID, Method: gatehouse.MethodSMS, Phone: e164, CreatedAt: now}
+	if err := s.Store.ChangePhone(ctx, v.Workspace.ID, f, keepOneOf(v), now.Add(-ResendGap)); err != nil {
 		return "", err
 	}
 	return e164, s.sendCode(ctx, v, gatehouse.MethodSMS, e164, ip)

@@ -94,6 +94,15 @@ type Store interface {
 	// SaveFactor inserts f, or replaces the user's factor of the same method,
 	// setting f.ID.
 	SaveFactor(ctx context.Context, workspaceID int64, f *Factor) error
+	// ChangePhone saves f, a pending SMS factor for a new number, in place of
+	// the user's SMS factor (active or pending), in one transaction, setting
+	// f.ID. When the factor it replaces is active and keepOneOf is not empty
+	// (required mode: the workspace's allowed methods), the user must keep an
+	// active factor of one of those methods, judged in the transaction:
+	// ErrLastMethod, with nothing changed, otherwise. It moves the user's SMS send clock back to gapFrom
+	// when it is later, so the minute since a text to the old number does not
+	// hold back the first to the new one.
+	ChangePhone(ctx context.Context, workspaceID int64, f *Factor, keepOneOf []gatehouse.Method, gapFrom time.Time) error
 	// AddMethod turns a method on, in one transaction. It marks the pending
 	// factor f active, confirmed at now, naming it as it was read when its
 	// code was checked: by ID, phone and secret, so that a factor replaced

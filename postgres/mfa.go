@@ -183,10 +183,43 @@ func (db *DB) FindSendClock(ctx context.Context, workspaceID, userID int64, chan
 
 // ReopenSendGap implements mfa.Store.
 func (db *DB) ReopenSendGap(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, at time.Time) error {
-	if _, err := db.pool.Exec(ctx, `UPDATE send_clocks SET last_sent_at = $1
+	return reopenSendGap(ctx, db.pool, workspaceID, userID, channel, at)
+}
+
+func reopenSendGap(ctx context.Context, q querier, workspaceID, userID int64, channel gatehouse.Method, at time.Time) error {
+	if _, err := q.Exec(ctx, `UPDATE send_clocks SET last_sent_at = $1
 		WHERE workspace_id = $2 AND user_id = $3 AND channel = $4 AND last_sent_at > $1`,
 		at, workspaceID, userID, channel); err != nil {
 		return fmt.Errorf("reopen %s send gap for user %d: %w", channel, userID, err)
+	}
+	return nil
+}
+
+// ChangePhone implements mfa.Store in one transaction under the user's row
+// lock, so a removal at the same moment and this see each other's result.
+func (db *DB) ChangePhone(ctx context.Context, workspaceID int64, f *mfa.Factor, keepOneOf []gatehouse.Method, gapFrom time.Time) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := lockUser(ctx, tx, workspaceID, f.UserID); err != nil {
+			return err
+		}
+		var wasActive bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM factors
+			WHERE workspace_id = $1 AND user_id = $2 AND method = $3 AND active)`,
+			workspaceID, f.UserID, gatehouse.MethodSMS).Scan(&wasActive); err != nil {
+			return err
+		}
+		if err := saveFactor(ctx, tx, workspaceID, f); err != nil {
+			return err
+		}
+		if wasActive {
+			if err := keepsOne(ctx, tx, workspaceID, f.UserID, keepOneOf); err != nil {
+				return err
+			}
+		}
+		return reopenSendGap(ctx, tx, workspaceID, f.UserID, gatehouse.MethodSMS, gapFrom)
+	})
+	if err != nil {
+		return fmt.Errorf("change the phone of user %d: %w", f.UserID, err)
 	}
 	return nil
 }

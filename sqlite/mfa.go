@@ -224,10 +224,39 @@ func (db *DB) FindSendClock(ctx context.Context, workspaceID, userID int64, chan
 
 // ReopenSendGap implements mfa.Store.
 func (db *DB) ReopenSendGap(ctx context.Context, workspaceID, userID int64, channel gatehouse.Method, at time.Time) error {
-	if _, err := db.write.ExecContext(ctx, `UPDATE send_clocks SET last_sent_at = ?
+	return reopenSendGap(ctx, db.write, workspaceID, userID, channel, at)
+}
+
+func reopenSendGap(ctx context.Context, q querier, workspaceID, userID int64, channel gatehouse.Method, at time.Time) error {
+	if _, err := q.ExecContext(ctx, `UPDATE send_clocks SET last_sent_at = ?
 		WHERE workspace_id = ? AND user_id = ? AND channel = ? AND last_sent_at > ?`,
 		unix(at), workspaceID, userID, channel, unix(at)); err != nil {
 		return fmt.Errorf("reopen %s send gap for user %d: %w", channel, userID, err)
+	}
+	return nil
+}
+
+// ChangePhone implements mfa.Store in one (IMMEDIATE) transaction.
+func (db *DB) ChangePhone(ctx context.Context, workspaceID int64, f *mfa.Factor, keepOneOf []gatehouse.Method, gapFrom time.Time) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var wasActive bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM factors
+			WHERE workspace_id = ? AND user_id = ? AND method = ? AND active)`,
+			workspaceID, f.UserID, gatehouse.MethodSMS).Scan(&wasActive); err != nil {
+			return err
+		}
+		if err := saveFactor(ctx, tx, workspaceID, f); err != nil {
+			return err
+		}
+		if wasActive {
+			if err := keepsOne(ctx, tx, workspaceID, f.UserID, keepOneOf); err != nil {
+				return err
+			}
+		}
+		return reopenSendGap(ctx, tx, workspaceID, f.UserID, gatehouse.MethodSMS, gapFrom)
+	})
+	if err != nil {
+		return fmt.Errorf("change the phone of user %d: %w", f.UserID, err)
 	}
 	return nil
 }

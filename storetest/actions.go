@@ -542,3 +542,76 @@ func testInviteeRole(t *testing.T, s Store) {
 		t.Fatalf("member after a refused change: %+v, %v", u, err)
 	}
 }
+
+// testChangePhone: a new number replaces the SMS factor with a pending one
+// and lifts the minute between texts, in one transaction; with keepOneOf it
+// is refused, with nothing changed, when no active method of those would
+// remain, also when a removal runs at the same moment.
+func testChangePhone(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := MustCreateWorkspace(t, s, "acme")
+	keep := []gatehouse.Method{gatehouse.MethodTOTP, gatehouse.MethodSMS}
+	oldPhone, newPhone := "+15551230001", "+15551230002"
+	u := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
+	for _, m := range keep {
+		must(t, "factor", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: m, Phone: oldPhone, Active: true, CreatedAt: t0}))
+	}
+	sent := t0.Add(time.Minute)
+	if ok, _, err := s.ReserveSend(ctx, w.ID, u.ID, gatehouse.MethodSMS, sent, sent.Add(-time.Minute), sent.Add(-time.Hour), 10); err != nil || !ok {
+		t.Fatalf("reserve a text: %v %v", ok, err)
+	}
+	f := &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodSMS, Phone: newPhone, CreatedAt: sent}
+	must(t, "change phone", s.ChangePhone(ctx, w.ID, f, keep, sent.Add(-time.Minute)))
+	fs, err := s.FindFactors(ctx, w.ID, u.ID)
+	must(t, "factors", err)
+	var got *mfa.Factor
+	for i := range fs {
+		if fs[i].Method == gatehouse.MethodSMS {
+			got = &fs[i]
+		}
+	}
+	if got == nil || got.Active || got.Phone != newPhone || got.ID != f.ID || f.ID == 0 {
+		t.Fatalf("SMS factor after the change: %+v (saved ID %d); want pending with %s", got, f.ID, newPhone)
+	}
+	if c, err := s.FindSendClock(ctx, w.ID, u.ID, gatehouse.MethodSMS); err != nil || !c.LastSentAt.Equal(sent.Add(-time.Minute)) {
+		t.Fatalf("send clock after the change: %+v, %v; want the last send moved back a minute", c, err)
+	}
+
+	// With SMS the only active allowed method, a new number is refused.
+	only := MustCreateUser(t, s, w.ID, "bob@example.com", gatehouse.RoleClient)
+	must(t, "sms", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: only.ID, Method: gatehouse.MethodSMS, Phone: oldPhone, Active: true, CreatedAt: t0}))
+	before := stateOf(t, s, w.ID, only.ID)
+	err = s.ChangePhone(ctx, w.ID, &mfa.Factor{UserID: only.ID, Method: gatehouse.MethodSMS, Phone: newPhone, CreatedAt: sent}, keep, sent)
+	if !errors.Is(err, mfa.ErrLastMethod) {
+		t.Errorf("new number for the last method: %v, want ErrLastMethod", err)
+	}
+	if fs, _ := s.FindFactors(ctx, w.ID, only.ID); len(fs) != 1 || !fs[0].Active || fs[0].Phone != oldPhone {
+		t.Errorf("a refused change left %+v", fs)
+	}
+	if after := stateOf(t, s, w.ID, only.ID); after != before {
+		t.Errorf("a refused change left %+v, want %+v", after, before)
+	}
+	// A user enrolling (no active method) may change a pending number.
+	enrolling := MustCreateUser(t, s, w.ID, "cy@example.com", gatehouse.RoleClient)
+	must(t, "pending sms", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: enrolling.ID, Method: gatehouse.MethodSMS, Phone: oldPhone, CreatedAt: t0}))
+	must(t, "change a pending number", s.ChangePhone(ctx, w.ID, &mfa.Factor{UserID: enrolling.ID, Method: gatehouse.MethodSMS, Phone: newPhone, CreatedAt: sent}, keep, sent))
+	// Outside required mode it goes through.
+	must(t, "change phone, no rule", s.ChangePhone(ctx, w.ID, &mfa.Factor{UserID: only.ID, Method: gatehouse.MethodSMS, Phone: newPhone, CreatedAt: sent}, nil, sent))
+	// Another workspace's user is not found.
+	other := MustCreateWorkspace(t, s, "beta")
+	wantNotFound(t, "change phone across workspaces", s.ChangePhone(ctx, other.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodSMS, Phone: newPhone, CreatedAt: sent}, nil, sent))
+
+	// A removal of the other method and a new number at once: one passes.
+	for round := range 5 {
+		u := MustCreateUser(t, s, w.ID, fmt.Sprintf("race%d@example.com", round), gatehouse.RoleClient)
+		for _, m := range keep {
+			must(t, "factor", s.SaveFactor(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: m, Phone: oldPhone, Active: true, CreatedAt: t0}))
+		}
+		ea, eb := both(
+			func() error { return s.RemoveMethod(ctx, w.ID, u.ID, gatehouse.MethodTOTP, keep, nil, nil) },
+			func() error {
+				return s.ChangePhone(ctx, w.ID, &mfa.Factor{UserID: u.ID, Method: gatehouse.MethodSMS, Phone: newPhone, CreatedAt: sent}, keep, sent)
+			})
+		wantOneLastMethod(t, "a removal and a new number at once", ea, eb)
+	}
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"AddMethod", testAddMethod},
 		{"RemoveMethod", testRemoveMethod},
 		{"RemoveKeepsOne", testRemoveKeepsOne},
+		{"ChangePhone", testChangePhone},
 		{"TokenRace", testTokenRace},
 		{"Throttles", testThrottles},
 		{"Limits", testLimits},
