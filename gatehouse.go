@@ -689,7 +689,19 @@ type ThrottleStore interface {
 	FindThrottle(ctx context.Context, workspaceID int64, key string) (Throttle, error)
 	// ResetThrottle clears the counter under key.
 	ResetThrottle(ctx context.Context, workspaceID int64, key string) error
+	// DeleteStaleCounters removes, in every workspace, the limits whose
+	// window opened before before and the failure counters whose last
+	// failure came before it, returning how many it removed. Called with
+	// now minus CounterRetention it removes only rows that no longer count.
+	DeleteStaleCounters(ctx context.Context, before time.Time) (int, error)
 }
+
+// CounterRetention is how long a limit or failure counter can matter after
+// its window opened or its last failure: longer than every Limit.Window and
+// every Backoff's Forget and LockFor in use (the longest are a day), so the
+// hourly sweep may delete older rows. Without it, counters keyed by client
+// address would grow without end.
+const CounterRetention = 48 * time.Hour
 
 // OutboxStore is the durable queue of outgoing messages. The sender works for
 // every workspace, so ClaimMessages and ListMessages are not scoped.

@@ -379,6 +379,26 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 	return int(tag.RowsAffected()), nil
 }
 
+// DeleteStaleCounters implements gatehouse.ThrottleStore in one transaction.
+func (db *DB) DeleteStaleCounters(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		n = 0
+		for _, q := range []string{`DELETE FROM limits WHERE window_start < $1`, `DELETE FROM throttles WHERE last_failure_at < $1`} {
+			tag, err := tx.Exec(ctx, q, before)
+			if err != nil {
+				return err
+			}
+			n += int(tag.RowsAffected())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete stale counters: %w", err)
+	}
+	return n, nil
+}
+
 // CreateToken implements gatehouse.TokenStore.
 func (db *DB) CreateToken(ctx context.Context, workspaceID int64, t *gatehouse.Token) error {
 	return createToken(ctx, db.pool, workspaceID, t)

@@ -377,6 +377,30 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 	return int(n), err
 }
 
+// DeleteStaleCounters implements gatehouse.ThrottleStore in one transaction.
+func (db *DB) DeleteStaleCounters(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, q := range []string{`DELETE FROM limits WHERE window_start < ?`, `DELETE FROM throttles WHERE last_failure_at < ?`} {
+			res, err := tx.ExecContext(ctx, q, unix(before))
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += int(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete stale counters: %w", err)
+	}
+	return n, nil
+}
+
 // CreateToken implements gatehouse.TokenStore.
 func (db *DB) CreateToken(ctx context.Context, workspaceID int64, t *gatehouse.Token) error {
 	return createToken(ctx, db.write, workspaceID, t)

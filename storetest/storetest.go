@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"Throttles", testThrottles},
 		{"Limits", testLimits},
 		{"LimitsRace", testLimitsRace},
+		{"StaleCounters", testStaleCounters},
 		{"Outbox", testOutbox},
 		{"SessionMFA", testSessionMFA},
 		{"Factors", testFactors},
@@ -2098,5 +2099,49 @@ func testLimitsRace(t *testing.T, s Store) {
 	wg.Wait()
 	if n := granted.Load(); n != max {
 		t.Fatalf("%d of %d simultaneous takes granted, want %d", n, racers, max)
+	}
+}
+
+// testStaleCounters: the sweep deletes, in every workspace, the limits whose
+// window opened before the cut and the failure counters last hit before it,
+// and nothing newer: a swept limit starts afresh, a kept one stays full.
+func testStaleCounters(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := MustCreateWorkspace(t, s, "acme")
+	b := MustCreateWorkspace(t, s, "beta")
+	one := gatehouse.Limit{Key: "ip:1", Max: 1, Window: 24 * time.Hour}
+	for _, ws := range []int64{a.ID, b.ID} {
+		if full, err := s.TakeLimits(ctx, ws, t0, one); err != nil || full != -1 {
+			t.Fatalf("take: %d %v", full, err)
+		}
+		_, err := s.AddFailure(ctx, ws, "ip:1", t0, t0.Add(-time.Hour))
+		must(t, "failure", err)
+	}
+	_, err := s.TakeLimits(ctx, a.ID, t0.Add(time.Hour), gatehouse.Limit{Key: "ip:2", Max: 1, Window: 24 * time.Hour})
+	must(t, "newer limit", err)
+	_, err = s.AddFailure(ctx, a.ID, "ip:2", t0.Add(time.Hour), t0)
+	must(t, "newer failure", err)
+
+	n, err := s.DeleteStaleCounters(ctx, t0)
+	if err != nil || n != 0 {
+		t.Fatalf("DeleteStaleCounters at the oldest row's time = %d, %v; want 0 (only older rows go)", n, err)
+	}
+	if n, err = s.DeleteStaleCounters(ctx, t0.Add(time.Minute)); err != nil || n != 4 {
+		t.Fatalf("DeleteStaleCounters = %d, %v; want the 2 limits and 2 counters of both workspaces", n, err)
+	}
+	for _, ws := range []int64{a.ID, b.ID} {
+		if th, err := s.FindThrottle(ctx, ws, "ip:1"); err != nil || th.Failures != 0 {
+			t.Errorf("swept counter = %+v, %v; want none", th, err)
+		}
+		// Swept, the limit starts afresh within what was its window.
+		if full, err := s.TakeLimits(ctx, ws, t0.Add(2*time.Hour), one); err != nil || full != -1 {
+			t.Errorf("swept limit: %d %v; want a fresh window", full, err)
+		}
+	}
+	if th, err := s.FindThrottle(ctx, a.ID, "ip:2"); err != nil || th.Failures != 1 {
+		t.Errorf("newer counter = %+v, %v; want kept", th, err)
+	}
+	if full, err := s.TakeLimits(ctx, a.ID, t0.Add(2*time.Hour), gatehouse.Limit{Key: "ip:2", Max: 1, Window: 24 * time.Hour}); err != nil || full != 0 {
+		t.Errorf("newer limit: %d %v; want still full", full, err)
 	}
 }

@@ -140,15 +140,23 @@ func (m Main) serve(ctx context.Context, args []string) error {
 }
 
 // sweepSessions deletes expired sessions hourly; expiry is also checked on
-// every request, so this only keeps the table small.
+// every request, so this only keeps the table small. It also deletes the
+// limits and failure counters that no longer count, which would otherwise
+// grow with every client address ever seen.
 func sweepSessions(ctx context.Context, s gatehouse.Store, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := s.DeleteExpiredSessions(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
+		now := time.Now().UTC()
+		if n, err := s.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep sessions", "err", err)
 		} else if n > 0 {
 			log.Info("swept expired sessions", "count", n)
+		}
+		if n, err := s.DeleteStaleCounters(ctx, now.Add(-gatehouse.CounterRetention)); err != nil && ctx.Err() == nil {
+			log.Warn("sweep counters", "err", err)
+		} else if n > 0 {
+			log.Info("swept stale counters", "count", n)
 		}
 		select {
 		case <-ctx.Done():
