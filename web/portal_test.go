@@ -389,12 +389,7 @@ func TestSensitiveDocument(t *testing.T) {
 			e := newEnvOn(t, b)
 			f := newPortalFixture(t, e)
 			e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
-			owner := e.browser()
-			owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
-			res := owner.upload(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d/documents", f.alpha.ID)),
-				url.Values{"sensitive": {"on"}}, file{"medical.pdf", []byte("%PDF-1.4 private")})
-			wantStatus(t, "upload", res, http.StatusSeeOther)
-			doc := "/documents/" + docIDs(owner.get(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d", f.alpha.ID))).body)[0]
+			doc := f.uploadSensitive(t)
 
 			client := e.browser()
 			client.login("acme", "client@example.com", goodPassword, "/portal")
@@ -406,7 +401,7 @@ func TestSensitiveDocument(t *testing.T) {
 			// The trusted device skips the challenge at sign-in...
 			client.login("acme", "client@example.com", goodPassword, "/portal")
 			// ...but not the sensitive document.
-			res = client.get(wsURL("acme", doc))
+			res := client.get(wsURL("acme", doc))
 			if res.StatusCode != http.StatusSeeOther || res.location() != "/account/security/reauth?next="+doc {
 				t.Fatalf("sensitive download on a trusted device: %d %q", res.StatusCode, res.location())
 			}
@@ -742,3 +737,75 @@ func TestHomes(t *testing.T) {
 		t.Fatal("unread count kept after reading")
 	}
 }
+
+// uploadSensitive has the owner upload a sensitive PDF to Alpha and
+// returns its download path.
+func (f *portalFixture) uploadSensitive(t testing.TB) string {
+	t.Helper()
+	owner := f.e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	res := owner.upload(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d/documents", f.alpha.ID)),
+		url.Values{"sensitive": {"on"}}, file{"medical.pdf", []byte("%PDF-1.4 private")})
+	wantStatus(t, "upload", res, http.StatusSeeOther)
+	return "/documents/" + docIDs(owner.get(wsURL("acme", fmt.Sprintf("/dashboard/clients/%d", f.alpha.ID))).body)[0]
+}
+
+// TestSensitiveDocumentNewCode: asking for a new e-mailed code on the
+// re-verification page of a sensitive document keeps where it goes next,
+// so the code it sends still starts the download.
+func TestSensitiveDocumentNewCode(t *testing.T) {
+	e := newEnv(t)
+	f := newPortalFixture(t, e)
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	doc := f.uploadSensitive(t)
+
+	client := e.browser()
+	client.login("acme", "client@example.com", goodPassword, "/portal")
+	client.enableEmail("acme", "client@example.com")
+	e.clock.Advance(11 * time.Minute) // past the fresh check and the resend wait
+	res := client.get(wsURL("acme", doc))
+	wantStatus(t, "sensitive download", res, http.StatusSeeOther)
+	page := client.get(wsURL("acme", res.location()))
+	wantBody(t, "reauth page", page, `action="/login/verify/resend"`)
+	form := resendFormRE.FindString(page.body)
+	if !strings.Contains(form, `name="next" value="`+doc+`"`) {
+		t.Fatalf("the new-code form drops next:\n%s", form)
+	}
+	res = client.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}, "next": {doc}})
+	wantStatus(t, "new code", res, http.StatusSeeOther)
+	if want := "/account/security/reauth?method=email&next=" + url.QueryEscape(doc); res.location() != want {
+		t.Fatalf("after a new code: %q, want %q", res.location(), want)
+	}
+	wantBody(t, "reauth page again", client.get(wsURL("acme", res.location())), `name="next" value="`+doc+`"`)
+	res = client.post(wsURL("acme", "/account/security/reauth"),
+		url.Values{"method": {"email"}, "code": {e.lastCode("client@example.com")}, "next": {doc}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != doc {
+		t.Fatalf("reauth with the new code: %d %q", res.StatusCode, res.location())
+	}
+	if res := client.get(wsURL("acme", doc)); res.StatusCode != http.StatusOK || res.body != "%PDF-1.4 private" {
+		t.Fatalf("download after the new code: %d", res.StatusCode)
+	}
+	// With a passkey, the passkey form carries next as well.
+	a := newAuthenticator(t)
+	if res := client.addPasskey("acme", "Laptop", a); res.StatusCode != http.StatusOK && res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add passkey: %d", res.StatusCode)
+	}
+	e.clock.Advance(11 * time.Minute)
+	res = client.get(wsURL("acme", doc))
+	wantStatus(t, "sensitive download, later", res, http.StatusSeeOther)
+	page = client.get(wsURL("acme", res.location()+"&method=passkey"))
+	form = passkeyFormRE.FindString(page.body)
+	if !strings.Contains(form, `name="next" value="`+doc+`"`) {
+		t.Fatalf("the passkey form drops next:\n%s", page.body)
+	}
+	o := client.beginPasskey("acme", "/login/verify/passkey/begin")
+	res = client.post(wsURL("acme", "/account/security/reauth"),
+		url.Values{"method": {"passkey"}, "credential": {a.get(o, origin("acme"))}, "next": {doc}})
+	if res.StatusCode != http.StatusSeeOther || res.location() != doc {
+		t.Fatalf("reauth with the passkey: %d %q", res.StatusCode, res.location())
+	}
+}
+
+var passkeyFormRE = regexp.MustCompile(`(?s)<form method="post" action="/account/security/reauth" data-passkey.*?</form>`)
+
+var resendFormRE = regexp.MustCompile(`(?s)<form method="post" action="/login/verify/resend".*?</form>`)

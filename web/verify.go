@@ -242,6 +242,11 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 	back := "/login/verify?method=" + url.QueryEscape(method)
 	if !rq.pending {
 		back = "/account/security/reauth?method=" + url.QueryEscape(method)
+		// Re-verifying for a sensitive document: after the new code, the
+		// page still goes on to the download.
+		if next := safeNext(r.PostForm.Get("next")); next != "" {
+			back += "&next=" + url.QueryEscape(next)
+		}
 	}
 	// Codes go only where this login may use them: a method the gate offers
 	// (or the mailbox being proven), or, re-verifying, an active method.
