@@ -320,7 +320,8 @@ type User struct {
 	// invitation, sign-up or reset link, or by an e-mail code.
 	EmailVerified bool
 	// ClientID is the client (package portal) a client user belongs to; 0
-	// for staff and for a client user not yet given one. It is set with
+	// for staff and for a client user not yet given one. It is set when
+	// the user is created or invited (CreateUser, SetInviteeRole) or with
 	// the portal store's SetUserClient, never by UpdateUser.
 	ClientID  int64
 	CreatedAt time.Time
@@ -517,7 +518,9 @@ type WorkspaceStore interface {
 // UserStore keeps users. Every method is scoped by workspace ID.
 type UserStore interface {
 	// CreateUser inserts u into workspaceID, setting u.ID and u.WorkspaceID.
-	// An e-mail already used in that workspace is ErrConflict.
+	// An e-mail already used in that workspace is ErrConflict. A non-zero
+	// u.ClientID must name a client of the workspace, else ErrNotFound and
+	// no user is made: the user and their client are one write.
 	CreateUser(ctx context.Context, workspaceID int64, u *User) error
 	// FindUserByID returns the user or ErrNotFound.
 	FindUserByID(ctx context.Context, workspaceID, id int64) (*User, error)
@@ -529,8 +532,11 @@ type UserStore interface {
 	SetUserRole(ctx context.Context, workspaceID, userID int64, role Role, now time.Time) error
 	// SetInviteeRole sets the role of an invited user who has not accepted
 	// yet (no password), with one conditional update; ErrNotFound when
-	// there is no such user or they have set a password meanwhile.
-	SetInviteeRole(ctx context.Context, workspaceID, userID int64, role Role, now time.Time) error
+	// there is no such user or they have set a password meanwhile. A
+	// non-zero clientID also puts the invitee in that client of the
+	// workspace, in the same update (ErrNotFound when there is no such
+	// client); 0 leaves their client as it is.
+	SetInviteeRole(ctx context.Context, workspaceID, userID int64, role Role, clientID int64, now time.Time) error
 	// RehashPassword replaces the user's password hash old with new (the
 	// same password under new parameters), only while the stored hash is
 	// still old: a password changed meanwhile stays. ErrNotFound otherwise.

@@ -97,7 +97,7 @@ type Store interface {
 	CreateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error
 	FindUserByID(ctx context.Context, workspaceID, id int64) (*gatehouse.User, error)
 	FindUserByEmail(ctx context.Context, workspaceID int64, email string) (*gatehouse.User, error)
-	SetInviteeRole(ctx context.Context, workspaceID, userID int64, role gatehouse.Role, now time.Time) error
+	SetInviteeRole(ctx context.Context, workspaceID, userID int64, role gatehouse.Role, clientID int64, now time.Time) error
 	RehashPassword(ctx context.Context, workspaceID, userID int64, old, new string, now time.Time) error
 	SetPassword(ctx context.Context, workspaceID, userID int64, hash string, keepSession []byte, now time.Time, e *gatehouse.AuditEvent) error
 	SetUserDisabled(ctx context.Context, workspaceID, userID int64, disabled bool, now time.Time, e *gatehouse.AuditEvent) error

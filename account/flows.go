@@ -22,6 +22,9 @@ type NewUser struct {
 	Name     string
 	Role     gatehouse.Role
 	Password string // empty: send an invitation instead
+	// ClientID puts a client user in that client of the workspace, in the
+	// same write that makes the user (0: none yet).
+	ClientID int64
 }
 
 // CreateUser creates an account. With a password it can sign in at once;
@@ -34,8 +37,11 @@ func (s *Service) CreateUser(ctx context.Context, ws *gatehouse.Workspace, nu Ne
 	if _, err := gatehouse.ParseRole(string(nu.Role)); err != nil {
 		return nil, "", err
 	}
+	if nu.ClientID != 0 && nu.Role != gatehouse.RoleClient {
+		return nil, "", fmt.Errorf("%w: only client users belong to a client", gatehouse.ErrInvalid)
+	}
 	now := s.Now()
-	u := &gatehouse.User{Email: email, Name: cleanName(nu.Name), Role: nu.Role, CreatedAt: now, UpdatedAt: now}
+	u := &gatehouse.User{Email: email, Name: cleanName(nu.Name), Role: nu.Role, ClientID: nu.ClientID, CreatedAt: now, UpdatedAt: now}
 	if nu.Password != "" {
 		if err := CheckPassword(ws, nu.Password); err != nil {
 			return nil, "", err
@@ -64,8 +70,19 @@ func (s *Service) CreateUser(ctx context.Context, ws *gatehouse.Workspace, nu Ne
 // not accepted yet may change their role, so it needs the right to manage
 // them, and the owner is never re-invited.
 func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, actor *gatehouse.User, email string, role gatehouse.Role) (*gatehouse.User, string, error) {
+	return s.InviteTo(ctx, ws, actor, email, role, 0)
+}
+
+// InviteTo is Invite putting a client user in the workspace's client
+// clientID (0: leave their client as it is) in the same write that makes
+// or re-invites them, so no invitee is ever left half in a client. The
+// caller checks that the client is one the actor sees.
+func (s *Service) InviteTo(ctx context.Context, ws *gatehouse.Workspace, actor *gatehouse.User, email string, role gatehouse.Role, clientID int64) (*gatehouse.User, string, error) {
 	if role == gatehouse.RoleOwner {
 		return nil, "", fmt.Errorf("%w: a workspace has one owner", gatehouse.ErrInvalid)
+	}
+	if clientID != 0 && role != gatehouse.RoleClient {
+		return nil, "", fmt.Errorf("%w: only client users belong to a client", gatehouse.ErrInvalid)
 	}
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -74,7 +91,7 @@ func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, actor *ga
 	u, err := s.Store.FindUserByEmail(ctx, ws.ID, email)
 	switch {
 	case errors.Is(err, gatehouse.ErrNotFound):
-		return s.CreateUser(ctx, ws, NewUser{Email: email, Role: role})
+		return s.CreateUser(ctx, ws, NewUser{Email: email, Role: role, ClientID: clientID})
 	case err != nil:
 		return nil, "", err
 	case u.PasswordHash != "":
@@ -84,9 +101,10 @@ func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, actor *ga
 	}
 	// Only while the invitation is still open: an acceptance that lands
 	// after the read above makes the person a member, whose role an
-	// invitation does not change.
+	// invitation does not change. (A client not in the workspace also
+	// changes nothing, but the caller checked it.)
 	now := s.Now()
-	err = s.Store.SetInviteeRole(ctx, ws.ID, u.ID, role, now)
+	err = s.Store.SetInviteeRole(ctx, ws.ID, u.ID, role, clientID, now)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, "", ErrAlreadyMember
 	}
@@ -94,6 +112,9 @@ func (s *Service) Invite(ctx context.Context, ws *gatehouse.Workspace, actor *ga
 		return nil, "", err
 	}
 	u.Role, u.UpdatedAt = role, now
+	if clientID != 0 {
+		u.ClientID = clientID
+	}
 	link, err := s.sendInvite(ctx, ws, u)
 	return u, link, err
 }

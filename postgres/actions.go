@@ -27,9 +27,12 @@ func (db *DB) SetUserRole(ctx context.Context, workspaceID, userID int64, role g
 }
 
 // SetInviteeRole implements gatehouse.UserStore with one conditional update.
-func (db *DB) SetInviteeRole(ctx context.Context, workspaceID, userID int64, role gatehouse.Role, now time.Time) error {
-	err := mustAffect(db.pool.Exec(ctx, `UPDATE users SET role = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4 AND password_hash = ''`,
-		role, now, workspaceID, userID))
+func (db *DB) SetInviteeRole(ctx context.Context, workspaceID, userID int64, role gatehouse.Role, clientID int64, now time.Time) error {
+	err := mustAffect(db.pool.Exec(ctx, `
+		UPDATE users SET role = $1, client_id = coalesce(nullif($5::bigint, 0), client_id), updated_at = $2
+		WHERE workspace_id = $3 AND id = $4 AND password_hash = ''
+		  AND ($5 = 0 OR EXISTS (SELECT 1 FROM clients WHERE workspace_id = $3 AND id = $5))`,
+		role, now, workspaceID, userID, clientID))
 	if err != nil {
 		return fmt.Errorf("set role of invitee %d: %w", userID, err)
 	}

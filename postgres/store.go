@@ -146,10 +146,14 @@ func scanUser(row pgx.Row, u *gatehouse.User) error {
 
 // CreateUser implements gatehouse.UserStore.
 func (db *DB) CreateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
+	// A client is checked in the insert itself: no row (ErrNotFound) when
+	// it is not one of the workspace's.
 	err := db.pool.QueryRow(ctx, `
-		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, email_verified, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, u.Disabled, u.EmailVerified, u.CreatedAt, u.UpdatedAt,
+		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, email_verified, client_id, created_at, updated_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, nullif($8::bigint, 0), $9, $10
+		WHERE $8 = 0 OR EXISTS (SELECT 1 FROM clients WHERE workspace_id = $1 AND id = $8)
+		RETURNING id`,
+		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, u.Disabled, u.EmailVerified, u.ClientID, u.CreatedAt, u.UpdatedAt,
 	).Scan(&u.ID)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Email, translate(err))

@@ -27,9 +27,12 @@ func (db *DB) SetUserRole(ctx context.Context, workspaceID, userID int64, role g
 }
 
 // SetInviteeRole implements gatehouse.UserStore with one conditional update.
-func (db *DB) SetInviteeRole(ctx context.Context, workspaceID, userID int64, role gatehouse.Role, now time.Time) error {
-	err := mustAffect(db.write.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE workspace_id = ? AND id = ? AND password_hash = ''`,
-		role, unix(now), workspaceID, userID))
+func (db *DB) SetInviteeRole(ctx context.Context, workspaceID, userID int64, role gatehouse.Role, clientID int64, now time.Time) error {
+	err := mustAffect(db.write.ExecContext(ctx, `
+		UPDATE users SET role = ?, client_id = coalesce(nullif(?, 0), client_id), updated_at = ?
+		WHERE workspace_id = ? AND id = ? AND password_hash = ''
+		  AND (? = 0 OR EXISTS (SELECT 1 FROM clients WHERE workspace_id = ? AND id = ?))`,
+		role, clientID, unix(now), workspaceID, userID, clientID, workspaceID, clientID))
 	if err != nil {
 		return fmt.Errorf("set role of invitee %d: %w", userID, err)
 	}

@@ -149,10 +149,15 @@ func scanUser(row interface{ Scan(...any) error }, u *gatehouse.User) error {
 
 // CreateUser implements gatehouse.UserStore.
 func (db *DB) CreateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error {
+	// A client is checked in the insert itself: no row (ErrNotFound) when
+	// it is not one of the workspace's.
 	err := db.write.QueryRowContext(ctx, `
-		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, email_verified, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, b2i(u.Disabled), b2i(u.EmailVerified), unix(u.CreatedAt), unix(u.UpdatedAt),
+		INSERT INTO users (workspace_id, email, name, role, password_hash, disabled, email_verified, client_id, created_at, updated_at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?
+		WHERE ? = 0 OR EXISTS (SELECT 1 FROM clients WHERE workspace_id = ? AND id = ?)
+		RETURNING id`,
+		workspaceID, u.Email, u.Name, u.Role, u.PasswordHash, b2i(u.Disabled), b2i(u.EmailVerified), u.ClientID, unix(u.CreatedAt), unix(u.UpdatedAt),
+		u.ClientID, workspaceID, u.ClientID,
 	).Scan(&u.ID)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Email, translate(err))

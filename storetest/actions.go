@@ -533,11 +533,11 @@ func testInviteeRole(t *testing.T, s Store) {
 	inv := &gatehouse.User{Email: "inv@example.com", Role: gatehouse.RoleClient, CreatedAt: t0, UpdatedAt: t0}
 	must(t, "invitee", s.CreateUser(ctx, w.ID, inv))
 	member := MustCreateUser(t, s, w.ID, "ann@example.com", gatehouse.RoleClient)
-	must(t, "invitee role", s.SetInviteeRole(ctx, w.ID, inv.ID, gatehouse.RoleAdmin, t0.Add(time.Minute)))
+	must(t, "invitee role", s.SetInviteeRole(ctx, w.ID, inv.ID, gatehouse.RoleAdmin, 0, t0.Add(time.Minute)))
 	if u, err := s.FindUserByID(ctx, w.ID, inv.ID); err != nil || u.Role != gatehouse.RoleAdmin || !u.UpdatedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("invitee after the change: %+v, %v", u, err)
 	}
-	wantNotFound(t, "member role", s.SetInviteeRole(ctx, w.ID, member.ID, gatehouse.RoleAdmin, t0.Add(time.Minute)))
+	wantNotFound(t, "member role", s.SetInviteeRole(ctx, w.ID, member.ID, gatehouse.RoleAdmin, 0, t0.Add(time.Minute)))
 	if u, err := s.FindUserByID(ctx, w.ID, member.ID); err != nil || u.Role != gatehouse.RoleClient || !u.UpdatedAt.Equal(member.UpdatedAt) {
 		t.Fatalf("member after a refused change: %+v, %v", u, err)
 	}

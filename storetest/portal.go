@@ -67,7 +67,7 @@ func testClients(t *testing.T, s PortalStore) {
 	ws := MustCreateWorkspace(t, s, "acme")
 	other := MustCreateWorkspace(t, s, "other")
 	c := MustCreateClient(t, s, ws.ID, "Bravo Ltd")
-	MustCreateClient(t, s, ws.ID, "Alpha Inc")
+	alpha := MustCreateClient(t, s, ws.ID, "Alpha Inc")
 	got, err := s.FindClient(ctx, ws.ID, c.ID)
 	must(t, "find client", err)
 	if got.Name != "Bravo Ltd" || got.WorkspaceID != ws.ID || !got.CreatedAt.Equal(t0) {
@@ -89,6 +89,25 @@ func testClients(t *testing.T, s PortalStore) {
 	if back.ClientID != c.ID {
 		t.Fatalf("refused assignment changed the client to %d", back.ClientID)
 	}
+	// A user made or re-invited into a client: the client is checked in the
+	// same write, and another workspace's client makes no user.
+	made := &gatehouse.User{Email: "made@example.com", Role: gatehouse.RoleClient, ClientID: c.ID, CreatedAt: t0, UpdatedAt: t0}
+	must(t, "create user in a client", s.CreateUser(ctx, ws.ID, made))
+	if back, err := s.FindUserByID(ctx, ws.ID, made.ID); err != nil || back.ClientID != c.ID {
+		t.Fatalf("user made in client %d reads back in %d (%v)", c.ID, back.ClientID, err)
+	}
+	stray := &gatehouse.User{Email: "stray@example.com", Role: gatehouse.RoleClient, ClientID: otherClient.ID, CreatedAt: t0, UpdatedAt: t0}
+	wantNotFound(t, "create user in another workspace's client", s.CreateUser(ctx, ws.ID, stray))
+	if _, err := s.FindUserByEmail(ctx, ws.ID, "stray@example.com"); err == nil {
+		t.Fatal("a user was made in another workspace's client")
+	}
+	must(t, "re-invite into a client", s.SetInviteeRole(ctx, ws.ID, made.ID, gatehouse.RoleClient, alpha.ID, t0))
+	wantNotFound(t, "re-invite into another workspace's client", s.SetInviteeRole(ctx, ws.ID, made.ID, gatehouse.RoleClient, otherClient.ID, t0))
+	must(t, "re-invite keeping the client", s.SetInviteeRole(ctx, ws.ID, made.ID, gatehouse.RoleClient, 0, t0))
+	if back, _ := s.FindUserByID(ctx, ws.ID, made.ID); back.ClientID != alpha.ID {
+		t.Fatalf("re-invited user in client %d, want %d", back.ClientID, alpha.ID)
+	}
+
 	members, err := s.ListClientUsers(ctx, ws.ID, c.ID)
 	must(t, "list client users", err)
 	if len(members) != 1 || members[0].ID != u.ID {

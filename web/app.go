@@ -184,10 +184,13 @@ func (s *Server) handleInviteUser(w http.ResponseWriter, r *http.Request) {
 	}
 	var invited *gatehouse.User
 	if err == nil {
-		invited, _, err = s.accounts.Invite(r.Context(), rq.ws, &rq.visit.User, email, role)
+		// The chosen client is written with the invitee, in one write.
+		invited, _, err = s.accounts.InviteTo(r.Context(), rq.ws, &rq.visit.User, email, role, clientID)
 	}
-	if err == nil {
-		_, err = s.portal.AssignClient(r.Context(), rq.ws.ID, invited, clientID)
+	if err == nil && clientID == 0 {
+		// No client chosen: a client user gets one of their own now (or,
+		// should this fail, at their first portal visit).
+		_, err = s.portal.AssignClient(r.Context(), rq.ws.ID, invited, 0)
 	}
 	if errors.Is(err, account.ErrForbidden) {
 		s.renderError(w, r, http.StatusForbidden, "You cannot change that person's invitation.")

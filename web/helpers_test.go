@@ -108,7 +108,10 @@ type env struct {
 	// readTimeout is the listener's read timeout; 0 for none.
 	readTimeout time.Duration
 	open        func() testStore // another store on the same database
-	base        string           // the public base URL; baseURL when empty
+	// portalStore, when set, wraps the store the portal service uses (to
+	// make one of its writes fail).
+	portalStore func(portal.Store) portal.Store
+	base        string // the public base URL; baseURL when empty
 }
 
 // The fake Twilio account every test workspace can use.
@@ -189,7 +192,11 @@ func (e *env) start() {
 	// a request waits on a delivery: no goroutine races the assertions, and
 	// tests move the fixed clock to make retries due.
 	e.mfa = &mfa.Service{Store: db, Keys: e.keys, Mailer: e.outbox, Queue: syncQueue{e.outbox}, Now: clk.Now, Logger: discard()}
-	e.portal = &portal.Service{Store: db, Users: db, Audit: db, Mailer: e.outbox, Keys: e.keys, Now: clk.Now,
+	var ps portal.Store = db
+	if e.portalStore != nil {
+		ps = e.portalStore(db)
+	}
+	e.portal = &portal.Service{Store: ps, Users: db, Audit: db, Mailer: e.outbox, Keys: e.keys, Now: clk.Now,
 		Sniff: http.DetectContentType, MaxUpload: e.maxUpload, Logger: discard(),
 		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" }}
 	srv, err := web.NewServer(web.Options{Store: db, Accounts: e.accounts, MFA: e.mfa, BaseURL: e.base, DevOutbox: true, Logger: discard(),

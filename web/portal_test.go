@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -643,6 +644,47 @@ func TestInviteIntoClient(t *testing.T) {
 		t.Fatal("a refused invitation made a user")
 	}
 	wantBody(t, "clients list", owner.get(wsURL("acme", "/dashboard/clients")), "Alpha")
+}
+
+// failingSetUserClient is a portal store whose SetUserClient fails once
+// fail is set.
+type failingSetUserClient struct {
+	portal.Store
+	fail *atomic.Bool
+}
+
+func (s failingSetUserClient) SetUserClient(ctx context.Context, wsID, userID, clientID int64) error {
+	if s.fail.Load() {
+		return errors.New("injected failure")
+	}
+	return s.Store.SetUserClient(ctx, wsID, userID, clientID)
+}
+
+// TestInviteIntoClientAllOrNothing: an invitation into a client is one
+// write: whatever fails, the invitee is either in the chosen client or not
+// invited at all, never a client user without the client (who would get a
+// client of their own at their first visit).
+func TestInviteIntoClientAllOrNothing(t *testing.T) {
+	var fail atomic.Bool
+	e := newEnvWith(t, sqliteBackend, func(e *env) {
+		e.portalStore = func(s portal.Store) portal.Store { return failingSetUserClient{s, &fail} }
+	})
+	f := newPortalFixture(t, e)
+	fail.Store(true)
+	owner := e.browser()
+	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	res := owner.post(wsURL("acme", "/dashboard/users/invite"), url.Values{"email": {"new@example.com"}, "role": {"client"}, "client": {fmt.Sprint(f.alpha.ID)}})
+	u, err := e.store.FindUserByEmail(context.Background(), f.ws.ID, "new@example.com")
+	switch {
+	case errors.Is(err, gatehouse.ErrNotFound):
+		if res.StatusCode == http.StatusSeeOther {
+			t.Fatal("the invitation answered 303 but made no user")
+		}
+	case err != nil:
+		t.Fatal(err)
+	case u.ClientID != f.alpha.ID:
+		t.Fatalf("invitee left in client %d (status %d), want %d or no invitee", u.ClientID, res.StatusCode, f.alpha.ID)
+	}
 }
 
 // TestPortalAudit: uploads, downloads, deletions, requests and messages

@@ -308,12 +308,15 @@ func (m Main) userCreate(ctx context.Context, args []string) error {
 			return fmt.Errorf("no client %d in workspace %q", clientID, ws.Slug)
 		}
 	}
-	u, link, err := a.accounts.CreateUser(ctx, ws, account.NewUser{Email: *email, Name: *name, Role: r, Password: *pw})
+	// The client is written with the user, in one write.
+	u, link, err := a.accounts.CreateUser(ctx, ws, account.NewUser{Email: *email, Name: *name, Role: r, Password: *pw, ClientID: clientID})
 	if err != nil {
 		return err
 	}
-	if _, err := a.portal.AssignClient(ctx, ws.ID, u, clientID); err != nil {
-		return err
+	if clientID == 0 {
+		if _, err := a.portal.AssignClient(ctx, ws.ID, u, 0); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(m.Stdout, "created %s %s in workspace %q\n", u.Role, u.Email, ws.Slug)
 	if u.ClientID != 0 {
