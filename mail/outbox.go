@@ -103,6 +103,16 @@ func (o *Outbox) pokes() chan struct{} {
 	return o.poke
 }
 
+// Poke wakes the worker to look for due messages now: for mail a store
+// wrote in a transaction of its own (beside what it announces) rather
+// than through Enqueue. It never waits.
+func (o *Outbox) Poke() {
+	select {
+	case o.pokes() <- struct{}{}:
+	default:
+	}
+}
+
 // Enqueue stores an e-mail to to for workspaceID, due now, and wakes the
 // worker so it goes out right away. Once Enqueue returns nil the message is
 // durable. A recipient that is not an e-mail address is refused here with

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -361,5 +362,61 @@ func TestSafeFileName(t *testing.T) {
 		if got := portal.SafeFileName(in); got != want {
 			t.Errorf("SafeFileName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// failingAudit and failingMailer refuse every write made through them.
+type failingAudit struct{}
+
+func (failingAudit) AddAuditEvent(context.Context, int64, *gatehouse.AuditEvent) error {
+	return errors.New("injected audit failure")
+}
+
+type failingMailer struct{}
+
+func (failingMailer) Enqueue(context.Context, int64, string, string, string) error {
+	return errors.New("injected mail failure")
+}
+
+// TestFinishRecordsWithDocuments: an upload's audit events and its
+// notification mail commit with the documents: a finished document always
+// has its upload event and its mail queued, whatever else fails.
+func TestFinishRecordsWithDocuments(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	db := f.store.Store.(*sqlite.DB)
+	member := &gatehouse.User{Email: "c@example.com", Role: gatehouse.RoleClient, PasswordHash: "x", ClientID: f.client.ID, CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateUser(ctx, f.ws.ID, member); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Audit, f.svc.Mailer = failingAudit{}, failingMailer{}
+	up, err := f.svc.BeginUpload(ctx, f.staff, f.client.ID, "a.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("%PDF-1.4"))
+	if err := up.Close(); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := f.svc.Finish(ctx, f.staff, f.ws, []*portal.Upload{up}, portal.UploadMeta{IP: "192.0.2.1"})
+	if err != nil {
+		if n, _ := db.ListDocuments(ctx, f.ws.ID, 0, 0); len(n) != 0 {
+			t.Fatalf("Finish failed (%v) but left %d documents", err, len(n))
+		}
+		return
+	}
+	evs, err := db.FindAuditEvents(ctx, f.ws.ID, gatehouse.AuditFilter{Type: portal.EventUpload, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].DocumentID != docs[0].ID || evs[0].IP != "192.0.2.1" {
+		t.Fatalf("upload audit events %+v, want one for document %d", evs, docs[0].ID)
+	}
+	ms, err := db.ListMessages(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || ms[0].To != "c@example.com" || strings.Contains(ms[0].Body, "a.pdf") {
+		t.Fatalf("notification mail %+v, want one to c@example.com without the file name", ms)
 	}
 }

@@ -42,9 +42,11 @@ type Store interface {
 	// known at the end of the upload (title, note, sensitive, sealed key,
 	// size, SHA-256, type, chunk count, request), and, when requestID is
 	// not 0, marks that open request of the same client fulfilled — all in
-	// one transaction. ErrNotFound (and nothing changed) when a document is
-	// not an upload in progress or the request is not open.
-	FinishDocuments(ctx context.Context, workspaceID int64, docs []*Document, requestID int64, now time.Time) error
+	// one transaction, which also writes rec (the upload's audit events
+	// and the notification mail it queues). ErrNotFound (and nothing
+	// written) when a document is not an upload in progress or the request
+	// is not open.
+	FinishDocuments(ctx context.Context, workspaceID int64, docs []*Document, requestID int64, now time.Time, rec Record) error
 	// DiscardDocument removes an upload in progress and its chunks.
 	DiscardDocument(ctx context.Context, workspaceID, id int64) error
 	// FindDocument returns the finished document or ErrNotFound.
@@ -87,6 +89,14 @@ type Store interface {
 	PortalMailOff(ctx context.Context, workspaceID int64) (map[int64]bool, error)
 }
 
+// Record is what an operation writes beside its own change, in the same
+// transaction: its audit events and the mail it queues (outbox messages,
+// due at once). Document IDs an event names are known before the write.
+type Record struct {
+	Events []*gatehouse.AuditEvent
+	Mail   []*gatehouse.Message
+}
+
 // Users is the part of the user store the portal reads.
 type Users interface {
 	ListUsers(ctx context.Context, workspaceID int64) ([]gatehouse.User, error)
@@ -101,6 +111,10 @@ type Auditor interface {
 type Mailer interface {
 	Enqueue(ctx context.Context, workspaceID int64, to, subject, body string) error
 }
+
+// poker is a Mailer whose worker can be woken for mail a store wrote
+// itself (Record.Mail).
+type poker interface{ Poke() }
 
 // Service runs the portal's operations, each authorized from the viewer.
 type Service struct {
@@ -313,19 +327,34 @@ func (s *Service) Finish(ctx context.Context, v Viewer, ws *gatehouse.Workspace,
 		d.SealedKey = s.Keys.Seal(u.key, DocumentKeyAAD(v.WorkspaceID, d.ID))
 		docs[i] = d
 	}
-	if err := s.Store.FinishDocuments(ctx, v.WorkspaceID, docs, meta.RequestID, s.Now()); err != nil {
+	// The audit events and the notifications commit with the documents:
+	// no document without its record, no mail about one that is not there.
+	now := s.Now()
+	var rec Record
+	event := func(typ string, documentID int64, detail string) {
+		rec.Events = append(rec.Events, &gatehouse.AuditEvent{At: now, ActorID: v.UserID, Type: typ, IP: meta.IP,
+			Detail: detail, ClientID: clientID, DocumentID: documentID})
+	}
+	for _, d := range docs {
+		event(EventUpload, d.ID, fmt.Sprintf("%d bytes", d.Size))
+	}
+	if meta.RequestID != 0 {
+		event(EventRequestFulfilled, docs[0].ID, fmt.Sprintf("request %d", meta.RequestID))
+	}
+	mail, err := s.notifications(ctx, v, ws, clientID, "A new document is waiting for you", now)
+	if err != nil {
+		return nil, fmt.Errorf("finish upload: %w", err)
+	}
+	rec.Mail = mail
+	if err := s.Store.FinishDocuments(ctx, v.WorkspaceID, docs, meta.RequestID, now, rec); err != nil {
 		return nil, fmt.Errorf("finish upload: %w", err)
 	}
 	for _, u := range ups {
 		clear(u.key)
 	}
-	for _, d := range docs {
-		s.audit(ctx, v, EventUpload, clientID, d.ID, meta.IP, fmt.Sprintf("%d bytes", d.Size))
+	if p, ok := s.Mailer.(poker); ok && len(mail) > 0 {
+		p.Poke()
 	}
-	if meta.RequestID != 0 {
-		s.audit(ctx, v, EventRequestFulfilled, clientID, docs[0].ID, meta.IP, fmt.Sprintf("request %d", meta.RequestID))
-	}
-	s.notify(ctx, v, ws, clientID, "A new document is waiting for you", "A new document was shared with you")
 	return docs, nil
 }
 
@@ -522,19 +551,33 @@ func (s *Service) Post(ctx context.Context, v Viewer, ws *gatehouse.Workspace, c
 // only that, with a link: never a message's text, a file or a file name,
 // which stay behind the gate.
 func (s *Service) notify(ctx context.Context, v Viewer, ws *gatehouse.Workspace, clientID int64, subject, _ string) {
-	if s.Mailer == nil || s.Users == nil || ws == nil {
+	ms, err := s.notifications(ctx, v, ws, clientID, subject, s.Now())
+	if err != nil {
+		s.logger().Error("notify", "err", err)
 		return
+	}
+	for _, m := range ms {
+		if err := s.Mailer.Enqueue(ctx, v.WorkspaceID, m.To, m.Subject, m.Body); err != nil {
+			s.logger().Error("notify: enqueue", "err", err)
+		}
+	}
+}
+
+// notifications are the e-mails of notify, as outbox messages due at now,
+// for a caller that writes them itself.
+func (s *Service) notifications(ctx context.Context, v Viewer, ws *gatehouse.Workspace, clientID int64, subject string, now time.Time) ([]*gatehouse.Message, error) {
+	if s.Mailer == nil || s.Users == nil || ws == nil {
+		return nil, nil
 	}
 	users, err := s.Users.ListUsers(ctx, v.WorkspaceID)
 	if err != nil {
-		s.logger().Error("notify: list users", "err", err)
-		return
+		return nil, fmt.Errorf("notify: list users: %w", err)
 	}
 	off, err := s.Store.PortalMailOff(ctx, v.WorkspaceID)
 	if err != nil {
-		s.logger().Error("notify: opt-outs", "err", err)
-		return
+		return nil, fmt.Errorf("notify: opt-outs: %w", err)
 	}
+	var out []*gatehouse.Message
 	base := ""
 	if s.WorkspaceURL != nil {
 		base = s.WorkspaceURL(ws.Slug)
@@ -554,10 +597,10 @@ func (s *Service) notify(ctx context.Context, v Viewer, ws *gatehouse.Workspace,
 		}
 		body := fmt.Sprintf("%s.\n\nSign in to %s to see it:\n%s\n\n"+
 			"You can turn these e-mails off on your Security page.\n", subject, ws.DisplayName(), link)
-		if err := s.Mailer.Enqueue(ctx, v.WorkspaceID, u.Email, subject+" — "+ws.DisplayName(), body); err != nil {
-			s.logger().Error("notify: enqueue", "err", err)
-		}
+		out = append(out, &gatehouse.Message{WorkspaceID: v.WorkspaceID, Channel: "email", To: u.Email,
+			Subject: subject + " — " + ws.DisplayName(), Body: body, Status: gatehouse.MessagePending, CreatedAt: now, NextAttempt: now})
 	}
+	return out, nil
 }
 
 // SetNotifications turns the viewer's portal e-mails on or off.

@@ -218,8 +218,11 @@ func (db *DB) DocumentChunk(ctx context.Context, workspaceID, documentID int64, 
 }
 
 // FinishDocuments implements portal.Store.
-func (db *DB) FinishDocuments(ctx context.Context, workspaceID int64, docs []*portal.Document, requestID int64, now time.Time) error {
+func (db *DB) FinishDocuments(ctx context.Context, workspaceID int64, docs []*portal.Document, requestID int64, now time.Time, rec portal.Record) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := writeRecord(ctx, tx, workspaceID, rec); err != nil {
+			return err
+		}
 		for _, d := range docs {
 			err := mustAffect(tx.Exec(ctx, `
 				UPDATE documents SET title = $1, note = $2, content_type = $3, size = $4, sha256 = $5, sensitive = $6,
@@ -244,6 +247,22 @@ func (db *DB) FinishDocuments(ctx context.Context, workspaceID int64, docs []*po
 		}
 		return nil
 	})
+}
+
+// writeRecord writes an operation's audit events and queued mail in its
+// transaction.
+func writeRecord(ctx context.Context, q querier, workspaceID int64, rec portal.Record) error {
+	for _, e := range rec.Events {
+		if err := addAuditEvent(ctx, q, workspaceID, e); err != nil {
+			return err
+		}
+	}
+	for _, m := range rec.Mail {
+		if err := enqueueMessage(ctx, q, workspaceID, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DiscardDocument implements portal.Store; the chunks go by cascade.

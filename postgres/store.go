@@ -581,7 +581,11 @@ func scanMessages(rows pgx.Rows, err error) ([]gatehouse.Message, error) {
 
 // EnqueueMessage implements gatehouse.OutboxStore.
 func (db *DB) EnqueueMessage(ctx context.Context, workspaceID int64, m *gatehouse.Message) error {
-	err := db.pool.QueryRow(ctx, `
+	return enqueueMessage(ctx, db.pool, workspaceID, m)
+}
+
+func enqueueMessage(ctx context.Context, q querier, workspaceID int64, m *gatehouse.Message) error {
+	err := q.QueryRow(ctx, `
 		INSERT INTO outbox (workspace_id, channel, recipient, subject, body, status, created_at, next_attempt)
 		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) RETURNING id`,
 		workspaceID, m.Channel, m.To, m.Subject, m.Body, m.CreatedAt, m.NextAttempt,

@@ -581,7 +581,11 @@ func scanMessages(rows *sql.Rows, err error) ([]gatehouse.Message, error) {
 
 // EnqueueMessage implements gatehouse.OutboxStore.
 func (db *DB) EnqueueMessage(ctx context.Context, workspaceID int64, m *gatehouse.Message) error {
-	err := db.write.QueryRowContext(ctx, `
+	return enqueueMessage(ctx, db.write, workspaceID, m)
+}
+
+func enqueueMessage(ctx context.Context, q querier, workspaceID int64, m *gatehouse.Message) error {
+	err := q.QueryRowContext(ctx, `
 		INSERT INTO outbox (workspace_id, channel, recipient, subject, body, status, created_at, next_attempt)
 		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
 		workspaceID, m.Channel, m.To, m.Subject, m.Body, unix(m.CreatedAt), unix(m.NextAttempt),

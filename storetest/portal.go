@@ -58,7 +58,7 @@ func mustStoreDocument(tb testing.TB, s portal.Store, wsID, clientID, uploaderID
 		must(tb, "put chunk", s.PutDocumentChunk(ctx, wsID, d.ID, i, c))
 	}
 	d.Title, d.Size, d.SHA256, d.SealedKey, d.Chunks, d.ContentType = "Title", 3, []byte{1, 2, 3}, []byte("key"), len(chunks), "application/pdf"
-	must(tb, "finish", s.FinishDocuments(ctx, wsID, []*portal.Document{d}, 0, t0.Add(2*time.Hour)))
+	must(tb, "finish", s.FinishDocuments(ctx, wsID, []*portal.Document{d}, 0, t0.Add(2*time.Hour), portal.Record{}))
 	return d
 }
 
@@ -168,7 +168,7 @@ func testDocuments(t *testing.T, s PortalStore) {
 	}
 	d.Title, d.Note, d.ContentType, d.Size, d.SHA256, d.Sensitive = "Report", "Q3", "application/pdf", 7, bytes.Repeat([]byte{9}, 32), true
 	d.SealedKey, d.Chunks = []byte("sealed"), 2
-	must(t, "finish", s.FinishDocuments(ctx, ws.ID, []*portal.Document{d}, 0, t0.Add(time.Hour)))
+	must(t, "finish", s.FinishDocuments(ctx, ws.ID, []*portal.Document{d}, 0, t0.Add(time.Hour), portal.Record{}))
 	got, err := s.FindDocument(ctx, ws.ID, d.ID)
 	must(t, "find", err)
 	if got.Title != "Report" || got.Note != "Q3" || got.FileName != "report.pdf" || got.ContentType != "application/pdf" ||
@@ -201,7 +201,7 @@ func testDocuments(t *testing.T, s PortalStore) {
 		t.Fatal("a chunk was added to a finished document")
 	}
 	// Finishing twice is refused.
-	wantNotFound(t, "finish again", s.FinishDocuments(ctx, ws.ID, []*portal.Document{d}, 0, t0))
+	wantNotFound(t, "finish again", s.FinishDocuments(ctx, ws.ID, []*portal.Document{d}, 0, t0, portal.Record{}))
 
 	// Discard removes an upload in progress with its chunks, never a
 	// finished document.
@@ -258,8 +258,9 @@ func testDocuments(t *testing.T, s PortalStore) {
 	wantNotFound(t, "delete twice", s.DeleteDocument(ctx, ws.ID, d.ID))
 }
 
-// testFinishAllOrNothing: a form's files and its request are one
-// transaction: a request that is not open leaves every document unfinished.
+// testFinishAllOrNothing: a form's files, its request, its audit events
+// and its notification mail are one transaction: a request that is not
+// open leaves every document unfinished and writes neither event nor mail.
 func testFinishAllOrNothing(t *testing.T, s PortalStore) {
 	ctx := context.Background()
 	ws := MustCreateWorkspace(t, s, "acme")
@@ -274,8 +275,25 @@ func testFinishAllOrNothing(t *testing.T, s PortalStore) {
 		must(t, "create", s.CreateDocument(ctx, ws.ID, d))
 		docs = append(docs, d)
 	}
-	err := s.FinishDocuments(ctx, ws.ID, docs, theirs.ID, t0)
+	record := func() portal.Record {
+		return portal.Record{
+			Events: []*gatehouse.AuditEvent{{At: t0, ActorID: u.ID, Type: portal.EventUpload, ClientID: c.ID, DocumentID: docs[0].ID}},
+			Mail: []*gatehouse.Message{{Channel: "email", To: "staff@example.com", Subject: "A new document", Body: "b",
+				Status: gatehouse.MessagePending, CreatedAt: t0, NextAttempt: t0}},
+		}
+	}
+	recorded := func() (events, mail int) {
+		evs, err := s.FindAuditEvents(ctx, ws.ID, gatehouse.AuditFilter{Type: portal.EventUpload, Limit: 10})
+		must(t, "audit", err)
+		ms, err := s.ListMessages(ctx, 10)
+		must(t, "outbox", err)
+		return len(evs), len(ms)
+	}
+	err := s.FinishDocuments(ctx, ws.ID, docs, theirs.ID, t0, record())
 	wantNotFound(t, "finish against another client's request", err)
+	if ev, m := recorded(); ev != 0 || m != 0 {
+		t.Fatalf("a refused form wrote %d audit events and %d messages", ev, m)
+	}
 	for _, d := range docs {
 		_, err := s.FindDocument(ctx, ws.ID, d.ID)
 		wantNotFound(t, "document of the refused form", err)
@@ -287,7 +305,10 @@ func testFinishAllOrNothing(t *testing.T, s PortalStore) {
 
 	mine := &portal.Request{ClientID: c.ID, Title: "y", Status: portal.RequestOpen, CreatedAt: t0, UpdatedAt: t0}
 	must(t, "request", s.CreateRequest(ctx, ws.ID, mine))
-	must(t, "finish with request", s.FinishDocuments(ctx, ws.ID, docs, mine.ID, t0.Add(time.Minute)))
+	must(t, "finish with request", s.FinishDocuments(ctx, ws.ID, docs, mine.ID, t0.Add(time.Minute), record()))
+	if ev, m := recorded(); ev != 1 || m != 1 {
+		t.Fatalf("a finished form wrote %d audit events and %d messages, want 1 and 1", ev, m)
+	}
 	r, _ = s.FindRequest(ctx, ws.ID, mine.ID)
 	if r.Status != portal.RequestFulfilled || !r.UpdatedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("request after fulfilment: %+v", r)

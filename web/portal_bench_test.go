@@ -200,7 +200,7 @@ func BenchmarkPortalHome(b *testing.B) {
 						b.Fatal(err)
 					}
 					d.Title, d.ContentType, d.SealedKey, d.Chunks = d.FileName, "application/pdf", []byte("k"), 1
-					if err := e.store.FinishDocuments(ctx, f.ws.ID, []*portal.Document{d}, 0, e.clock.Now()); err != nil {
+					if err := e.store.FinishDocuments(ctx, f.ws.ID, []*portal.Document{d}, 0, e.clock.Now(), portal.Record{}); err != nil {
 						b.Fatal(err)
 					}
 					m := &portal.Message{ClientID: f.alpha.ID, AuthorID: client.ID, Body: "message", CreatedAt: e.clock.Now()}
