@@ -21,6 +21,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/visitcache"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
@@ -31,6 +32,10 @@ var migrations embed.FS
 // gatehouse.Store and mfa.Store.
 type DB struct {
 	pool *pgxpool.Pool
+	// visits keeps what FindVisit read while the listener can tell that
+	// nothing it holds changed (see visitcache.go).
+	visits *visitcache.Cache
+	listen *listener
 }
 
 var (
@@ -43,7 +48,13 @@ var (
 // before use.
 func Open(ctx context.Context, url string) (*DB, error) {
 	// pgx redacts the password from its own errors, so they are safe to log.
-	pool, err := pgxpool.New(ctx, url)
+	config, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	visits := visitcache.New()
+	config.ConnConfig.Tracer = newWriteTracer(visits)
+	pool, err := pgxpool.NewWithConfig(ctx, config)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
@@ -51,7 +62,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: cannot reach the database: %w", err)
 	}
-	return &DB{pool: pool}, nil
+	return &DB{pool: pool, visits: visits, listen: startListener(visits, &config.ConnConfig.Config)}, nil
 }
 
 // Migrate applies the embedded migrations that have not run yet. Several
@@ -91,8 +102,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pool.
+// Close stops the listener and closes the connection pool.
 func (db *DB) Close() error {
+	db.listen.stop()
 	db.pool.Close()
 	return nil
 }

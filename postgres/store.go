@@ -276,11 +276,10 @@ func (db *DB) AddSessionFailure(ctx context.Context, workspaceID, sessionID int6
 	return n, nil
 }
 
-// FindVisit implements gatehouse.SessionStore: one read by the unique token
-// hash index, with the user and workspace joined in and the user's active
-// methods gathered by a subquery. It is the query behind every signed-in
-// request.
-func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
+// findVisit reads a visit (see FindVisit and the visit cache): one read by
+// the unique token hash index, with the user and workspace joined in and
+// the user's active methods gathered by a subquery.
+func (db *DB) findVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
 	var (
 		v       gatehouse.Visit
 		sr      = sessionRow{s: &v.Session}

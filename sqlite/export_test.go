@@ -50,10 +50,5 @@ func (db *DB) ReadInt(ctx context.Context, query string, args ...any) (n int64, 
 
 // VisitCacheStats reports the visit cache's hits and misses so far.
 func (db *DB) VisitCacheStats() (hits, misses uint64) {
-	db.visits.mu.Lock()
-	defer db.visits.mu.Unlock()
-	return db.visits.hits, db.visits.misses
+	return db.visits.cache.Stats()
 }
-
-// CloneVisit is cloneVisit, for its test.
-var CloneVisit = cloneVisit

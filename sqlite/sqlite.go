@@ -34,7 +34,7 @@ type DB struct {
 	// statement cached by its text (see reader).
 	read *reader
 	// visits keeps what FindVisit read while the database is unchanged.
-	visits *visitCache
+	visits *visitWatch
 }
 
 // readStmt returns the prepared reader statement for query, a constant
@@ -94,7 +94,7 @@ func Open(path string) (*DB, error) {
 		read.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{write: write, read: &reader{DB: read}, visits: newVisitCache(watch)}, nil
+	return &DB{write: write, read: &reader{DB: read}, visits: newVisitWatch(watch)}, nil
 }
 
 // Migrate applies the embedded migrations that have not run yet.

@@ -22,7 +22,8 @@ type visitFixture struct {
 	hash    []byte
 }
 
-func newVisitFixture(t *testing.T) *visitFixture {
+// openPair opens a migrated store on a new file and a second handle on it.
+func openPair(t testing.TB) (db, cli *sqlite.DB) {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
@@ -34,11 +35,18 @@ func newVisitFixture(t *testing.T) *visitFixture {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cli, err := sqlite.Open(path)
+	cli, err = sqlite.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
+	return db, cli
+}
+
+func newVisitFixture(t *testing.T) *visitFixture {
+	t.Helper()
+	ctx := context.Background()
+	db, cli := openPair(t)
 	f := &visitFixture{db: db, cli: cli}
 	f.ws = storetest.MustCreateWorkspace(t, db, "acme")
 	f.user = storetest.MustCreateUser(t, db, f.ws.ID, "ann@example.com", gatehouse.RoleClient)
@@ -180,78 +188,14 @@ func TestVisitCacheCopies(t *testing.T) {
 	}
 }
 
-// TestCloneVisitSharesNothing fills every field of a visit (so a field
-// added later is covered) and checks that the clone is equal and shares no
-// pointer, slice or map with the original.
-func TestCloneVisitSharesNothing(t *testing.T) {
-	v := new(gatehouse.Visit)
-	fill(reflect.ValueOf(v).Elem())
-	c := sqlite.CloneVisit(v)
-	if !reflect.DeepEqual(v, c) {
-		t.Fatalf("clone differs:\n%+v\n%+v", v, c)
-	}
-	shared(t, "Visit", reflect.ValueOf(v).Elem(), reflect.ValueOf(c).Elem())
-}
-
-func fill(v reflect.Value) {
-	switch v.Kind() {
-	case reflect.Struct:
-		if v.Type() == reflect.TypeFor[time.Time]() {
-			v.Set(reflect.ValueOf(time.Date(2039, 3, 1, 12, 0, 0, 0, time.UTC)))
-			return
-		}
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fill(v.Field(i))
-			}
-		}
-	case reflect.Slice:
-		s := reflect.MakeSlice(v.Type(), 2, 2)
-		fill(s.Index(0))
-		fill(s.Index(1))
-		v.Set(s)
-	case reflect.Pointer:
-		p := reflect.New(v.Type().Elem())
-		fill(p.Elem())
-		v.Set(p)
-	case reflect.Map:
-		m := reflect.MakeMap(v.Type())
-		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-		fill(k)
-		fill(e)
-		m.SetMapIndex(k, e)
-		v.Set(m)
-	case reflect.String:
-		v.SetString("x")
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		v.SetInt(7)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(7)
-	}
-}
-
-func shared(t *testing.T, path string, a, b reflect.Value) {
-	t.Helper()
-	switch a.Kind() {
-	case reflect.Struct:
-		for i := range a.NumField() {
-			if a.Type().Field(i).IsExported() {
-				shared(t, path+"."+a.Type().Field(i).Name, a.Field(i), b.Field(i))
-			}
-		}
-	case reflect.Slice, reflect.Pointer, reflect.Map:
-		if !a.IsNil() && a.UnsafePointer() == b.UnsafePointer() {
-			t.Errorf("%s is shared between a visit and its clone", path)
-		}
-		if a.Kind() == reflect.Slice {
-			for i := range a.Len() {
-				shared(t, path+"[]", a.Index(i), b.Index(i))
-			}
-		}
-		if a.Kind() == reflect.Pointer && !a.IsNil() {
-			shared(t, path+"*", a.Elem(), b.Elem())
-		}
-	}
+// TestVisitCacheInstances runs the cross-instance visit checks with a CLI
+// handle on the file writing and the server's reading.
+func TestVisitCacheInstances(t *testing.T) {
+	storetest.RunVisitCache(t, func(tb testing.TB) *storetest.Pair {
+		db, cli := openPair(tb)
+		return &storetest.Pair{A: cli, B: db, Hits: func(s storetest.Store) uint64 {
+			h, _ := s.(*sqlite.DB).VisitCacheStats()
+			return h
+		}}
+	})
 }

@@ -1,0 +1,243 @@
+// Package visitcache keeps the visits a store's FindVisit read, for as long
+// as the store can tell that nothing they hold has changed (SPEC §11). The
+// store decides how it tells (SQLite: PRAGMA data_version before each
+// lookup; PostgreSQL: LISTEN/NOTIFY on a connection of its own) and tells
+// the cache by emptying it, dropping entries or turning it off.
+package visitcache
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// Max bounds the cache; past it, visits are read but not kept until the
+// next change makes room.
+const Max = 10000
+
+// Key names a visit: the session's workspace and token hash.
+type Key struct {
+	WorkspaceID int64
+	Hash        [32]byte
+}
+
+// Cache is a map of visits with a generation that every change bumps: a
+// visit read from the database may be put only under the generation it got
+// before the read, so a read racing a change is never kept. It starts off.
+type Cache struct {
+	mu  sync.Mutex
+	on  bool
+	gen uint64
+	// until, when not zero, is when the cache stops serving unless renewed
+	// (see Renew).
+	until time.Time
+	m     map[Key]*gatehouse.Visit
+
+	hits, misses uint64 // for tests
+}
+
+// New returns an empty cache, off.
+func New() *Cache { return &Cache{m: map[Key]*gatehouse.Visit{}} }
+
+// Find serves FindVisit through the cache: a copy of the kept visit, else
+// read's visit, kept when the cache is on and nothing changed meanwhile.
+// A token hash that is not 32 bytes is read and not kept.
+func (c *Cache) Find(ctx context.Context, workspaceID int64, tokenHash []byte,
+	read func(context.Context, int64, []byte) (*gatehouse.Visit, error)) (*gatehouse.Visit, error) {
+	if len(tokenHash) != 32 {
+		return read(ctx, workspaceID, tokenHash)
+	}
+	k := Key{WorkspaceID: workspaceID, Hash: [32]byte(tokenHash)}
+	v, gen, ok := c.get(k)
+	if v != nil {
+		return v, nil
+	}
+	v, err := read(ctx, workspaceID, tokenHash)
+	if err == nil && ok {
+		c.put(k, gen, v)
+	}
+	return v, err
+}
+
+// get returns a copy of the kept visit, or nil and the generation under
+// which a visit read now may be put; ok is false when the cache is off.
+func (c *Cache) get(k Key) (v *gatehouse.Visit, gen uint64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.serving() {
+		return nil, 0, false
+	}
+	if v := c.m[k]; v != nil {
+		c.hits++
+		return Clone(v), c.gen, true
+	}
+	c.misses++
+	return nil, c.gen, true
+}
+
+// serving reports whether the cache may serve now. c.mu is held.
+func (c *Cache) serving() bool {
+	if !c.on {
+		return false
+	}
+	if !c.until.IsZero() && !time.Now().Before(c.until) {
+		// The store stopped renewing: it can no longer tell whether
+		// anything changed.
+		c.turnOff()
+		return false
+	}
+	return true
+}
+
+// put keeps a copy of v, read after get returned gen, unless the cache
+// changed since.
+func (c *Cache) put(k Key, gen uint64, v *gatehouse.Visit) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || !c.on || len(c.m) >= Max {
+		return
+	}
+	c.m[k] = Clone(v)
+}
+
+// Empty drops every kept visit.
+func (c *Cache) Empty() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.empty()
+}
+
+func (c *Cache) empty() {
+	c.gen++
+	clear(c.m)
+}
+
+// Drop drops the kept visits match reports; any visit being read while
+// Drop runs is not kept either.
+func (c *Cache) Drop(match func(*gatehouse.Visit) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for k, v := range c.m {
+		if match(v) {
+			delete(c.m, k)
+		}
+	}
+}
+
+// SetOn turns the cache on (serving until it is turned off) or off;
+// either way it is emptied.
+func (c *Cache) SetOn(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.empty()
+	c.on, c.until = on, time.Time{}
+}
+
+// Renew keeps the cache serving until the wall-clock deadline until, and
+// turns it on (empty) if it was off. A store that learns of changes by
+// messages renews after each proof that every message sent so far has
+// arrived; when the proofs stop, so does the cache. The deadline is the
+// process's own clock, not the injected one: it measures how long the
+// store has been unable to tell, not a time the domain decides by.
+func (c *Cache) Renew(until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.on {
+		c.empty()
+		c.on = true
+	}
+	c.until = until
+}
+
+// TurnOff empties the cache and stops it serving until turned on again.
+func (c *Cache) TurnOff() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.turnOff()
+}
+
+func (c *Cache) turnOff() {
+	c.empty()
+	c.on, c.until = false, time.Time{}
+}
+
+// On reports whether the cache serves now.
+func (c *Cache) On() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.serving()
+}
+
+// Stats reports the hits and misses so far, for tests.
+func (c *Cache) Stats() (hits, misses uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.misses
+}
+
+// Clone returns a deep copy of v: callers change the visit they get (the
+// last-seen time after a touch, for one), and a change must never reach
+// the cached copy or another request's. The copy is made by reflection so
+// a field added to Session, User or Workspace later is copied too
+// (TestCloneSharesNothing checks).
+func Clone(v *gatehouse.Visit) *gatehouse.Visit {
+	out := new(gatehouse.Visit)
+	deepCopy(reflect.ValueOf(out).Elem(), reflect.ValueOf(v).Elem())
+	return out
+}
+
+// deepCopy copies src into dst, which is settable and of the same type.
+// Structs are copied whole and then their exported fields one by one;
+// unexported fields (time.Time's location) are immutable values shared as
+// they are.
+func deepCopy(dst, src reflect.Value) {
+	switch src.Kind() {
+	case reflect.Struct:
+		dst.Set(src)
+		t := src.Type()
+		for i := range src.NumField() {
+			if t.Field(i).IsExported() {
+				deepCopy(dst.Field(i), src.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if src.IsNil() {
+			dst.Set(src)
+			return
+		}
+		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
+		for i := range src.Len() {
+			deepCopy(s.Index(i), src.Index(i))
+		}
+		dst.Set(s)
+	case reflect.Pointer:
+		if src.IsNil() {
+			dst.Set(src)
+			return
+		}
+		p := reflect.New(src.Type().Elem())
+		deepCopy(p.Elem(), src.Elem())
+		dst.Set(p)
+	case reflect.Map:
+		if src.IsNil() {
+			dst.Set(src)
+			return
+		}
+		m := reflect.MakeMapWithSize(src.Type(), src.Len())
+		for it := src.MapRange(); it.Next(); {
+			val := reflect.New(src.Type().Elem()).Elem()
+			deepCopy(val, it.Value())
+			m.SetMapIndex(it.Key(), val)
+		}
+		dst.Set(m)
+	case reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		panic(fmt.Sprintf("visitcache: Clone cannot copy a %s", src.Type()))
+	default:
+		dst.Set(src)
+	}
+}

@@ -1,0 +1,256 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/visitcache"
+)
+
+// The visit cache on PostgreSQL (SPEC §11: a process may keep what it read
+// only while it can tell that nothing changed; a change applies at once on
+// the instance that made it and within one second on every other one).
+//
+// Other processes' changes: triggers (migration 00012) NOTIFY channel
+// gatehouse_visits, inside the writing transaction, whenever a session,
+// user, method or workspace row changes. Each DB listens on a connection of
+// its own and drops the visits a notice names. The cache serves only while
+// that connection is proven current: every pingEvery the listener sends a
+// query, and PostgreSQL delivers every notice committed before the query
+// ahead of its answer, so after the answer the cache holds nothing older
+// than the query's start. The cache then serves until freshFor after that
+// start; a lost, stuck or not yet established connection stops it serving
+// (emptied) within freshFor — under a second — and a new connection starts
+// it again empty.
+//
+// This process's own changes: a query tracer on the pool empties the whole
+// cache once a statement that wrote (or failed, so may have) is committed —
+// when it returns on a connection outside a transaction, or at the COMMIT
+// or ROLLBACK of the transaction it ran in — before the write returns to
+// its caller. A visit being read meanwhile is not kept (the generation
+// moved), so the next request reads the change.
+//
+// Expiry is not cached: FindVisit returns the stored expiry and last-seen
+// time, and the session check judges them per request against its clock;
+// a last-seen touch is a write like any other.
+const (
+	visitChannel = "gatehouse_visits"
+	pingEvery    = 200 * time.Millisecond
+	freshFor     = 700 * time.Millisecond
+)
+
+// FindVisit implements gatehouse.SessionStore through the visit cache:
+// served from memory while nothing it holds has changed, read otherwise.
+func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
+	return db.visits.Find(ctx, workspaceID, tokenHash, db.findVisit)
+}
+
+// listener keeps the cache current from the notices of other processes.
+type listener struct {
+	cache  *visitcache.Cache
+	config *pgconn.Config
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu sync.Mutex
+	// dial connects; tests replace it to keep the listener from coming back.
+	dial func(ctx context.Context, config *pgconn.Config) (*pgconn.PgConn, error)
+	pid  uint32 // the listening backend's, for tests
+	// onNotice, when set, runs before each notice is handled (tests hold
+	// notices with it).
+	onNotice func()
+}
+
+func startListener(cache *visitcache.Cache, config *pgconn.Config) *listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{cache: cache, config: config, cancel: cancel, done: make(chan struct{}), dial: pgconn.ConnectConfig}
+	go l.run(ctx)
+	return l
+}
+
+func (l *listener) stop() {
+	l.cancel()
+	<-l.done
+	l.cache.TurnOff()
+}
+
+// run listens until ctx ends, connecting again after a loss with a growing
+// pause (at most five seconds); the cache is off while it is not listening.
+func (l *listener) run(ctx context.Context) {
+	defer close(l.done)
+	pause := 50 * time.Millisecond
+	for {
+		listened := l.listen(ctx)
+		l.cache.TurnOff()
+		if listened {
+			pause = 50 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// listen listens on one connection until it fails, reporting whether it
+// got as far as serving.
+func (l *listener) listen(ctx context.Context) (listened bool) {
+	config := l.config.Copy()
+	var schema string
+	config.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) {
+		l.mu.Lock()
+		hook := l.onNotice
+		l.mu.Unlock()
+		if hook != nil {
+			hook()
+		}
+		if n.Channel == visitChannel && schema != "" {
+			l.drop(schema, n.Payload)
+		}
+	}
+	l.mu.Lock()
+	dial := l.dial
+	l.mu.Unlock()
+	conn, err := dial(ctx, config)
+	if err != nil {
+		return false
+	}
+	defer conn.Close(context.Background())
+	res, err := conn.Exec(ctx, `LISTEN `+visitChannel+`; SELECT current_schema()`).ReadAll()
+	if err != nil || len(res) != 2 || len(res[1].Rows) != 1 || res[1].Rows[0][0] == nil {
+		return false
+	}
+	schema = string(res[1].Rows[0][0])
+	l.mu.Lock()
+	l.pid = conn.PID()
+	l.mu.Unlock()
+	for {
+		start := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, freshFor)
+		_, err := conn.Exec(pctx, `SELECT 1`).ReadAll()
+		cancel()
+		if err != nil {
+			return listened
+		}
+		// Every notice committed before start has been handled.
+		l.cache.Renew(start.Add(freshFor))
+		listened = true
+		next := start.Add(pingEvery)
+		for {
+			wctx, cancel := context.WithDeadline(ctx, next)
+			err := conn.WaitForNotification(wctx)
+			cancel()
+			if ctx.Err() != nil {
+				return listened
+			}
+			if err != nil && !pgconn.Timeout(err) {
+				return listened
+			}
+			if !time.Now().Before(next) {
+				break
+			}
+		}
+	}
+}
+
+// drop drops the visits a notice "<schema> <kind> <workspace id> <id>"
+// names; a notice of another schema (another Gatehouse database sharing
+// the server) is ignored, and one that cannot be read empties the cache.
+func (l *listener) drop(schema, payload string) {
+	f := strings.Fields(payload)
+	if len(f) == 4 && f[0] != schema {
+		return
+	}
+	var ws, id int64
+	var err1, err2 error
+	if len(f) == 4 {
+		ws, err1 = strconv.ParseInt(f[2], 10, 64)
+		id, err2 = strconv.ParseInt(f[3], 10, 64)
+	}
+	if len(f) != 4 || err1 != nil || err2 != nil {
+		l.cache.Empty()
+		return
+	}
+	switch f[1] {
+	case "s":
+		l.cache.Drop(func(v *gatehouse.Visit) bool { return v.Workspace.ID == ws && v.Session.ID == id })
+	case "u":
+		l.cache.Drop(func(v *gatehouse.Visit) bool { return v.Workspace.ID == ws && v.User.ID == id })
+	case "w":
+		l.cache.Drop(func(v *gatehouse.Visit) bool { return v.Workspace.ID == ws })
+	default:
+		l.cache.Empty()
+	}
+}
+
+// writeTracer empties the cache when a statement of this process that may
+// have written is committed (see the comment at the top).
+type writeTracer struct {
+	cache *visitcache.Cache
+	mu    sync.Mutex
+	dirty map[*pgx.Conn]bool // connections inside a transaction that wrote
+}
+
+func newWriteTracer(cache *visitcache.Cache) *writeTracer {
+	return &writeTracer{cache: cache, dirty: map[*pgx.Conn]bool{}}
+}
+
+func (t *writeTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+// TraceQueryEnd runs once the statement's answer is read to the end, its
+// commit included when it ran outside a transaction.
+func (t *writeTracer) TraceQueryEnd(_ context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
+	t.mark(conn, data.CommandTag, data.Err)
+	t.settle(conn)
+}
+
+func (t *writeTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (t *writeTracer) TraceBatchQuery(_ context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
+	t.mark(conn, data.CommandTag, data.Err)
+}
+
+// TraceBatchEnd runs once the batch's answer is read to the end.
+func (t *writeTracer) TraceBatchEnd(_ context.Context, conn *pgx.Conn, data pgx.TraceBatchEndData) {
+	t.mark(conn, pgconn.CommandTag{}, data.Err)
+	t.settle(conn)
+}
+
+// mark notes that conn may have written: a write that changed rows, or an
+// error, after which nobody knows.
+func (t *writeTracer) mark(conn *pgx.Conn, tag pgconn.CommandTag, err error) {
+	if err == nil && !((tag.Insert() || tag.Update() || tag.Delete()) && tag.RowsAffected() > 0) {
+		return
+	}
+	t.mu.Lock()
+	t.dirty[conn] = true
+	t.mu.Unlock()
+}
+
+// settle empties the cache if conn wrote and is now outside a transaction
+// (committed, rolled back or closed).
+func (t *writeTracer) settle(conn *pgx.Conn) {
+	if !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
+		return
+	}
+	t.mu.Lock()
+	wrote := t.dirty[conn]
+	delete(t.dirty, conn)
+	t.mu.Unlock()
+	if wrote {
+		t.cache.Empty()
+	}
+}

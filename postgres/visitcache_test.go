@@ -1,0 +1,106 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/postgres"
+	"github.com/gatehouse-dev/gatehouse/storetest"
+)
+
+// twoInstances opens two stores on one fresh schema, as two Gatehouse
+// processes on one PostgreSQL.
+func twoInstances(tb testing.TB) *storetest.Pair {
+	tb.Helper()
+	url := newSchema(tb)
+	da := open(tb, url)
+	if err := da.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	db := open(tb, url)
+	return &storetest.Pair{
+		A: da, B: db,
+		Hits: func(s storetest.Store) uint64 {
+			h, _ := s.(*postgres.DB).VisitCacheStats()
+			return h
+		},
+		Deafen: func(s storetest.Store) func() { return s.(*postgres.DB).HoldNotices() },
+	}
+}
+
+func TestVisitCacheInstances(t *testing.T) {
+	storetest.RunVisitCache(t, twoInstances)
+}
+
+// TestVisitCacheListenerLost checks that a store whose listening connection
+// is gone stops serving visits from memory: it could not hear of a change.
+// The change is made with triggers off (session_replication_role = replica),
+// so no notice is sent and only a cache that is off can show it.
+func TestVisitCacheListenerLost(t *testing.T) {
+	ctx := context.Background()
+	p := twoInstances(t)
+	a, b, hits := p.A, p.B.(*postgres.DB), p.Hits
+	ws := storetest.MustCreateWorkspace(t, a, "acme")
+	u := storetest.MustCreateUser(t, a, ws.ID, "ann@example.com", gatehouse.RoleClient)
+	h := sha256.Sum256([]byte("tok"))
+	now := time.Date(2039, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := &gatehouse.Session{UserID: u.ID, TokenHash: h[:], CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(12 * time.Hour), IdleTimeout: time.Hour}
+	if err := a.CreateSession(ctx, ws.ID, s, u.PasswordHash); err != nil {
+		t.Fatal(err)
+	}
+	find := func() (*gatehouse.Visit, bool) {
+		t.Helper()
+		h0 := hits(b)
+		v, err := b.FindVisit(ctx, ws.ID, h[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, hits(b) > h0
+	}
+	deadline := time.Now().Add(30 * time.Second) // only a hang reaches it
+	for _, hit := find(); !hit; _, hit = find() {
+		if time.Now().After(deadline) {
+			t.Fatal("the visit was never served from memory")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	release := b.HoldListener()
+	defer release()
+	if err := a.(*postgres.DB).Exec(ctx, `SELECT pg_terminate_backend($1)`, int32(b.ListenerPID())); err != nil {
+		t.Fatal(err)
+	}
+	for b.VisitCacheOn() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache is still on after its listener was lost")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := a.(*postgres.DB).Exec(ctx, `
+		BEGIN;
+		SET LOCAL session_replication_role = replica;
+		UPDATE users SET name = 'silent' WHERE id = `+strconv.FormatInt(u.ID, 10)+`;
+		COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	if v, hit := find(); hit || v.User.Name != "silent" {
+		t.Fatalf("without a listener: served from memory %t, name %q; want a read of the new name", hit, v.User.Name)
+	}
+	if v, hit := find(); hit || v.User.Name != "silent" {
+		t.Fatalf("without a listener, again: served from memory %t, name %q", hit, v.User.Name)
+	}
+
+	// Listening again, the cache serves again.
+	release()
+	for _, hit := find(); !hit; _, hit = find() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache never came back")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
