@@ -195,6 +195,7 @@ func (s *Server) passkeyCard(r *http.Request, p *securityPage, msg string) error
 	}
 	p.PasskeysOn = mfa.PasskeysOn(&v.Workspace)
 	p.PasskeyRoom = len(ps) < mfa.MaxPasskeys
+	p.PasskeyActive = len(ps) > 0
 	p.PasskeyCanRemove = len(ps) > 1 || mfa.CanDisable(v, gatehouse.MethodPasskey)
 	p.PasskeyErr = msg
 	return nil

@@ -26,6 +26,9 @@ type securityPage struct {
 	Methods      []methodRow
 	RecoveryLeft int
 	RecoveryLow  bool
+	// HasMethod reports whether the user has an active second-factor
+	// method: only then are recovery codes offered (they replace one).
+	HasMethod bool
 	// Passkeys: offered in the workspace (On), the user's list, whether
 	// they may remove one and add another.
 	PasskeysOn       bool
@@ -33,6 +36,7 @@ type securityPage struct {
 	PasskeyCanRemove bool
 	PasskeyRoom      bool
 	PasskeyErr       string
+	PasskeyActive    bool // the user has a passkey
 	// PortalMail reports whether the user gets the portal's e-mails
 	// (new documents, requests, messages).
 	PortalMail bool
@@ -44,12 +48,26 @@ type deviceRow struct {
 	Created, LastUsed, ExpiresOn string
 }
 
+// methodRow is one method's card on the Security page.
 type methodRow struct {
 	Method, Name string
+	About        string // what the method is, in plain words
 	Active       bool
 	CanDisable   bool
-	Detail       string
-	Weak         string
+	// Offered reports that the workspace allows the method now; a card for
+	// a method it no longer allows is shown only while the user still has
+	// it, so it can be turned off.
+	Offered bool
+	Detail  string
+	Weak    string
+}
+
+// methodAbout explains each method on its card (SPEC §16), for people who
+// have never heard of two-step verification.
+var methodAbout = map[gatehouse.Method]string{
+	gatehouse.MethodTOTP:  "An app on your phone — Google Authenticator, 1Password, Authy, Microsoft Authenticator or another — shows a new 6-digit code every 30 seconds. It works without signal, and the codes never travel over the network.",
+	gatehouse.MethodSMS:   "We text a 6-digit code to your mobile phone each time you sign in.",
+	gatehouse.MethodEmail: "We e-mail a 6-digit code to your address each time you sign in.",
 }
 
 func (s *Server) handleSecurity(w http.ResponseWriter, r *http.Request) {
@@ -87,6 +105,7 @@ func (s *Server) showSecurityPage(w http.ResponseWriter, r *http.Request, status
 		page:        s.page(r, "Security"), Available: v.Workspace.Plan.HasMFA(), Mode: v.Workspace.MFA.Mode,
 		Enrolling: rq.pending, CanSkip: rq.decision.CanSkip, RecoveryLeft: left,
 		RecoveryLow: left <= mfa.RecoveryWarnAt && len(v.Methods) > 0,
+		HasMethod:   len(v.Methods) > 0,
 	}
 	if p.CanSkip {
 		p.GraceUntil = rq.decision.GraceUntil.Format("2 January 2006")
@@ -119,7 +138,7 @@ func (s *Server) showSecurityPage(w http.ResponseWriter, r *http.Request, status
 		if m == gatehouse.MethodPasskey {
 			continue // passkeys have their own card
 		}
-		row := methodRow{Method: string(m), Name: mfa.MethodName(m)}
+		row := methodRow{Method: string(m), Name: mfa.MethodName(m), About: methodAbout[m]}
 		for _, f := range factors {
 			if f.Method == m && f.Active {
 				row.Active, row.CanDisable = true, mfa.CanDisable(v, m)
@@ -127,22 +146,20 @@ func (s *Server) showSecurityPage(w http.ResponseWriter, r *http.Request, status
 		}
 		switch m {
 		case gatehouse.MethodSMS:
-			row.Weak = "Text messages can be intercepted; an authenticator app is safer."
+			row.Weak = "Text messages can be intercepted. An authenticator app is safer."
+			for _, f := range factors {
+				if f.Method == m && f.Active {
+					row.Detail = "Codes go to " + mfa.MaskPhone(f.Phone) + "."
+				}
+			}
 		case gatehouse.MethodEmail:
 			row.Weak = "The weakest method: anyone who can read your e-mail can use it."
-			row.Detail = v.User.Email
+			row.Detail = "Codes go to " + v.User.Email + "."
 		}
 		// A method the owner does not allow is not offered, but one the user
 		// already has stays listed so it can be removed.
-		if m == gatehouse.MethodSMS {
-			for _, f := range factors {
-				if f.Method == m && f.Active {
-					row.Detail = mfa.MaskPhone(f.Phone)
-				}
-			}
-		}
-		usable := v.Workspace.MFA.Allows(m) && (m != gatehouse.MethodSMS || v.Workspace.Twilio.Ready())
-		if row.Active || usable {
+		row.Offered = v.Workspace.MFA.Allows(m) && (m != gatehouse.MethodSMS || v.Workspace.Twilio.Ready())
+		if row.Active || row.Offered {
 			p.Methods = append(p.Methods, row)
 		}
 	}
