@@ -2,11 +2,14 @@ package web_test
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/mfa"
 )
 
 var methodCardRE = regexp.MustCompile(`<section class="card method-card" id="([a-z-]+)">`)
@@ -61,4 +64,58 @@ func TestSecurityMethodCards(t *testing.T) {
 		t.Fatalf("cards after the owner allows passkeys only: %q", got)
 	}
 	wantBody(t, "not offered", res, "This workspace no longer offers this method")
+}
+
+// TestNewCodeNotice: after "Send a new code" the page says a new code was
+// sent, and only while one really was (SPEC §16, §4).
+func TestNewCodeNotice(t *testing.T) {
+	const notice = "A new code was sent to your e-mail address."
+	e := newEnv(t)
+	e.workspace("acme")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	b := e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/portal")
+	b.enableEmail("acme", "client@example.com")
+	e.clock.Advance(mfa.ResendGap + time.Second)
+
+	b = e.browser()
+	b.login("acme", "client@example.com", goodPassword, "/login/verify")
+	res := b.get(wsURL("acme", "/login/verify"))
+	wantBody(t, "first code", res, "We sent a 6-digit code")
+	if strings.Contains(res.body, notice) {
+		t.Fatal("the notice before any resend")
+	}
+	// A hand-made link claims nothing while no new code went out: this
+	// login's code is live, but the wait shows it was not just sent...
+	e.clock.Advance(mfa.ResendGap + time.Second)
+	if res = b.get(wsURL("acme", "/login/verify?method=email&sent=new")); strings.Contains(res.body, notice) {
+		t.Fatal("the notice on a hand-made link, with no code sent in the last minute")
+	}
+	// ...a resend within the minute is refused, and says no such thing.
+	res = b.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}})
+	wantStatus(t, "resend", res, http.StatusSeeOther)
+	if res.location() != "/login/verify?method=email&sent=new" {
+		t.Fatalf("resend leads to %q", res.location())
+	}
+	res = b.get(wsURL("acme", res.location()))
+	wantBody(t, "after the resend", res, `<p class="flash" role="status">`+notice+`</p>`)
+	res = b.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}})
+	wantStatus(t, "resend too soon", res, http.StatusTooManyRequests)
+	if strings.Contains(res.body, notice) {
+		t.Fatal("the notice on a refused resend")
+	}
+
+	// The e-mail confirm page says it too, after its own resend only.
+	c := e.browser()
+	c.login("acme", "owner@example.com", goodPassword, "/dashboard")
+	res = c.post(wsURL("acme", "/account/security/email/enable"), nil)
+	if res.location() != "/account/security/email/confirm" {
+		t.Fatalf("enable leads to %q", res.location())
+	}
+	if res = c.get(wsURL("acme", res.location())); strings.Contains(res.body, notice) {
+		t.Fatal("the notice on the first code")
+	}
+	e.clock.Advance(mfa.ResendGap + time.Second)
+	res = c.post(wsURL("acme", "/account/security/email/enable"), url.Values{"resend": {"new"}})
+	wantBody(t, "confirm page after the resend", c.get(wsURL("acme", res.location())), notice)
 }

@@ -85,10 +85,13 @@ func (s *Server) showCodeConfirm(w http.ResponseWriter, r *http.Request, status 
 	}
 	secs := int((st.ResendIn + time.Second - 1) / time.Second)
 	if channel == gatehouse.MethodEmail {
-		s.render(w, r, status, tmpl, emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), Sent: st.Sent, ResendIn: secs, Error: msg})
+		p := emailConfirmPage{page: s.page(r, "Confirm your e-mail address"), Sent: st.Sent, ResendIn: secs, Error: msg}
+		p.Flash = newCodeFlash(r, st, channel)
+		s.render(w, r, status, tmpl, p)
 		return
 	}
 	p := smsPage{page: s.page(r, "Confirm your phone"), Sent: st.Sent, ResendIn: secs, Error: msg}
+	p.Flash = newCodeFlash(r, st, channel)
 	factors, _, err := s.mfa.Factors(r.Context(), v)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -116,7 +119,7 @@ func (s *Server) handleSMSResend(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.serverError(w, r, err)
 	default:
-		http.Redirect(w, r, "/account/security/sms/confirm", http.StatusSeeOther)
+		http.Redirect(w, r, "/account/security/sms/confirm?"+newCodeParam, http.StatusSeeOther)
 	}
 }
 
@@ -235,7 +238,11 @@ func (s *Server) handleEmailEnable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if needsCode {
-		http.Redirect(w, r, "/account/security/email/confirm", http.StatusSeeOther)
+		next := "/account/security/email/confirm"
+		if err == nil && r.PostFormValue("resend") == "new" {
+			next += "?" + newCodeParam // "Send a new code" did send one
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	s.methodAdded(w, r, nil)

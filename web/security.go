@@ -291,6 +291,7 @@ func (s *Server) handleReauthPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.ResendIn = int((st.ResendIn + 999_999_999) / 1_000_000_000)
+		p.Flash = newCodeFlash(r, st, gatehouse.Method(p.Method))
 	}
 	s.render(w, r, http.StatusOK, "reauth", p)
 }

@@ -96,6 +96,7 @@ func (s *Server) showVerify(w http.ResponseWriter, r *http.Request, status int, 
 			}
 		}
 		p.Sent, p.ResendIn = st.Sent, int((st.ResendIn+time.Second-1)/time.Second)
+		p.Flash = newCodeFlash(r, st, m)
 	}
 	s.render(w, r, status, "verify", p)
 }
@@ -270,7 +271,25 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	http.Redirect(w, r, back+"&"+newCodeParam, http.StatusSeeOther)
+}
+
+// newCodeParam marks the page a resend leads to, which then says that a new
+// code was sent.
+const newCodeParam = "sent=new"
+
+// newCodeFlash is the notice after "Send a new code" (SPEC §16). The query
+// only asks for it: it is shown while the store says this session holds a
+// live code on the channel, sent within the last minute, so a reload later
+// or a hand-made link never claims a code that was not sent.
+func newCodeFlash(r *http.Request, st mfa.CodeState, channel gatehouse.Method) string {
+	if r.URL.Query().Get("sent") != "new" || !st.Sent || st.ResendIn <= 0 {
+		return ""
+	}
+	if channel == gatehouse.MethodSMS {
+		return "A new code was sent by text message."
+	}
+	return "A new code was sent to your e-mail address."
 }
 
 type tooSoonPage struct {
