@@ -815,7 +815,7 @@ func TestSensitiveDocumentNewCode(t *testing.T) {
 	}
 	res = client.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}, "next": {doc}})
 	wantStatus(t, "new code", res, http.StatusSeeOther)
-	if want := "/account/security/reauth?method=email&next=" + url.QueryEscape(doc); res.location() != want {
+	if want := "/account/security/reauth?method=email&next=" + url.QueryEscape(doc) + "&sent=new"; res.location() != want {
 		t.Fatalf("after a new code: %q, want %q", res.location(), want)
 	}
 	wantBody(t, "reauth page again", client.get(wsURL("acme", res.location())), `name="next" value="`+doc+`"`)
