@@ -54,6 +54,10 @@ var (
 	ErrAlreadyMember = errors.New("that person already has an account")
 	// ErrBadEmail reports an e-mail address that does not parse.
 	ErrBadEmail = errors.New("enter a valid e-mail address")
+	// ErrEmailTooLong reports an address longer than MaxEmailLen.
+	ErrEmailTooLong = errors.New("an e-mail address can be at most 254 characters")
+	// ErrNameTooLong reports a person's name longer than MaxNameRunes.
+	ErrNameTooLong = errors.New("a name can be at most 100 characters")
 	// ErrSignupPassword reports a sign-up confirmation with another password
 	// than the one chosen at sign-up.
 	ErrSignupPassword = errors.New("that is not the password you chose when signing up")
@@ -141,11 +145,18 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
+// MaxEmailLen is the longest e-mail address accepted, in bytes: the most a
+// mail server must take (RFC 5321's 256-octet path less its angle brackets).
+const MaxEmailLen = 254
+
 // NormalizeEmail trims and lowercases an address and checks its shape.
 func NormalizeEmail(raw string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(raw))
+	if len(e) > MaxEmailLen {
+		return "", ErrEmailTooLong
+	}
 	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e || len(e) > 254 {
+	if err != nil || a.Address != e {
 		return "", ErrBadEmail
 	}
 	return e, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/password"
@@ -40,8 +41,12 @@ func (s *Service) CreateUser(ctx context.Context, ws *gatehouse.Workspace, nu Ne
 	if nu.ClientID != 0 && nu.Role != gatehouse.RoleClient {
 		return nil, "", fmt.Errorf("%w: only client users belong to a client", gatehouse.ErrInvalid)
 	}
+	name, err := checkName(nu.Name)
+	if err != nil {
+		return nil, "", err
+	}
 	now := s.Now()
-	u := &gatehouse.User{Email: email, Name: cleanName(nu.Name), Role: nu.Role, ClientID: nu.ClientID, CreatedAt: now, UpdatedAt: now}
+	u := &gatehouse.User{Email: email, Name: name, Role: nu.Role, ClientID: nu.ClientID, CreatedAt: now, UpdatedAt: now}
 	if nu.Password != "" {
 		if err := CheckPassword(ws, nu.Password); err != nil {
 			return nil, "", err
@@ -188,10 +193,25 @@ func (s *Service) useLink(ctx context.Context, ws *gatehouse.Workspace, kind gat
 // maxNameLen bounds a person's name as stored, in bytes.
 const maxNameLen = 200
 
+// MaxNameRunes is the longest name a person may type, in characters: room
+// for long real names, short enough that pages and e-mails stay readable.
+// (Names stored before the limit may be longer, up to maxNameLen bytes.)
+const MaxNameRunes = 100
+
 // cleanName is a name as typed, as stored: trimmed, valid UTF-8 (a form can
 // carry any bytes) and at most maxNameLen bytes.
 func cleanName(name string) string {
 	return gatehouse.Truncate(strings.TrimSpace(name), maxNameLen)
+}
+
+// checkName is cleanName for a name typed at input, refusing one longer
+// than MaxNameRunes with ErrNameTooLong rather than cutting it short.
+func checkName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > MaxNameRunes {
+		return "", ErrNameTooLong
+	}
+	return cleanName(name), nil
 }
 
 // newPassword checks a new password and returns its hash.
@@ -207,8 +227,11 @@ func (s *Service) newPassword(ctx context.Context, ws *gatehouse.Workspace, plai
 // (a sign-up link) is not taken over: the link is then invalid.
 func (s *Service) AcceptInvite(ctx context.Context, ws *gatehouse.Workspace, token, name, newPassword string) (*gatehouse.User, error) {
 	return s.useLink(ctx, ws, gatehouse.TokenInvite, token, func(*gatehouse.Token) (gatehouse.LinkUse, error) {
+		name, err := checkName(name)
+		if err != nil {
+			return gatehouse.LinkUse{}, err
+		}
 		hash, err := s.newPassword(ctx, ws, newPassword)
-		name := cleanName(name)
 		return gatehouse.LinkUse{PasswordHash: hash, Name: &name, FirstPassword: true}, err
 	})
 }
@@ -263,6 +286,9 @@ func (s *Service) SignUp(ctx context.Context, ws *gatehouse.Workspace, name, ema
 	if err != nil {
 		return err
 	}
+	if name, err = checkName(name); err != nil {
+		return err
+	}
 	if err := CheckPassword(ws, plain); err != nil {
 		return err
 	}
@@ -270,7 +296,7 @@ func (s *Service) SignUp(ctx context.Context, ws *gatehouse.Workspace, name, ema
 	if err != nil {
 		return err
 	}
-	return s.enqueue(ctx, ws.ID, jobSignup, signupJob{Email: email, Name: cleanName(name), Hash: hash})
+	return s.enqueue(ctx, ws.ID, jobSignup, signupJob{Email: email, Name: name, Hash: hash})
 }
 
 // ConfirmSignUp spends a sign-up link and sets the password chosen at

@@ -202,6 +202,7 @@ func TestInviteRefused(t *testing.T) {
 		{name: "as owner", email: "carol@example.com", role: gatehouse.RoleOwner, want: gatehouse.ErrInvalid},
 		{name: "bad e-mail", email: "not an address", role: gatehouse.RoleMember, want: account.ErrBadEmail},
 		{name: "display-name form", email: "Carol <carol@example.com>", role: gatehouse.RoleMember, want: account.ErrBadEmail},
+		{name: "255 bytes", email: strings.Repeat("c", 64) + "@" + strings.Repeat("d", 186) + ".com", role: gatehouse.RoleMember, want: account.ErrEmailTooLong},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -745,7 +746,8 @@ func TestNormalizeEmail(t *testing.T) {
 	tests := []struct {
 		name string
 		raw  string
-		want string // empty: want ErrBadEmail
+		want string // empty: want err
+		err  error  // the error when want is empty; nil: ErrBadEmail
 	}{
 		{name: "plain", raw: "alice@example.com", want: "alice@example.com"},
 		{name: "upper case", raw: "Alice@Example.COM", want: "alice@example.com"},
@@ -764,15 +766,19 @@ func TestNormalizeEmail(t *testing.T) {
 		{name: "comment", raw: "alice@example.com (Alice)"},
 		{name: "two addresses", raw: "alice@example.com,bob@example.com"},
 		{name: "newline inside", raw: "alice@example.com\nBcc: x@example.com"},
-		{name: "too long", raw: strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com"},
+		{name: "too long", raw: strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com", err: account.ErrEmailTooLong},
 		{name: "longest allowed", raw: strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com", want: strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := account.NormalizeEmail(tt.raw)
 			if tt.want == "" {
-				if !errors.Is(err, account.ErrBadEmail) || got != "" {
-					t.Errorf("NormalizeEmail(%q) = %q, %v; want ErrBadEmail", tt.raw, got, err)
+				want := account.ErrBadEmail
+				if tt.err != nil {
+					want = tt.err
+				}
+				if !errors.Is(err, want) || got != "" {
+					t.Errorf("NormalizeEmail(%q) = %q, %v; want %v", tt.raw, got, err, want)
 				}
 				return
 			}
@@ -805,5 +811,17 @@ func TestSignUpCannotHijack(t *testing.T) {
 	// The link is still good for whoever knows both the mailbox and the password.
 	if _, err := e.svc.ConfirmSignUp(ctx, e.ws, token, otherPassword); err != nil {
 		t.Fatalf("confirm with the chosen password: %v", err)
+	}
+}
+
+// TestCreateUserNameLimit: the operator's and the owner's path refuse a
+// name over MaxNameRunes characters (counted as characters, not bytes).
+func TestCreateUserNameLimit(t *testing.T) {
+	e := newEnv(t)
+	_, _, err := e.svc.CreateUser(context.Background(), e.ws, account.NewUser{Email: "long@example.com", Name: strings.Repeat("é", account.MaxNameRunes+1), Role: gatehouse.RoleMember, Password: goodPassword})
+	wantErr(t, "create, 101 characters", err, account.ErrNameTooLong)
+	u, _, err := e.svc.CreateUser(context.Background(), e.ws, account.NewUser{Email: "ok@example.com", Name: " " + strings.Repeat("é", account.MaxNameRunes) + " ", Role: gatehouse.RoleMember, Password: goodPassword})
+	if err != nil || u.Name != strings.Repeat("é", account.MaxNameRunes) {
+		t.Fatalf("create, 100 characters: %v, name %q", err, u.Name)
 	}
 }

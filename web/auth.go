@@ -410,7 +410,7 @@ func (s *Server) allowMailForm(w http.ResponseWriter, r *http.Request) bool {
 func formError(err error) (string, bool) {
 	for _, target := range []error{
 		password.ErrTooShort, password.ErrTooLong, password.ErrCommon, password.ErrWorkspaceName,
-		account.ErrBadEmail, account.ErrAlreadyMember, account.ErrSignupPassword, gatehouse.ErrInvalid,
+		account.ErrBadEmail, account.ErrEmailTooLong, account.ErrNameTooLong, account.ErrAlreadyMember, account.ErrSignupPassword, gatehouse.ErrInvalid,
 	} {
 		if errors.Is(err, target) {
 			return sentence(err), true

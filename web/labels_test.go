@@ -18,7 +18,8 @@ var (
 // visibleText is what a reader sees of a page: no tags, attributes or scripts.
 func visibleText(html string) string {
 	s := scriptRE.ReplaceAllString(html, " ")
-	s = tagRE.ReplaceAllString(s, "\n") // one text node a line
+	s = strings.ReplaceAll(s, "<wbr>", "") // a break opportunity, not a text node's end
+	s = tagRE.ReplaceAllString(s, "\n")    // one text node a line
 	return strings.NewReplacer("&amp;", "&", "&#39;", "'", "&quot;", `"`, "&lt;", "<", "&gt;", ">").Replace(s)
 }
 
