@@ -2,12 +2,9 @@ package web_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -217,44 +214,6 @@ func TestFailuresEndPendingLogin(t *testing.T) {
 	b.login("acme", "owner@example.com", goodPassword, "/login/verify")
 	res = wrong("totp", "000000")
 	wantStatus(t, "account pause", res, http.StatusTooManyRequests)
-}
-
-// TestRecoveryCodeRace: 8 simultaneous uses of one recovery code: exactly
-// one signs in.
-func TestRecoveryCodeRace(t *testing.T) {
-	e := newEnv(t)
-	e.workspace("acme")
-	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
-	b := e.browser()
-	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
-	_, codes := b.enrollTOTP("acme")
-
-	const n = 8
-	browsers := make([]*browser, n)
-	for i := range browsers {
-		browsers[i] = e.browser()
-		browsers[i].login("acme", "owner@example.com", goodPassword, "/login/verify")
-	}
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, b := range browsers {
-		wg.Go(func() {
-			<-start
-			statuses[i] = b.post(wsURL("acme", "/login/verify"), url.Values{"method": {"recovery"}, "code": {codes[3]}}).StatusCode
-		})
-	}
-	close(start)
-	wg.Wait()
-	wins := 0
-	for _, s := range statuses {
-		if s == http.StatusSeeOther {
-			wins++
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d of %d simultaneous uses of one recovery code signed in (%v), want 1", wins, n, statuses)
-	}
 }
 
 // TestPauseAndRestore: the starter plan and disabled mode pause every
@@ -549,65 +508,6 @@ func TestUsedCodeReopensResend(t *testing.T) {
 	b.login("acme", "client@example.com", goodPassword, "/login/verify")
 	b.get(wsURL("acme", "/login/verify"))
 	wantStatus(t, "resend while unused", b.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}}), http.StatusTooManyRequests)
-}
-
-// TestDoubleSubmittedCode: one login's right code posted 40 times at once,
-// over two instances, passes once; every other answer is the login's end
-// (back to /login) or a refusal on the verify page, never a server error.
-func TestDoubleSubmittedCode(t *testing.T) {
-	t.Parallel()
-	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnvOn(t, be)
-			instances := []*env{e, e.instance()}
-			e.workspace("acme")
-			e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
-			b := e.browser()
-			b.login("acme", "client@example.com", goodPassword, "/portal")
-			b.enableEmail("acme", "client@example.com")
-			e.clock.Advance(mfa.ResendGap)
-
-			b = e.browser()
-			b.login("acme", "client@example.com", goodPassword, "/login/verify")
-			wantStatus(t, "verify page", b.get(wsURL("acme", "/login/verify")), http.StatusOK)
-			code := e.lastCode("client@example.com")
-			const n = 40
-			answers := make([]response, n)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range n {
-				// Each racer posts with the pending session's cookie, as a
-				// browser resubmitting the form would.
-				racer := instances[i%2].browser()
-				racer.client.Jar, _ = cookiejar.New(nil)
-				u, _ := url.Parse(wsURL("acme", "/"))
-				racer.client.Jar.SetCookies(u, b.client.Jar.Cookies(u))
-				wg.Go(func() {
-					<-start
-					answers[i] = racer.post(wsURL("acme", "/login/verify"), url.Values{"method": {"email"}, "code": {code}})
-				})
-			}
-			close(start)
-			wg.Wait()
-			passed := 0
-			for i, res := range answers {
-				switch {
-				case res.StatusCode == http.StatusSeeOther && res.location() == "/portal":
-					passed++
-				case res.StatusCode == http.StatusSeeOther && res.location() == "/login": // ended meanwhile
-				case res.StatusCode == http.StatusUnauthorized && strings.Contains(res.body, `action="/login"`): // too many tries
-				case res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusUnauthorized:
-					wantBody(t, fmt.Sprintf("racer %d", i), res, `action="/login/verify"`)
-				default:
-					t.Errorf("racer %d: %d %q\n%s", i, res.StatusCode, res.location(), res.body)
-				}
-			}
-			if passed != 1 {
-				t.Errorf("%d racers signed in, want 1", passed)
-			}
-		})
-	}
 }
 
 // TestNoClaimOfUnsentCode: a page says a code was sent only when this

@@ -255,50 +255,6 @@ func TestInvitation(t *testing.T) {
 	wantStatus(t, "used link page", e.browser().get(wsURL("acme", link)), http.StatusNotFound)
 }
 
-// TestLinkRaces: two (here eight) simultaneous uses of one invitation or
-// reset link: exactly one signs in.
-func TestLinkRaces(t *testing.T) {
-	e := newEnv(t)
-	ws := e.workspace("acme")
-	ctx := context.Background()
-	if _, _, err := e.accounts.Invite(ctx, ws, nil, "racer@example.com", gatehouse.RoleClient); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.accounts.RequestReset(ctx, ws, "client@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	for _, link := range []string{e.lastLink("racer@example.com"), e.lastLink("client@example.com")} {
-		t.Run(strings.Split(link, "/")[1], func(t *testing.T) {
-			const n = 8
-			statuses := make([]int, n)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range n {
-				b := e.browser()
-				wg.Go(func() {
-					<-start
-					statuses[i] = b.post(wsURL("acme", link), url.Values{"name": {"R"}, "password": {goodPassword}}).StatusCode
-				})
-			}
-			close(start)
-			wg.Wait()
-			wins := 0
-			for _, s := range statuses {
-				switch s {
-				case http.StatusSeeOther:
-					wins++
-				case http.StatusNotFound:
-				default:
-					t.Fatalf("unexpected status %d", s)
-				}
-			}
-			if wins != 1 {
-				t.Fatalf("%d of %d simultaneous uses succeeded, want exactly 1 (%v)", wins, n, statuses)
-			}
-		})
-	}
-}
-
 func TestPasswordReset(t *testing.T) {
 	e := newEnv(t)
 	e.workspace("acme")
