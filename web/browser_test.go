@@ -91,6 +91,13 @@ type chromeTab struct {
 // closed in t.Cleanup, before the env's server.
 func (e *env) startChrome(t *testing.T) *chromeTab {
 	t.Helper()
+	return e.startChromeFor(t, chromeTimeout)
+}
+
+// startChromeFor is startChrome for a test whose browser steps may take up
+// to budget in all.
+func (e *env) startChromeFor(t *testing.T, budget time.Duration) *chromeTab {
+	t.Helper()
 	execPath := chromePath(t)
 	addr := e.srv.Listener.Addr().String() // 127.0.0.1:PORT
 	rules := fmt.Sprintf("MAP *.gatehouse.test %s, MAP gatehouse.test %s", addr, addr)
@@ -113,7 +120,7 @@ func (e *env) startChrome(t *testing.T) *chromeTab {
 		chromedp.Flag("host-resolver-rules", rules),
 		chromedp.CombinedOutput(&out),
 	)
-	root, cancelRoot := context.WithTimeout(context.Background(), chromeTimeout)
+	root, cancelRoot := context.WithTimeout(context.Background(), budget)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(root, opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	var tab *chromeTab // set once the tab is open
