@@ -328,6 +328,10 @@ type User struct {
 	UpdatedAt time.Time
 }
 
+// PasswordWithheld stands in a visit's user for a password hash the session
+// check did not read. It is no argon2id hash, so nothing verifies against it.
+const PasswordWithheld = "(withheld)"
+
 // Active reports whether the user can sign in at all.
 func (u *User) Active() bool { return !u.Disabled && u.PasswordHash != "" }
 
@@ -383,7 +387,9 @@ func (s *Session) Expired(now time.Time) bool {
 }
 
 // Visit is what the session check of every request reads in one query: the
-// session with its user and workspace.
+// session with its user and workspace. The user's PasswordHash is never
+// read for it (SPEC §11): it is PasswordWithheld when the user has a
+// password and empty when not, which is all User.Active needs.
 type Visit struct {
 	Session   Session
 	User      User

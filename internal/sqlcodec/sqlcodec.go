@@ -60,6 +60,19 @@ func Qualify(alias, cols string) string {
 	return strings.Join(out, ", ")
 }
 
+// WithholdPassword replaces the column password_hash of the qualified
+// column list cols (see Qualify) by an expression that tells only whether
+// there is one: gatehouse.PasswordWithheld, or empty. The session check
+// reads users so (SPEC §11: it never reads a password hash).
+func WithholdPassword(alias, cols string) string {
+	col := alias + ".password_hash"
+	if !strings.Contains(cols, col) {
+		panic("sqlcodec: no " + col + " in " + cols)
+	}
+	return strings.Replace(cols, col,
+		"CASE WHEN "+col+" = '' THEN '' ELSE '"+gatehouse.PasswordWithheld+"' END", 1)
+}
+
 // EscapeLike escapes LIKE's wildcards (and the escape character itself) in
 // s, for a pattern written with ESCAPE '\'.
 func EscapeLike(s string) string { return likeEscaper.Replace(s) }
