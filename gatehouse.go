@@ -517,6 +517,15 @@ type WorkspaceStore interface {
 	// the grace clock (ModeChangedAt = now) only when it differs from the
 	// stored mode. ErrNotFound when there is no such workspace.
 	UpdateWorkspace(ctx context.Context, id int64, u WorkspaceUpdate, now time.Time) (*Workspace, error)
+	// SetBrand writes b's display name and accent colour and, when logo is
+	// not nil, replaces the workspace's logo with it (a logo without PNG
+	// removes it; Brand.Logo becomes its ID, or ""), sets UpdatedAt to now
+	// and records e, all in one transaction, and returns the workspace
+	// after the write. b.Logo is ignored. ErrNotFound, with nothing
+	// changed, when there is no such workspace.
+	SetBrand(ctx context.Context, workspaceID int64, b Brand, logo *Logo, now time.Time, e *AuditEvent) (*Workspace, error)
+	// FindLogo returns the workspace's logo; ErrNotFound when it has none.
+	FindLogo(ctx context.Context, workspaceID int64) (*Logo, error)
 	// CountWorkspaces reports how many workspaces exist (for --demo seeding).
 	CountWorkspaces(ctx context.Context) (int, error)
 }
@@ -588,6 +597,18 @@ type WorkspaceUpdate struct {
 type Brand struct {
 	DisplayName string
 	Accent      string
+	// Logo is the ID of the workspace's logo (see Logo), "" for none. Only
+	// SetBrand writes it, with the logo itself.
+	Logo string
+}
+
+// Logo is a workspace's logo as served: a PNG that Gatehouse drew itself
+// from an upload (never the uploaded bytes), and an ID that changes with
+// its content, for URLs that can be cached for good.
+type Logo struct {
+	ID        string
+	PNG       []byte
+	UpdatedAt time.Time
 }
 
 // MFASettingsUpdate is the update that saves every owner-chosen field of

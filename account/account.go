@@ -98,6 +98,7 @@ type Mailer interface {
 type Store interface {
 	FindWorkspaceByID(ctx context.Context, id int64) (*gatehouse.Workspace, error)
 	UpdateWorkspace(ctx context.Context, id int64, u gatehouse.WorkspaceUpdate, now time.Time) (*gatehouse.Workspace, error)
+	SetBrand(ctx context.Context, workspaceID int64, b gatehouse.Brand, logo *gatehouse.Logo, now time.Time, e *gatehouse.AuditEvent) (*gatehouse.Workspace, error)
 	CreateUser(ctx context.Context, workspaceID int64, u *gatehouse.User) error
 	FindUserByID(ctx context.Context, workspaceID, id int64) (*gatehouse.User, error)
 	FindUserByEmail(ctx context.Context, workspaceID int64, email string) (*gatehouse.User, error)

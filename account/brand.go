@@ -49,18 +49,29 @@ func ContrastOnWhite(hex string) (float64, error) {
 	return 1.05 / (l + 0.05), nil
 }
 
-// UpdateBrand sets the workspace's display name and accent colour (empty
-// for the defaults); only the owner may, on any plan. An accent that fails
-// WCAG AA against white is refused.
-func (s *Service) UpdateBrand(ctx context.Context, v *gatehouse.Visit, name, accent, ip string) error {
+// BrandChange is what the owner's branding form asks for.
+type BrandChange struct {
+	DisplayName string
+	Accent      string // #rrggbb, or "" for the product's colour
+	// Logo is an uploaded image; nil keeps the current logo.
+	Logo []byte
+	// RemoveLogo drops the current logo (ignored with a Logo).
+	RemoveLogo bool
+}
+
+// UpdateBrand sets the workspace's display name, accent colour (empty for
+// the defaults) and logo; only the owner may, on any plan. An accent that
+// fails WCAG AA against white is refused, and so is a logo NormalizeLogo
+// refuses. The brand, the logo and the audit event are one transaction.
+func (s *Service) UpdateBrand(ctx context.Context, v *gatehouse.Visit, c BrandChange, ip string) error {
 	if v.User.Role != gatehouse.RoleOwner {
 		return ErrForbidden
 	}
-	name = strings.TrimSpace(name)
+	name := strings.TrimSpace(c.DisplayName)
 	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxBrandName || strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		return ErrBrandName
 	}
-	accent = strings.ToLower(strings.TrimSpace(accent))
+	accent := strings.ToLower(strings.TrimSpace(c.Accent))
 	if accent != "" {
 		c, err := ContrastOnWhite(accent)
 		if err != nil {
@@ -70,12 +81,26 @@ func (s *Service) UpdateBrand(ctx context.Context, v *gatehouse.Visit, name, acc
 			return ErrAccentContrast
 		}
 	}
-	b := gatehouse.Brand{DisplayName: name, Accent: accent}
-	ws, err := s.Store.UpdateWorkspace(ctx, v.Workspace.ID, gatehouse.WorkspaceUpdate{Brand: &b}, s.Now())
+	now := s.Now()
+	detail := fmt.Sprintf("name %q, accent %q", name, accent)
+	var logo *gatehouse.Logo
+	switch {
+	case c.Logo != nil:
+		png, err := NormalizeLogo(c.Logo)
+		if err != nil {
+			return err
+		}
+		logo = &gatehouse.Logo{ID: LogoID(png), PNG: png, UpdatedAt: now}
+		detail += ", new logo"
+	case c.RemoveLogo:
+		logo = &gatehouse.Logo{}
+		detail += ", logo removed"
+	}
+	e := &gatehouse.AuditEvent{At: now, ActorID: v.User.ID, Type: "settings.branding", IP: ip, Detail: detail}
+	ws, err := s.Store.SetBrand(ctx, v.Workspace.ID, gatehouse.Brand{DisplayName: name, Accent: accent}, logo, now, e)
 	if err != nil {
 		return err
 	}
 	v.Workspace = *ws
-	s.audit(ctx, ws.ID, v.User.ID, "settings.branding", ip, fmt.Sprintf("name %q, accent %q", name, accent))
 	return nil
 }

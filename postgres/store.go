@@ -17,7 +17,7 @@ import (
 const workspaceCols = `id, slug, name, plan, signup_enabled, remember_me_enabled,
 	mfa_mode, mfa_methods, trusted_device_days, grace_days, mode_changed_at,
 	twilio_account_sid, twilio_auth_token, twilio_from, twilio_messaging_service_sid,
-	sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at, brand_name, brand_accent`
+	sms_countries, sms_hourly_cap, sms_daily_cap, created_at, updated_at, brand_name, brand_accent, brand_logo`
 
 // workspaceRow scans workspaceCols into w.
 type workspaceRow struct {
@@ -30,7 +30,7 @@ func (r *workspaceRow) dest() []any {
 	return []any{&w.ID, &w.Slug, &w.Name, &w.Plan, &w.SignupEnabled, &w.RememberMeEnabled,
 		&w.MFA.Mode, &r.methods, &w.MFA.TrustedDeviceDays, &w.MFA.GraceDays, &w.MFA.ModeChangedAt,
 		&w.Twilio.AccountSID, &w.Twilio.AuthToken, &w.Twilio.From, &w.Twilio.MessagingServiceSID,
-		&r.countries, &w.SMSGuard.HourlyCap, &w.SMSGuard.DailyCap, &w.CreatedAt, &w.UpdatedAt, &w.Brand.DisplayName, &w.Brand.Accent}
+		&r.countries, &w.SMSGuard.HourlyCap, &w.SMSGuard.DailyCap, &w.CreatedAt, &w.UpdatedAt, &w.Brand.DisplayName, &w.Brand.Accent, &w.Brand.Logo}
 }
 
 func (r *workspaceRow) finish() {
@@ -801,4 +801,53 @@ func auditWhere(workspaceID int64, f gatehouse.AuditFilter) (string, []any) {
 		return col + " LIKE " + a.Add(sqlcodec.EscapeLike(p)+"%") + ` ESCAPE '\'`
 	})
 	return where, a.List
+}
+
+// SetBrand implements gatehouse.WorkspaceStore in one transaction: the
+// workspace row first, so no such workspace stops it before the logo.
+func (db *DB) SetBrand(ctx context.Context, workspaceID int64, b gatehouse.Brand, logo *gatehouse.Logo, now time.Time, e *gatehouse.AuditEvent) (*gatehouse.Workspace, error) {
+	var w gatehouse.Workspace
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		logoSet, args := "", []any{b.DisplayName, b.Accent, now}
+		if logo != nil {
+			logoSet, args = `, brand_logo = $4`, append(args, logo.ID)
+			if len(logo.PNG) == 0 {
+				args[len(args)-1] = ""
+			}
+		}
+		args = append(args, workspaceID)
+		row := tx.QueryRow(ctx, `UPDATE workspaces SET brand_name = $1, brand_accent = $2, updated_at = $3`+logoSet+
+			` WHERE id = $`+strconv.Itoa(len(args))+` RETURNING `+workspaceCols, args...)
+		if err := scanWorkspace(row, &w); err != nil {
+			return translate(err)
+		}
+		switch {
+		case logo != nil && len(logo.PNG) > 0:
+			if _, err := tx.Exec(ctx, `INSERT INTO workspace_logos (workspace_id, id, png, updated_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (workspace_id) DO UPDATE SET id = excluded.id, png = excluded.png, updated_at = excluded.updated_at`,
+				workspaceID, logo.ID, logo.PNG, now); err != nil {
+				return err
+			}
+		case logo != nil:
+			if _, err := tx.Exec(ctx, `DELETE FROM workspace_logos WHERE workspace_id = $1`, workspaceID); err != nil {
+				return err
+			}
+		}
+		return record(ctx, tx, workspaceID, e)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set brand of workspace %d: %w", workspaceID, err)
+	}
+	return &w, nil
+}
+
+// FindLogo implements gatehouse.WorkspaceStore.
+func (db *DB) FindLogo(ctx context.Context, workspaceID int64) (*gatehouse.Logo, error) {
+	var l gatehouse.Logo
+	err := db.pool.QueryRow(ctx, `SELECT id, png, updated_at FROM workspace_logos WHERE workspace_id = $1`, workspaceID).Scan(&l.ID, &l.PNG, &l.UpdatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("find logo of workspace %d: %w", workspaceID, translate(err))
+	}
+	l.UpdatedAt = l.UpdatedAt.UTC()
+	return &l, nil
 }

@@ -269,6 +269,7 @@ func testWorkspaces(t *testing.T, s Store) {
 
 	t.Run("SMS", func(t *testing.T) { testWorkspaceSMS(t, s) })
 	t.Run("Update", func(t *testing.T) { testWorkspaceUpdate(t, s) })
+	t.Run("Brand", func(t *testing.T) { testSetBrand(t, s) })
 }
 
 // testWorkspaceSMS checks that a workspace's Twilio account and SMS guard

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/account"
 )
 
 // overflowProbe names the elements that stick out past the right edge of
@@ -58,6 +59,16 @@ func TestBrowserLayoutFits(t *testing.T) {
 		if err := e.store.AddAuditEvent(ctx, ws.ID, &ev); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A wide logo and a display name of the longest allowed length in the
+	// header of every page.
+	logo, err := account.NormalizeLogo(logoPNG(t, 600, 120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	brand := gatehouse.Brand{DisplayName: "Harbourside Dental and Orthodontics of Greater Londonderry", Accent: "#0b5cad"}
+	if _, err := e.store.SetBrand(ctx, ws.ID, brand, &gatehouse.Logo{ID: account.LogoID(logo), PNG: logo}, e.clock.Now(), nil); err != nil {
+		t.Fatal(err)
 	}
 	axe, err := os.ReadFile("testdata/axe-core/axe.min.js")
 	if err != nil {

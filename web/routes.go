@@ -76,6 +76,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("GET /dashboard/settings/branding", s.managers(s.handleBrandingPage))
 	ws.Handle("POST /dashboard/settings/branding", s.staffOnly(s.handleBranding))
 	ws.HandleFunc("GET /brand.css", s.handleBrandCSS)
+	ws.HandleFunc("GET /brand/logo.png", s.handleLogo)
 	ws.Handle("POST /dashboard/settings/security", s.staffOnly(s.handleSettings))
 	ws.Handle("POST /dashboard/settings/security/test-sms", s.staffOnly(s.handleTestSMS))
 	ws.Handle("POST /dashboard/settings/general", s.staffOnly(s.handleGeneralSettings))

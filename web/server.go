@@ -35,6 +35,7 @@ type Store interface {
 	FindAuditEvents(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter) ([]gatehouse.AuditEvent, error)
 	EachAuditEvent(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter, fn func(gatehouse.AuditEvent) error) error
 	ListMessages(ctx context.Context, limit int) ([]gatehouse.Message, error)
+	FindLogo(ctx context.Context, workspaceID int64) (*gatehouse.Logo, error)
 }
 
 // Options are everything the server depends on.
