@@ -18,6 +18,10 @@ import (
 var (
 	ErrForbidden = errors.New("You are not allowed to do that.")
 	ErrPlan      = errors.New("Two-step verification is available on Pro and Unlimited.")
+	// ErrOwnerNeedsMethod refuses required mode to an owner without an
+	// active method the new settings allow (SPEC §3): switching would lock
+	// them out mid-session.
+	ErrOwnerNeedsMethod = errors.New("Set up two-step verification for yourself first: in required mode everyone needs a method, you too.")
 )
 
 // lockKey is the throttle key of a user's second-factor failures.
@@ -43,6 +47,9 @@ func (s *Service) UpdateSettings(ctx context.Context, v *gatehouse.Visit, next g
 	}
 	if err := next.Validate(acct.Ready()); err != nil {
 		return err
+	}
+	if next.Mode == gatehouse.MFARequired && !OwnsAllowedMethod(v, next) {
+		return ErrOwnerNeedsMethod
 	}
 	if err := validateGuard(&guard); err != nil {
 		return err
@@ -248,4 +255,16 @@ func validateGuard(g *gatehouse.SMSGuard) error {
 		return fmt.Errorf("%w: the hourly SMS cap cannot exceed the daily one", gatehouse.ErrInvalid)
 	}
 	return nil
+}
+
+// OwnsAllowedMethod reports whether the visit's user has an active method
+// that settings allow: what the owner needs before requiring two-step
+// verification of everyone.
+func OwnsAllowedMethod(v *gatehouse.Visit, settings gatehouse.MFASettings) bool {
+	for _, m := range v.Methods {
+		if settings.Allows(m) {
+			return true
+		}
+	}
+	return false
 }

@@ -43,6 +43,9 @@ type settingsPage struct {
 	TwilioFrom string
 	TwilioSet  bool // a token is stored (never shown)
 	TestResult string
+	// OwnerNeedsMethod: the owner has no active method these settings
+	// allow, so required mode is offered as enrollment first.
+	OwnerNeedsMethod bool
 }
 
 type methodChoice struct {
@@ -63,6 +66,7 @@ func (s *Server) settingsPage(r *http.Request, set gatehouse.MFASettings) settin
 	}
 	p.IsOwner = v.User.Role == gatehouse.RoleOwner
 	p.CanEdit = p.Available && p.IsOwner
+	p.OwnerNeedsMethod = p.CanEdit && !mfa.OwnsAllowedMethod(v, set)
 	for _, m := range gatehouse.Methods {
 		c := methodChoice{Method: m, Name: mfa.MethodName(m), Checked: set.Allows(m)}
 		if m == gatehouse.MethodSMS && !tw.Ready() {
@@ -124,6 +128,12 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = s.mfa.UpdateSettings(r.Context(), rq.visit, next, guard, twilio, clientIP(r))
+	}
+	if errors.Is(err, mfa.ErrOwnerNeedsMethod) {
+		p := s.settingsPage(r, next)
+		p.Error = err.Error()
+		s.render(w, r, http.StatusUnprocessableEntity, "settings", p)
+		return
 	}
 	if errors.Is(err, gatehouse.ErrInvalid) {
 		p := s.settingsPage(r, next)

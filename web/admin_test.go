@@ -170,6 +170,23 @@ func TestOwnerSettings(t *testing.T) {
 
 	bad := url.Values{"mfa_mode": {"required"}, "trusted_device_days": {"14"}}
 	wantStatus(t, "no methods", owner.post(wsURL("acme", "/dashboard/settings/security"), bad), http.StatusUnprocessableEntity)
+
+	// An owner without a method of their own is offered enrollment instead
+	// of required mode, which would lock them out mid-session (SPEC §3).
+	res = owner.post(wsURL("acme", "/dashboard/settings/security"), form)
+	wantStatus(t, "required, owner without a method", res, http.StatusUnprocessableEntity)
+	wantBody(t, "required, owner without a method", res, "Set up two-step verification for yourself first")
+	wantBody(t, "required, owner without a method", res, `<a href="/account/security">Set up a method now</a>`)
+	if got := mustWS(t, e, "acme").MFA.Mode; got != gatehouse.MFADisabled {
+		t.Fatalf("the refused POST changed the mode to %s", got)
+	}
+	wantStatus(t, "owner still in", owner.get(wsURL("acme", "/dashboard")), http.StatusOK)
+	wantBody(t, "settings offer enrollment", owner.get(wsURL("acme", "/dashboard/settings/security")), "Set up a method now")
+	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	owner.enrollTOTP("acme")
+	if strings.Contains(owner.get(wsURL("acme", "/dashboard/settings/security")).body, "Set up a method now") {
+		t.Fatal("the settings page still asks an enrolled owner to set up a method")
+	}
 	res = owner.post(wsURL("acme", "/dashboard/settings/security"), form)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("owner saves: %d\n%s", res.StatusCode, res.body)
@@ -328,10 +345,10 @@ func TestCoverage(t *testing.T) {
 	// client (totp), c2 (totp, locked), c3 (none) → 3 of 5.
 	for _, want := range []string{
 		`class="coverage-total">3 of 5<`,
-		`<tr class="role-owner"><td>Owner</td><td>1</td><td>1</td><td>100%</td></tr>`,
-		`<tr class="role-admin"><td>Admin</td><td>1</td><td>0</td><td>0%</td></tr>`,
-		`<tr class="role-client"><td>Client</td><td>3</td><td>2</td><td>66%</td></tr>`,
-		`<li class="mix-totp">Authenticator app: 3</li>`, `<li class="mix-email">E-mail codes: 1</li>`,
+		`<tr class="role-owner"><td data-label="Role">Owner</td><td data-label="Users">1</td><td data-label="With two-step">1</td><td data-label="Share" class="share">100% <meter class="bar" min="0" max="100" value="100"`,
+		`<tr class="role-admin"><td data-label="Role">Admin</td><td data-label="Users">1</td><td data-label="With two-step">0</td><td data-label="Share" class="share">0% <meter class="bar" min="0" max="100" value="0"`,
+		`<tr class="role-client"><td data-label="Role">Client</td><td data-label="Users">3</td><td data-label="With two-step">2</td><td data-label="Share" class="share">66% <meter class="bar" min="0" max="100" value="66"`,
+		`<li class="mix-totp"><span>Authenticator app: 3</span> <meter class="bar" min="0" max="5" value="3"`, `<li class="mix-email"><span>E-mail codes: 1</span>`,
 		`admin<wbr>@example<wbr>.com</a> (Admin)`, `c3<wbr>@example<wbr>.com</a> (Client)`,
 		`Inside the grace period (2)`, `Locked (1)`, `c2<wbr>@example<wbr>.com</a></li>`,
 	} {
