@@ -52,3 +52,11 @@ func (db *DB) ReadInt(ctx context.Context, query string, args ...any) (n int64, 
 func (db *DB) VisitCacheStats() (hits, misses uint64) {
 	return db.visits.cache.Stats()
 }
+
+// WatchesWalIndex reports whether the visit cache checks for changes in the
+// mapped wal-index (else through PRAGMA data_version).
+func (db *DB) WatchesWalIndex() bool {
+	db.visits.mu.Lock()
+	defer db.visits.mu.Unlock()
+	return db.visits.shm != nil
+}

@@ -94,7 +94,7 @@ func Open(path string) (*DB, error) {
 		read.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{write: write, read: &reader{DB: read}, visits: newVisitWatch(watch)}, nil
+	return &DB{write: write, read: &reader{DB: read}, visits: newVisitWatch(path, watch)}, nil
 }
 
 // Migrate applies the embedded migrations that have not run yet.

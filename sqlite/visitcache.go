@@ -3,7 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/visitcache"
@@ -28,24 +33,43 @@ type visitWatch struct {
 	watch *sql.DB // one connection, only for the check
 	cache *visitcache.Cache
 
-	mu      sync.Mutex
-	conn    *sql.Conn
-	stmt    *sql.Stmt
-	version int64
+	mu   sync.Mutex
+	conn *sql.Conn
+	stmt driver.StmtQueryContext // on conn's driver connection
+	row  []driver.Value
+	last int64 // the data_version last read
+	// shm, when mapped, is the wal-index: a commit by any connection
+	// rewrites its header, so comparing the header with the one last seen
+	// tells what data_version tells without a read transaction (whose shared
+	// lock costs system calls on every request).
+	path  string
+	shm   []byte
+	unmap func() error
+	hdr   walHeader
 }
 
-func newVisitWatch(watch *sql.DB) *visitWatch {
+func newVisitWatch(path string, watch *sql.DB) *visitWatch {
 	watch.SetMaxOpenConns(1)
 	watch.SetMaxIdleConns(1)
 	watch.SetConnMaxLifetime(0)
-	return &visitWatch{watch: watch, cache: visitcache.New()}
+	return &visitWatch{path: path, watch: watch, cache: visitcache.New()}
 }
 
-// check reads data_version, emptying the cache when it changed and turning
-// it off when the version cannot be read.
+// check empties the cache when the database changed since the last check,
+// and turns it off when it cannot tell.
 func (w *visitWatch) check() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.shm != nil {
+		h, ok := readWalHeader(w.shm)
+		if !ok || h != w.hdr {
+			// Changed, or being changed right now (the two copies differ
+			// while a commit writes them).
+			w.hdr = h
+			w.cache.Empty()
+		}
+		return
+	}
 	// A background context: the check is local and quick, and a request's
 	// context would make the driver start a watcher goroutine per call.
 	ctx := context.Background()
@@ -54,43 +78,124 @@ func (w *visitWatch) check() {
 		if err != nil {
 			return
 		}
-		stmt, err := conn.PrepareContext(ctx, `PRAGMA data_version`)
+		w.conn = conn
+		// The first read makes sure the wal-index exists; the open
+		// connection keeps it (SQLite removes it only when the last
+		// connection closes).
+		v, err := w.version(ctx)
 		if err != nil {
-			conn.Close()
+			w.drop()
 			return
 		}
-		var v int64
-		if err := stmt.QueryRowContext(ctx).Scan(&v); err != nil {
-			stmt.Close()
-			conn.Close()
-			return
+		w.last = v
+		if mem, unmap, err := mapShm(w.path + "-shm"); err == nil {
+			if h, ok := readWalHeader(mem); ok {
+				w.shm, w.unmap, w.hdr = mem, unmap, h
+			} else {
+				unmap()
+			}
 		}
-		w.conn, w.stmt, w.version = conn, stmt, v
 		w.cache.SetOn(true)
 		return
 	}
-	var v int64
-	if err := w.stmt.QueryRowContext(ctx).Scan(&v); err != nil {
-		w.stmt.Close()
-		w.conn.Close()
-		w.conn, w.stmt = nil, nil
+	v, err := w.version(ctx)
+	if err != nil {
+		w.drop()
 		w.cache.TurnOff()
 		return
 	}
-	if v != w.version {
-		w.version = v
+	if v != w.last {
+		w.last = v
 		w.cache.Empty()
+	}
+}
+
+// walIndexHeaderSize covers the two copies of the wal-index header
+// (https://sqlite.org/walformat.html): 48 bytes each, written second copy
+// first at every commit, before the commit returns; readers that find them
+// equal have a consistent header.
+const walIndexHeaderSize = 96
+
+// walHeader is one copy of the wal-index header: its change counter,
+// frame count, salts and checksums change with every transaction.
+type walHeader [12]uint32
+
+// readWalHeader reads both copies of the header from the mapped
+// wal-index; ok is false when they differ (a commit is writing them).
+func readWalHeader(mem []byte) (h walHeader, ok bool) {
+	var h2 walHeader
+	for i := range h {
+		h[i] = atomic.LoadUint32((*uint32)(unsafe.Pointer(&mem[4*i])))
+	}
+	for i := range h2 {
+		h2[i] = atomic.LoadUint32((*uint32)(unsafe.Pointer(&mem[48+4*i])))
+	}
+	return h, h == h2
+}
+
+// version reads data_version through the driver's own statement, prepared
+// once on the watch connection: database/sql's row machinery costs more
+// than the pragma, and this runs on every signed-in request. w.mu is held.
+func (w *visitWatch) version(ctx context.Context) (v int64, err error) {
+	err = w.conn.Raw(func(dc any) error {
+		if w.stmt == nil {
+			p, ok := dc.(driver.ConnPrepareContext)
+			if !ok {
+				return errors.New("sqlite driver cannot prepare")
+			}
+			st, err := p.PrepareContext(ctx, `PRAGMA data_version`)
+			if err != nil {
+				return err
+			}
+			q, ok := st.(driver.StmtQueryContext)
+			if !ok {
+				st.Close()
+				return errors.New("sqlite statement cannot query")
+			}
+			w.stmt = q
+			w.row = make([]driver.Value, 1)
+		}
+		rows, err := w.stmt.QueryContext(ctx, nil)
+		if err != nil {
+			return err
+		}
+		err = rows.Next(w.row)
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		n, ok := w.row[0].(int64)
+		if !ok {
+			return fmt.Errorf("data_version is a %T", w.row[0])
+		}
+		v = n
+		return nil
+	})
+	return v, err
+}
+
+// drop closes the watch connection (and its statement, and the mapping).
+// w.mu is held.
+func (w *visitWatch) drop() {
+	if w.shm != nil {
+		w.unmap()
+		w.shm, w.unmap = nil, nil
+	}
+	if w.stmt != nil {
+		st := w.stmt
+		w.conn.Raw(func(any) error { return st.(driver.Stmt).Close() })
+		w.stmt = nil
+	}
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
 	}
 }
 
 func (w *visitWatch) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.conn != nil {
-		w.stmt.Close()
-		w.conn.Close()
-		w.conn, w.stmt = nil, nil
-	}
+	w.drop()
 	w.cache.TurnOff()
 	return w.watch.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -138,6 +139,9 @@ func TestVisitCacheExact(t *testing.T) {
 				}
 				if _, err, hit := f.visit(t); err != nil || !hit {
 					t.Fatalf("a repeated check was not served from the cache (err %v)", err)
+				}
+				if runtime.GOOS != "windows" && !f.db.WatchesWalIndex() {
+					t.Fatal("the cache does not watch the wal-index")
 				}
 				s := f.db
 				if by == "another connection" {

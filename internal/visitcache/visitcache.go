@@ -7,8 +7,7 @@ package visitcache
 
 import (
 	"context"
-	"fmt"
-	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -182,62 +181,29 @@ func (c *Cache) Stats() (hits, misses uint64) {
 
 // Clone returns a deep copy of v: callers change the visit they get (the
 // last-seen time after a touch, for one), and a change must never reach
-// the cached copy or another request's. The copy is made by reflection so
-// a field added to Session, User or Workspace later is copied too
-// (TestCloneSharesNothing checks).
+// the cached copy or another request's. It copies field by field, with no
+// reflection (it runs on every signed-in request); TestCloneSharesNothing
+// fills every field by reflection, so a reference field added to Session,
+// User or Workspace later and not copied here fails it.
 func Clone(v *gatehouse.Visit) *gatehouse.Visit {
-	out := new(gatehouse.Visit)
-	deepCopy(reflect.ValueOf(out).Elem(), reflect.ValueOf(v).Elem())
-	return out
+	out := *v
+	s := &out.Session
+	s.TokenHash = slices.Clone(s.TokenHash)
+	s.MFAVerifiedAt = clonePtr(s.MFAVerifiedAt)
+	s.MailboxProvenAt = clonePtr(s.MailboxProvenAt)
+	s.EnrollSkippedAt = clonePtr(s.EnrollSkippedAt)
+	w := &out.Workspace
+	w.MFA.Methods = slices.Clone(w.MFA.Methods)
+	w.Twilio.AuthToken = slices.Clone(w.Twilio.AuthToken)
+	w.SMSGuard.Countries = slices.Clone(w.SMSGuard.Countries)
+	out.Methods = slices.Clone(out.Methods)
+	return &out
 }
 
-// deepCopy copies src into dst, which is settable and of the same type.
-// Structs are copied whole and then their exported fields one by one;
-// unexported fields (time.Time's location) are immutable values shared as
-// they are.
-func deepCopy(dst, src reflect.Value) {
-	switch src.Kind() {
-	case reflect.Struct:
-		dst.Set(src)
-		t := src.Type()
-		for i := range src.NumField() {
-			if t.Field(i).IsExported() {
-				deepCopy(dst.Field(i), src.Field(i))
-			}
-		}
-	case reflect.Slice:
-		if src.IsNil() {
-			dst.Set(src)
-			return
-		}
-		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
-		for i := range src.Len() {
-			deepCopy(s.Index(i), src.Index(i))
-		}
-		dst.Set(s)
-	case reflect.Pointer:
-		if src.IsNil() {
-			dst.Set(src)
-			return
-		}
-		p := reflect.New(src.Type().Elem())
-		deepCopy(p.Elem(), src.Elem())
-		dst.Set(p)
-	case reflect.Map:
-		if src.IsNil() {
-			dst.Set(src)
-			return
-		}
-		m := reflect.MakeMapWithSize(src.Type(), src.Len())
-		for it := src.MapRange(); it.Next(); {
-			val := reflect.New(src.Type().Elem()).Elem()
-			deepCopy(val, it.Value())
-			m.SetMapIndex(it.Key(), val)
-		}
-		dst.Set(m)
-	case reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
-		panic(fmt.Sprintf("visitcache: Clone cannot copy a %s", src.Type()))
-	default:
-		dst.Set(src)
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
 	}
+	c := *p
+	return &c
 }
