@@ -160,6 +160,35 @@ func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
+// verifyLayout measures the verify page at each width (issue 11): Verify
+// and "Send a new code" do not touch, "Cancel and sign out" and the
+// switcher's links are targets of 24 px at least, and the words "Cancel
+// and sign out" line up with Verify on the card's left edge.
+func (w *walk) verifyLayout() {
+	w.t.Helper()
+	type box struct {
+		Gap, CancelH, CancelLeft, VerifyLeft, MinLink float64
+	}
+	for _, width := range e2eWidths {
+		w.ct.do("resize", chromedp.EmulateViewport(width, 900))
+		b := chromeEval[box](w.ct, "verify layout", `(function () {
+		  var v = document.querySelector('form[action="/login/verify"] button[type=submit]').getBoundingClientRect();
+		  var r = document.querySelector('form[action="/login/verify/resend"] button').getBoundingClientRect();
+		  var cb = document.querySelector('form[action="/logout"].cancel button');
+		  var c = cb.getBoundingClientRect();
+		  var text = document.createRange(); text.selectNodeContents(cb);
+		  var d = document.querySelector('details.another'); var was = d.open; d.open = true;
+		  var min = Math.min.apply(null, Array.from(d.querySelectorAll('ul.switcher a')).map(function (a) { return a.getBoundingClientRect().height; }));
+		  d.open = was;
+		  return {Gap: r.top - v.bottom, CancelH: c.height, CancelLeft: text.getBoundingClientRect().left, VerifyLeft: v.left, MinLink: min};
+		})()`)
+		if b.Gap < 8 || b.CancelH < 24 || b.MinLink < 24 || b.CancelLeft < b.VerifyLeft-1 || b.CancelLeft > b.VerifyLeft+1 {
+			w.t.Errorf("verify page at %d px: %+v, want a gap of 8 px or more between Verify and resend, 24 px targets, Cancel aligned with Verify", width, b)
+		}
+	}
+	w.ct.do("resize back", chromedp.EmulateViewport(1280, 900))
+}
+
 // scanTOTP reads the enrolment page's QR code from its pixels, as a phone
 // would, and returns the secret it carries.
 func (w *walk) scanTOTP() string {
@@ -327,6 +356,7 @@ func TestBrowserTryItOut(t *testing.T) {
 	w.check("e2e-verify")
 	w.press("switch to e-mail", `ul.switcher a[href="/login/verify?method=email"]`, "/login/verify", "")
 	w.wantText("e-mail code page", "We sent a 6-digit code to your e-mail address.")
+	w.verifyLayout()
 	if n := w.count(`.flash`); n != 0 {
 		t.Fatal("a new-code notice before any resend")
 	}
