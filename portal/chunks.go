@@ -33,7 +33,12 @@ func DocumentKeyAAD(workspaceID, documentID int64) string {
 // marks the final chunk together with the document's size: a chunk moved to
 // another index or document, a dropped tail or a changed size fails to open.
 func chunkAAD(workspaceID, documentID int64, index int, final bool, size int64) []byte {
-	b := make([]byte, 0, 64)
+	return appendChunkAAD(make([]byte, 0, 64), workspaceID, documentID, index, final, size)
+}
+
+// appendChunkAAD appends chunkAAD's bytes to b (which a reader keeps on
+// its stack).
+func appendChunkAAD(b []byte, workspaceID, documentID int64, index int, final bool, size int64) []byte {
 	b = append(b, "gatehouse/doc-chunk/v1"...)
 	b = binary.BigEndian.AppendUint64(b, uint64(workspaceID))
 	b = binary.BigEndian.AppendUint64(b, uint64(documentID))
@@ -64,14 +69,16 @@ type ChunkStore interface {
 	PutDocumentChunks(ctx context.Context, workspaceID, documentID int64, first int, sealed [][]byte) error
 	// DocumentChunk returns chunk index of the document, or ErrNotFound.
 	DocumentChunk(ctx context.Context, workspaceID, documentID int64, index int) ([]byte, error)
-	// DocumentChunks returns up to n consecutive chunks of the document
-	// from index first, stopping at the first one missing.
-	DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int) ([][]byte, error)
+	// DocumentChunks calls fn with the document's chunks from index first,
+	// at most n, in order of index, and returns the first error fn returns.
+	// The slice fn gets may be the store's own buffer, valid only during
+	// the call: fn opens or copies it, and keeps none of it.
+	DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int, fn func(index int, sealed []byte) error) error
 }
 
-// chunkBatch is how many chunks go to or come from the store at once:
-// 1 MiB, so a large document costs a query per MiB, not per 64 KiB, while
-// memory per upload or download stays about 1 MiB.
+// chunkBatch is how many chunks an upload sends to the store at once:
+// 1 MiB, so a large document costs a transaction per MiB, not per 64 KiB,
+// while memory per upload stays about 1 MiB.
 const chunkBatch = 16
 
 // Upload streams one file into sealed chunks. It holds one chunk of
@@ -204,26 +211,45 @@ func (u *Upload) Close() error {
 	return nil
 }
 
-// Reader reads a stored document back, opening one chunk at a time. It
-// implements io.ReadSeeker, for http.ServeContent and Range requests. A
-// chunk that fails to open (altered, swapped, cut) is an error wrapping
-// ErrTampered: altered bytes are never returned.
+// Reader reads a stored document back. It implements io.ReadSeeker, for
+// http.ServeContent and Range requests. A chunk that fails to open
+// (altered, swapped, cut) is an error wrapping ErrTampered: altered bytes
+// are never returned.
+//
+// It opens a batch of chunks at a time, straight from the store's buffers
+// into a plaintext window it reuses, and opens the next batch (on another
+// goroutine) while the window is sent: one query per batch, no allocation
+// per chunk, and memory of two windows whatever the document's size.
 type Reader struct {
 	ctx   context.Context
 	store ChunkStore
 	doc   *Document
-	aead  cipher.AEAD
+	aead  [2]cipher.AEAD // one for the reader, one for the read-ahead
 	off   int64
-	index int      // the chunk in plain, -1 for none
-	plain []byte   // its plaintext
-	win   [][]byte // sealed chunks read ahead, from index winAt
-	winAt int
-	// ahead delivers the batch after the window, fetched while the
-	// window's chunks are sent: the next query overlaps the network.
-	ahead   chan batchResult
+	total int // chunks, the final one included
+
+	win   *window // the batch being read, nil for none
+	spare *window // a window free for reuse
+	// ahead delivers the batch after win, opened while win is sent.
+	ahead   chan *window
 	aheadAt int
 	err     error // the first chunk that failed to open
 }
+
+// window is the plaintext of chunks [at, at+n) of a document, chunk i at
+// buf[(i-at)*ChunkSize:]. err, when set, is why chunk at+n did not open.
+type window struct {
+	buf  []byte
+	at   int
+	want int // chunks asked for
+	n    int // chunks opened
+	err  error
+}
+
+// readBatch is how many chunks the reader opens per query: 2 MiB, so a
+// large document costs a query per 2 MiB, while a download holds at most
+// two windows (4 MiB) whatever its size.
+const readBatch = 32
 
 // Err returns the error that stopped a read, if any: a caller that hands
 // the reader to something that swallows read errors (http.ServeContent)
@@ -237,83 +263,129 @@ func chunkCount(size int64) int { return int(size/ChunkSize) + 1 }
 // Size returns the document's size.
 func (r *Reader) Size() int64 { return r.doc.Size }
 
-func (r *Reader) load(index int) error {
-	if r.index == index {
-		return nil
+// chunkLen is the plaintext length of chunk index.
+func (r *Reader) chunkLen(index int) int {
+	if index == r.total-1 {
+		return int(r.doc.Size - int64(index)*ChunkSize)
 	}
-	if r.err != nil {
-		return r.err
-	}
-	err := r.open(index)
-	if err != nil {
-		r.err = err
-	}
-	return err
+	return ChunkSize
 }
 
-// batchResult is a batch of sealed chunks read ahead.
-type batchResult struct {
-	chunks [][]byte
-	err    error
+// newWindow returns a window for the batch from index, reusing spare
+// when it is there (and large enough).
+func (r *Reader) newWindow(index int) *window {
+	n := min(readBatch, r.total-index)
+	size := (n-1)*ChunkSize + r.chunkLen(index+n-1)
+	w := r.spare
+	r.spare = nil
+	if w == nil || cap(w.buf) < size {
+		w = &window{buf: make([]byte, 0, min(readBatch, r.total)*ChunkSize)}
+	}
+	w.buf, w.at, w.want, w.n, w.err = w.buf[:size], index, n, 0, nil
+	return w
 }
 
-// fetch returns the batch of sealed chunks from index, from the read-ahead
-// when it is that one, and starts reading the following batch.
-func (r *Reader) fetch(index int) ([][]byte, error) {
-	total := chunkCount(r.doc.Size)
-	var res batchResult
-	if r.ahead != nil && r.aheadAt == index {
-		res = <-r.ahead
-	} else {
-		res.chunks, res.err = r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, index, min(chunkBatch, total-index))
-	}
-	r.ahead = nil // a read-ahead for another place is left to finish on its own
-	if res.err == nil && len(res.chunks) == chunkBatch && index+chunkBatch < total {
-		next := index + chunkBatch
-		ch := make(chan batchResult, 1)
-		go func() {
-			var b batchResult
-			b.chunks, b.err = r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, next, min(chunkBatch, total-next))
-			ch <- b
-		}()
-		r.ahead, r.aheadAt = ch, next
-	}
-	return res.chunks, res.err
-}
-
-func (r *Reader) open(index int) error {
-	if index < r.winAt || index >= r.winAt+len(r.win) {
-		win, err := r.fetch(index)
-		if err != nil {
-			return fmt.Errorf("%w: document %d chunk %d: %w", ErrTampered, r.doc.ID, index, err)
+// fill opens w.want chunks from w.at into w with aead, stopping at the
+// first that is missing or fails to open (w.err says which).
+func (r *Reader) fill(w *window, aead cipher.AEAD) {
+	want := w.want
+	err := r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, w.at, want, func(index int, sealed []byte) error {
+		if index != w.at+w.n {
+			return errGap
 		}
-		r.win, r.winAt = win, index
+		if err := r.openChunk(aead, w, index, sealed); err != nil {
+			return err
+		}
+		w.n++
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrTampered):
+		w.err = err
+	case err != nil && !errors.Is(err, errGap):
+		w.err = fmt.Errorf("%w: document %d chunk %d: %w", ErrTampered, r.doc.ID, w.at+w.n, err)
+	case w.n < want:
+		w.err = fmt.Errorf("%w: document %d chunk %d is missing", ErrTampered, r.doc.ID, w.at+w.n)
 	}
-	if index-r.winAt >= len(r.win) {
-		return fmt.Errorf("%w: document %d chunk %d is missing", ErrTampered, r.doc.ID, index)
-	}
-	sealed := r.win[index-r.winAt]
+}
+
+var errGap = errors.New("chunk missing")
+
+// openChunk opens one sealed chunk into its place in w.
+func (r *Reader) openChunk(aead cipher.AEAD, w *window, index int, sealed []byte) error {
 	if len(sealed) < chunkNonce+chunkTag {
 		return fmt.Errorf("%w: document %d chunk %d is too short", ErrTampered, r.doc.ID, index)
 	}
 	// The chunk count follows from the size, which the final chunk's AAD
 	// binds: a row with an altered size or count does not open.
-	final := index == chunkCount(r.doc.Size)-1
-	plain, err := r.aead.Open(r.plain[:0], sealed[:chunkNonce], sealed[chunkNonce:], chunkAAD(r.doc.WorkspaceID, r.doc.ID, index, final, r.doc.Size))
-	if err != nil {
-		r.index = -1
+	final := index == r.total-1
+	want := r.chunkLen(index)
+	if len(sealed) != chunkNonce+want+chunkTag {
+		return fmt.Errorf("%w: document %d chunk %d holds %d bytes, want %d", ErrTampered, r.doc.ID, index, len(sealed)-chunkNonce-chunkTag, want)
+	}
+	at := (index - w.at) * ChunkSize
+	dst := w.buf[at : at : at+want]
+	var aad [64]byte
+	if _, err := aead.Open(dst, sealed[:chunkNonce], sealed[chunkNonce:], appendChunkAAD(aad[:0], r.doc.WorkspaceID, r.doc.ID, index, final, r.doc.Size)); err != nil {
 		return fmt.Errorf("%w: document %d chunk %d", ErrTampered, r.doc.ID, index)
 	}
-	want := ChunkSize
-	if final {
-		want = int(r.doc.Size - int64(index)*ChunkSize)
-	}
-	if len(plain) != want {
-		r.index = -1
-		return fmt.Errorf("%w: document %d chunk %d holds %d bytes, want %d", ErrTampered, r.doc.ID, index, len(plain), want)
-	}
-	r.plain, r.index = plain, index
 	return nil
+}
+
+// load makes chunk index readable from r.win, or returns why it cannot be.
+func (r *Reader) load(index int) error {
+	if w := r.win; w != nil && index >= w.at && index < w.at+w.n {
+		return nil
+	}
+	if w := r.win; w != nil && index == w.at+w.n && w.err != nil {
+		r.err = w.err
+	}
+	if r.err != nil {
+		return r.err
+	}
+	w := r.fetch(index)
+	if w.n == 0 || index >= w.at+w.n {
+		r.err = w.err
+		return r.err
+	}
+	return nil
+}
+
+// fetch makes the batch from index the window, from the read-ahead when it
+// is that one, and starts opening the following batch.
+func (r *Reader) fetch(index int) *window {
+	if old := r.win; old != nil {
+		r.spare, r.win = old, nil
+	}
+	var w *window
+	if r.ahead != nil && r.aheadAt == index {
+		w = <-r.ahead
+	} else {
+		// A read-ahead for another place (after a seek) is left to finish
+		// on its own, with its window.
+		w = r.newWindow(index)
+		r.fill(w, r.aead[0])
+	}
+	r.ahead = nil
+	r.win = w
+	if next := w.at + w.n; w.err == nil && next < r.total {
+		ahead := r.newWindow(next)
+		ch := make(chan *window, 1)
+		go func() {
+			r.fill(ahead, r.aead[1])
+			ch <- ahead
+		}()
+		r.ahead, r.aheadAt = ch, next
+	}
+	return w
+}
+
+// opened returns the window's plaintext from the current offset to the
+// end of the chunks it opened.
+func (r *Reader) opened() []byte {
+	w := r.win
+	last := w.at + w.n - 1
+	return w.buf[r.off-int64(w.at)*ChunkSize : (w.n-1)*ChunkSize+r.chunkLen(last)]
 }
 
 // Read implements io.Reader.
@@ -322,7 +394,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 		// The end is reached only once the final chunk opened, sealed as
 		// final for this size: a tail cut at a chunk boundary (with the
 		// size changed to match) fails here instead of ending early.
-		if err := r.load(chunkCount(r.doc.Size) - 1); err != nil {
+		if err := r.load(r.total - 1); err != nil {
 			return 0, err
 		}
 		return 0, io.EOF
@@ -331,9 +403,31 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if err := r.load(index); err != nil {
 		return 0, err
 	}
-	n := copy(p, r.plain[r.off-int64(index)*ChunkSize:])
+	n := copy(p, r.opened())
 	r.off += int64(n)
 	return n, nil
+}
+
+// WriteTo implements io.WriterTo: it writes the rest of the document a
+// window at a time (one large write per batch instead of many small ones).
+func (r *Reader) WriteTo(dst io.Writer) (int64, error) {
+	var total int64
+	for r.off < r.doc.Size {
+		index := int(r.off / ChunkSize)
+		if err := r.load(index); err != nil {
+			return total, err
+		}
+		n, err := dst.Write(r.opened())
+		r.off += int64(n)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	if err := r.load(r.total - 1); err != nil {
+		return total, err
+	}
+	return total, nil
 }
 
 // Seek implements io.Seeker.

@@ -401,12 +401,14 @@ func (s *Service) Open(ctx context.Context, v Viewer, d *Document, ip string) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: document %d key: %w", ErrTampered, d.ID, err)
 	}
-	aead, err := newChunkAEAD(key)
-	clear(key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: document %d key: %w", ErrTampered, d.ID, err)
+	r := &Reader{ctx: ctx, store: s.Store, doc: d, total: chunkCount(d.Size)}
+	for i := range r.aead {
+		if r.aead[i], err = newChunkAEAD(key); err != nil {
+			clear(key)
+			return nil, fmt.Errorf("%w: document %d key: %w", ErrTampered, d.ID, err)
+		}
 	}
-	r := &Reader{ctx: ctx, store: s.Store, doc: d, aead: aead, index: -1, plain: make([]byte, 0, ChunkSize+chunkTag)}
+	clear(key)
 	if err := r.load(0); err != nil {
 		return nil, err
 	}

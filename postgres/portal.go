@@ -183,27 +183,34 @@ func (db *DB) PutDocumentChunks(ctx context.Context, workspaceID, documentID int
 	return nil
 }
 
-// DocumentChunks implements portal.ChunkStore.
-func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int) ([][]byte, error) {
+// DocumentChunks implements portal.ChunkStore. Each chunk reaches fn as
+// the bytes in pgx's read buffer (binary bytea is the bytes themselves),
+// without the copy and allocation a Scan into []byte makes.
+func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int, fn func(int, []byte) error) error {
 	rows, err := db.pool.Query(ctx, `SELECT idx, data FROM document_chunks
 		WHERE document_id = $1 AND idx >= $2 AND idx < $3 AND workspace_id = $4 ORDER BY idx`, documentID, first, first+n, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("read chunks of document %d: %w", documentID, err)
+		return fmt.Errorf("read chunks of document %d: %w", documentID, err)
 	}
 	defer rows.Close()
-	out := make([][]byte, 0, n)
+	var data []byte
 	for rows.Next() {
 		var idx int
-		var data []byte
-		if err := rows.Scan(&idx, &data); err != nil {
-			return nil, fmt.Errorf("read chunks of document %d: %w", documentID, err)
+		// The columns are described once the first row is in.
+		if fd := rows.FieldDescriptions(); len(fd) == 2 && fd[1].Format == pgx.BinaryFormatCode {
+			err = rows.Scan(&idx, nil)
+			data = rows.RawValues()[1]
+		} else {
+			err = rows.Scan(&idx, &data) // text protocol: decoded from hex
 		}
-		if idx != first+len(out) {
-			break // a gap: the caller reports the missing chunk
+		if err != nil {
+			return fmt.Errorf("read chunks of document %d: %w", documentID, err)
 		}
-		out = append(out, data)
+		if err := fn(idx, data); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // DocumentChunk implements portal.ChunkStore.

@@ -173,31 +173,30 @@ func (db *DB) PutDocumentChunks(ctx context.Context, workspaceID, documentID int
 	return nil
 }
 
-// DocumentChunks implements portal.ChunkStore.
-func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int) ([][]byte, error) {
+// DocumentChunks implements portal.ChunkStore. Each chunk reaches fn as
+// the driver's bytes (sql.RawBytes), without another copy.
+func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int, fn func(int, []byte) error) error {
 	stmt, err := db.readStmt(ctx, `SELECT idx, data FROM document_chunks
 		WHERE document_id = ? AND idx >= ? AND idx < ? AND workspace_id = ? ORDER BY idx`)
 	if err != nil {
-		return nil, fmt.Errorf("read chunks: %w", err)
+		return fmt.Errorf("read chunks: %w", err)
 	}
 	rows, err := stmt.QueryContext(ctx, documentID, first, first+n, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("read chunks of document %d: %w", documentID, err)
+		return fmt.Errorf("read chunks of document %d: %w", documentID, err)
 	}
 	defer rows.Close()
-	out := make([][]byte, 0, n)
 	for rows.Next() {
 		var idx int
-		var data []byte
+		var data sql.RawBytes
 		if err := rows.Scan(&idx, &data); err != nil {
-			return nil, fmt.Errorf("read chunks of document %d: %w", documentID, err)
+			return fmt.Errorf("read chunks of document %d: %w", documentID, err)
 		}
-		if idx != first+len(out) {
-			break // a gap: the caller reports the missing chunk
+		if err := fn(idx, data); err != nil {
+			return err
 		}
-		out = append(out, data)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // DocumentChunk implements portal.ChunkStore.

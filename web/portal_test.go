@@ -544,21 +544,18 @@ type tamperStore struct {
 	swap  []byte
 }
 
-func (s *tamperStore) DocumentChunks(ctx context.Context, ws, doc int64, first, n int) ([][]byte, error) {
-	out, err := s.Store.DocumentChunks(ctx, ws, doc, first, n)
-	if err != nil {
-		return nil, err
-	}
-	if i := s.index - first; i >= 0 && i < len(out) {
-		if s.swap != nil {
-			out[i] = s.swap
-		} else {
-			b := bytes.Clone(out[i])
-			b[len(b)-1] ^= 1
-			out[i] = b
+func (s *tamperStore) DocumentChunks(ctx context.Context, ws, doc int64, first, n int, fn func(int, []byte) error) error {
+	return s.Store.DocumentChunks(ctx, ws, doc, first, n, func(index int, data []byte) error {
+		if index == s.index {
+			if s.swap != nil {
+				data = s.swap
+			} else {
+				data = bytes.Clone(data)
+				data[len(data)-1] ^= 1
+			}
 		}
-	}
-	return out, nil
+		return fn(index, data)
+	})
 }
 
 // TestTamperedDownload: an altered or swapped chunk fails the download
