@@ -196,6 +196,14 @@ func (u *Upload) Close() error {
 	if u.closed {
 		return nil
 	}
+	// The final chunk holds fewer than ChunkSize bytes (none when the size
+	// is a multiple of it), as the reader expects: ReadFrom can stop on a
+	// full chunk when the last read brings data and io.EOF together.
+	if len(u.buf) == ChunkSize {
+		if err := u.flush(false); err != nil {
+			return err
+		}
+	}
 	if err := u.flush(true); err != nil {
 		return err
 	}

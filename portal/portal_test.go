@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -172,6 +173,45 @@ func TestSniffedType(t *testing.T) {
 		d := f.upload(t, tc.name, []byte(tc.content))
 		if d.ContentType != tc.stored || portal.ServedType(d.ContentType) != tc.served {
 			t.Errorf("%s: stored %q served %q, want %q %q", tc.name, d.ContentType, portal.ServedType(d.ContentType), tc.stored, tc.served)
+		}
+	}
+}
+
+// TestUploadEndsOnFullChunk: a file whose last read brings a full chunk
+// and io.EOF together (through Upload.ReadFrom) reads back whole, its
+// final chunk empty like any file of a size that is a multiple of
+// ChunkSize.
+func TestUploadEndsOnFullChunk(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, size := range []int{portal.ChunkSize, 2 * portal.ChunkSize, 40 * portal.ChunkSize} {
+		data := make([]byte, size)
+		rand.Read(data)
+		up, err := f.svc.BeginUpload(ctx, f.staff, f.client.ID, "exact.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// DataErrReader returns the last bytes with io.EOF; it has no
+		// WriteTo, so io.Copy calls up.ReadFrom.
+		if _, err := io.Copy(up, iotest.DataErrReader(bytes.NewReader(data))); err != nil {
+			t.Fatal(err)
+		}
+		if err := up.Close(); err != nil {
+			t.Fatal(err)
+		}
+		docs, err := f.svc.Finish(ctx, f.staff, f.ws, []*portal.Upload{up}, portal.UploadMeta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if docs[0].Chunks != size/portal.ChunkSize+1 {
+			t.Errorf("size %d: %d chunks, want %d", size, docs[0].Chunks, size/portal.ChunkSize+1)
+		}
+		r, err := f.svc.Open(ctx, f.staff, docs[0], "")
+		if err != nil {
+			t.Fatalf("size %d: open: %v", size, err)
+		}
+		if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("size %d: read back %d bytes, err %v", size, len(got), err)
 		}
 	}
 }
