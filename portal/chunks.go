@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 )
 
 // ChunkSize is how many plaintext bytes each stored chunk holds (the last
@@ -279,6 +280,10 @@ func (r *Reader) chunkLen(index int) int {
 	return ChunkSize
 }
 
+// windows keeps full-size windows (readBatch chunks) between downloads,
+// so a large download does not allocate and clear 4 MiB each time.
+var windows = sync.Pool{New: func() any { return &window{buf: make([]byte, 0, readBatch*ChunkSize)} }}
+
 // newWindow returns a window for the batch from index, reusing spare
 // when it is there (and large enough).
 func (r *Reader) newWindow(index int) *window {
@@ -287,7 +292,11 @@ func (r *Reader) newWindow(index int) *window {
 	w := r.spare
 	r.spare = nil
 	if w == nil || cap(w.buf) < size {
-		w = &window{buf: make([]byte, 0, min(readBatch, r.total)*ChunkSize)}
+		if r.total >= readBatch {
+			w = windows.Get().(*window)
+		} else {
+			w = &window{buf: make([]byte, 0, r.total*ChunkSize)}
+		}
 	}
 	w.buf, w.at, w.want, w.n, w.err = w.buf[:size], index, n, 0, nil
 	return w
@@ -436,6 +445,26 @@ func (r *Reader) WriteTo(dst io.Writer) (int64, error) {
 		return total, err
 	}
 	return total, nil
+}
+
+// Close gives the reader's windows back for other downloads, once a
+// read-ahead still under way is done with its own. The reader must not be
+// used after.
+func (r *Reader) Close() error {
+	if r.ahead != nil {
+		r.putWindow(<-r.ahead)
+		r.ahead = nil
+	}
+	r.putWindow(r.win)
+	r.putWindow(r.spare)
+	r.win, r.spare = nil, nil
+	return nil
+}
+
+func (r *Reader) putWindow(w *window) {
+	if w != nil && cap(w.buf) == readBatch*ChunkSize {
+		windows.Put(w)
+	}
 }
 
 // Seek implements io.Seeker.

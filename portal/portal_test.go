@@ -158,6 +158,16 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("size %d: seek and read: %v", size, err)
 			}
 		}
+		// Closed, its windows serve the next reader, which reads whole.
+		r.Close()
+		r, err = f.svc.Open(context.Background(), f.staff, d, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("size %d: second reader read %d bytes, err %v", size, len(got), err)
+		}
+		r.Close()
 	}
 }
 

@@ -283,6 +283,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		s.tampered(w, r, d, err)
 		return
 	}
+	defer rd.Close()
 	h := w.Header()
 	h.Set("Content-Type", portal.ServedType(d.ContentType))
 	h.Set("Content-Disposition", contentDisposition(d.FileName))
