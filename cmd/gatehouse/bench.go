@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -48,6 +50,8 @@ type benchOptions struct {
 	databaseURL string
 	only        string // measure only the rows whose name contains this
 	cpuProfile  string // write a CPU profile of the measured rows here
+	documentMB  int    // the large document's size in MB; 0: no large-document rows
+	bigMB       int    // the memory check's document in MB; 0: off
 }
 
 // bench starts Gatehouse in this process on loopback (SQLite in a temp dir,
@@ -75,11 +79,17 @@ func (m Main) bench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.signinConns, "signin-connections", runtime.GOMAXPROCS(0), "concurrent sign-ins")
 	fs.StringVar(&o.only, "only", "", "measure only the rows whose name contains this text (e.g. \"/portal\")")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured rows to this `file` (go tool pprof)")
+	fs.IntVar(&o.documentMB, "document-mb", 16, "size in MB of a large document downloaded per store, against http.ServeContent serving the same bytes from a file (0: none)")
+	fs.IntVar(&o.bigMB, "big-document-mb", 0, "also upload and download a document of this many MB through a server in its own process, per store, "+
+		"and report how its resident memory grows (0: off)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if o.rounds < 1 || o.requests < 1 || o.duration <= 0 || o.conns < 1 || o.signins < 0 || o.signinConns < 1 {
 		return errors.New("--rounds, --requests, --duration, --connections and --signin-connections must be positive")
+	}
+	if o.documentMB < 0 || o.bigMB < 0 {
+		return errors.New("--document-mb and --big-document-mb must not be negative")
 	}
 
 	stores := []string{""}
@@ -96,7 +106,7 @@ func (m Main) bench(ctx context.Context, args []string) error {
 		}
 	}()
 	for _, dbURL := range stores {
-		in, err := m.startBenchInstance(ctx, dbURL, o.signinConns)
+		in, err := m.startBenchInstance(ctx, dbURL, o.signinConns, int64(o.documentMB)<<20)
 		if err != nil {
 			return err
 		}
@@ -122,6 +132,37 @@ func (m Main) bench(ctx context.Context, args []string) error {
 	}
 	defer bareFile.Close()
 
+	// The large document's bytes, from a file, so ServeContent can use
+	// sendfile as a static file server would.
+	var bigFileRow *benchRow
+	docConns := runtime.GOMAXPROCS(0)
+	if o.documentMB > 0 {
+		dir, err := os.MkdirTemp("", "gatehouse-bench-file-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "big.bin")
+		if err := writeBenchFile(path, int64(o.documentMB)<<20); err != nil {
+			return err
+		}
+		bareBig, err := serveBare(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f, err := os.Open(path)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			defer f.Close()
+			http.ServeContent(w, r, "big.bin", modtime, f)
+		}))
+		if err != nil {
+			return err
+		}
+		defer bareBig.Close()
+		bigFileRow = &benchRow{name: fmt.Sprintf("bare http.ServeContent, a %d MB file", o.documentMB), bytes: int64(o.documentMB) << 20,
+			conns: docConns, run: httpLoad(bareBig.Addr().String(), 200, benchGET("bare.localhost", "/", ""))}
+	}
+
 	rows := []*benchRow{
 		{name: "bare net/http, the /portal bytes", run: httpLoad(barePage.Addr().String(), 200, benchGET("bare.localhost", "/", ""))},
 	}
@@ -133,12 +174,20 @@ func (m Main) bench(ctx context.Context, args []string) error {
 	if o.signins > 0 {
 		rows = append(rows, hashRow)
 	}
+	if bigFileRow != nil {
+		rows = append(rows, bigFileRow)
+	}
 	for _, in := range insts {
 		rows = append(rows,
 			&benchRow{name: "/portal, " + in.name, base: bareRow, run: httpLoad(in.addr, 200, benchGET(in.host, "/portal", in.cookie))},
 			&benchRow{name: "/api/v1/me, " + in.name, base: bareRow, run: httpLoad(in.addr, 200, benchGET(in.host, "/api/v1/me", in.cookie))},
 			&benchRow{name: "document download, " + in.name, base: fileRow, run: httpLoad(in.addr, 200, benchGET(in.host, "/documents/"+strconv.FormatInt(in.docID, 10), in.cookie))},
 		)
+		if bigFileRow != nil {
+			rows = append(rows, &benchRow{name: fmt.Sprintf("%d MB document download, %s", o.documentMB, in.name), base: bigFileRow,
+				bytes: bigFileRow.bytes, conns: docConns,
+				run: httpLoad(in.addr, 200, benchGET(in.host, "/documents/"+strconv.FormatInt(in.bigID, 10), in.cookie))})
+		}
 		if o.signins > 0 {
 			// One account per connection: parallel attempts on one account
 			// are refused by design (account.Authenticate).
@@ -185,6 +234,9 @@ func (m Main) bench(ctx context.Context, args []string) error {
 			if row.signin {
 				limit, conns = o.signins, o.signinConns
 			}
+			if row.conns > 0 {
+				conns = row.conns
+			}
 			runtime.GC() // the previous row's garbage is not this row's cost
 			res, err := measure(ctx, row.run, limit, conns, o.duration)
 			if err != nil {
@@ -206,6 +258,13 @@ func (m Main) bench(ctx context.Context, args []string) error {
 	if len(bad) > 0 {
 		return errors.New(strings.Join(bad, "; "))
 	}
+	if o.bigMB > 0 {
+		for _, dbURL := range stores {
+			if err := m.benchMemory(ctx, dbURL, int64(o.bigMB)<<20); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -220,6 +279,7 @@ type benchInstance struct {
 	email, password string
 	signers         []string // accounts of the sign-in row, one per connection
 	docID           int64
+	bigID           int64  // the large document, 0 for none
 	page, doc       []byte // what /portal and the document answered
 	closers         []func()
 }
@@ -230,7 +290,7 @@ func (in *benchInstance) close() {
 	}
 }
 
-func (m Main) startBenchInstance(ctx context.Context, dbURL string, signers int) (in *benchInstance, err error) {
+func (m Main) startBenchInstance(ctx context.Context, dbURL string, signers int, bigSize int64) (in *benchInstance, err error) {
 	in = &benchInstance{name: "SQLite"}
 	defer func() {
 		if err != nil {
@@ -280,7 +340,7 @@ func (m Main) startBenchInstance(ctx context.Context, dbURL string, signers int)
 	go hs.Serve(ln)
 	in.closers = append(in.closers, func() { hs.Close() })
 
-	if err := in.seed(ctx, a, signers); err != nil {
+	if err := in.seed(ctx, a, signers, bigSize); err != nil {
 		return in, fmt.Errorf("seed %s: %w", in.name, err)
 	}
 	if err := in.signIn(); err != nil {
@@ -289,7 +349,7 @@ func (m Main) startBenchInstance(ctx context.Context, dbURL string, signers int)
 	return in, nil
 }
 
-func (in *benchInstance) seed(ctx context.Context, a *app, signers int) error {
+func (in *benchInstance) seed(ctx context.Context, a *app, signers int, bigSize int64) error {
 	now := a.accounts.Now()
 	ws := gatehouse.NewWorkspace("bench", "Bench & Co", gatehouse.PlanPro, now)
 	ws.MFA.Mode = gatehouse.MFAOptional
@@ -344,6 +404,26 @@ func (in *benchInstance) seed(ctx context.Context, a *app, signers int) error {
 		docs = append(docs, d...)
 	}
 	in.docID = docs[0].ID
+	if bigSize > 0 {
+		// Streamed in, as an upload is: never the whole file in memory.
+		up, err := a.portal.BeginUpload(ctx, staff, clientID, "archive.bin")
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(up, benchBytes(bigSize)); err != nil {
+			up.Abort()
+			return err
+		}
+		if err := up.Close(); err != nil {
+			up.Abort()
+			return err
+		}
+		d, err := a.portal.Finish(ctx, staff, ws, []*portal.Upload{up}, portal.UploadMeta{Title: "Archive", IP: "127.0.0.1"})
+		if err != nil {
+			return err
+		}
+		in.bigID = d[0].ID
+	}
 	if _, err := a.portal.Ask(ctx, staff, ws, clientID, "Signed engagement letter", "Please sign and upload.", "", "127.0.0.1"); err != nil {
 		return err
 	}
@@ -447,6 +527,25 @@ func benchSchema(ctx context.Context, dbURL string) (string, func(), error) {
 	return u.String(), drop, nil
 }
 
+// benchBytes returns n bytes that look random (documents are mostly
+// compressed or encrypted), the same on every call, generated as read.
+func benchBytes(n int64) io.Reader {
+	return io.LimitReader(mrand.NewChaCha8([32]byte{'g', 'a', 't', 'e'}), n)
+}
+
+// writeBenchFile writes benchBytes(n) to path.
+func writeBenchFile(path string, n int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, benchBytes(n)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func serveBare(h http.Handler) (net.Listener, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -461,6 +560,8 @@ type benchRow struct {
 	name    string
 	base    *benchRow // the row its ratio is taken to; nil for a baseline
 	signin  bool      // bounded by --signins and --signin-connections
+	bytes   int64     // body bytes per request, for MB/s; 0: not shown
+	conns   int       // connections, when not --connections
 	run     loadFunc
 	results []benchResult
 }
@@ -724,7 +825,7 @@ func (c *benchConn) discardChunks() error {
 func printBench(w io.Writer, rows []*benchRow) {
 	fmt.Fprintln(w, "CPU µs/req is this whole process's (server and load client share it); ratios compare throughput.")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\tCPU µs/req\tratio\t")
+	fmt.Fprintln(tw, "row\treq/s\tMB/s\tp50\tp99\tCPU µs/req\tratio\t")
 	for _, row := range rows {
 		med := median(row.results)
 		ratio := "1.00 (baseline)"
@@ -734,7 +835,11 @@ func printBench(w io.Writer, rows []*benchRow) {
 		if row.base != nil {
 			ratio = fmt.Sprintf("%.2f × %s", med.perSecond()/median(row.base.results).perSecond(), baseName(row.base))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.0f\t%s\t\n", row.name, med.perSecond(),
+		mbs := "-"
+		if row.bytes > 0 {
+			mbs = fmt.Sprintf("%.0f", med.perSecond()*float64(row.bytes)/1e6)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t\n", row.name, med.perSecond(), mbs,
 			fmtLatency(med.p50), fmtLatency(med.p99), med.cpuPerReq(), ratio)
 	}
 	tw.Flush()
