@@ -173,11 +173,12 @@ func (db *DB) PutDocumentChunks(ctx context.Context, workspaceID, documentID int
 	return nil
 }
 
-// DocumentChunks implements portal.ChunkStore. Each chunk reaches fn as
-// the driver's bytes (sql.RawBytes), without another copy.
+// DocumentChunks implements portal.ChunkStore, on the readers without the
+// file mapping (see DB.chunks). Each chunk reaches fn as the driver's
+// bytes (sql.RawBytes), without another copy.
 func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int, fn func(int, []byte) error) error {
-	stmt, err := db.readStmt(ctx, `SELECT idx, data FROM document_chunks
-		WHERE document_id = ? AND idx >= ? AND idx < ? AND workspace_id = ? ORDER BY idx`)
+	stmt, err := db.chunks.stmt(ctx, `SELECT idx, data FROM document_chunks
+		WHERE document_id = ? AND idx >= ? AND idx < ? AND workspace_id = ? ORDER BY idx`, false)
 	if err != nil {
 		return fmt.Errorf("read chunks: %w", err)
 	}
