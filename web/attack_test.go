@@ -11,6 +11,10 @@ package web_test
 //	code reuse              attack_reuse_test.go          TestTOTPEnrollAndChallenge, TestEmailCodes (gate_test.go), TestPasskeyReplay
 //	races                   attack_race_test.go           storetest (single use under races, both stores), TestMailFormLimitAcrossInstances
 //	cross-tenant IDs        attack_crosstenant_test.go    TestPortalIsolation, TestTenancy, TestPasskeyBinding, storetest tenancy
+//	brute force             attack_bruteforce_test.go     TestPasswordReset (mail forms per address), TestSMSGuard, account and mfa (IPv6 /64)
+//	enumeration             attack_enumeration_test.go    TestPasswordReset, TestSignup (same answers)
+//	open redirects          attack_redirect_test.go       TestRolesAndRedirects
+//	Host-header poisoning   attack_host_test.go           TestTenancy (unknown hosts)
 
 import (
 	"context"

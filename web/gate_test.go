@@ -176,46 +176,6 @@ func TestEmailCodes(t *testing.T) {
 	}
 }
 
-// TestFailuresEndPendingLogin: 5 wrong codes over all methods end the
-// pending login, and sending a new code does not reset the count.
-func TestFailuresEndPendingLogin(t *testing.T) {
-	e := newEnv(t)
-	e.workspace("acme")
-	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
-	b := e.browser()
-	b.login("acme", "owner@example.com", goodPassword, "/dashboard")
-	b.enrollTOTP("acme")
-	b.enableEmail("acme", "owner@example.com")
-	e.clock.Advance(61 * time.Second)
-
-	b = e.browser()
-	b.login("acme", "owner@example.com", goodPassword, "/login/verify")
-	wrong := func(method, code string) response {
-		return b.post(wsURL("acme", "/login/verify"), url.Values{"method": {method}, "code": {code}})
-	}
-	wantStatus(t, "wrong totp", wrong("totp", "000000"), http.StatusUnauthorized)
-	wantStatus(t, "wrong recovery", wrong("recovery", "aaaa-aaaa-aaaa-aaaa"), http.StatusUnauthorized)
-	b.get(wsURL("acme", "/login/verify?method=email")) // sends a code
-	wantStatus(t, "wrong email", wrong("email", "000000"), http.StatusUnauthorized)
-	e.clock.Advance(61 * time.Second)
-	res := b.post(wsURL("acme", "/login/verify/resend"), url.Values{"method": {"email"}})
-	wantStatus(t, "resend", res, http.StatusSeeOther)
-	res = wrong("email", "000000")
-	wantStatus(t, "fourth wrong code", res, http.StatusUnauthorized)
-	wantBody(t, "fourth wrong code", res, "That code does not match")
-	res = wrong("totp", "000000")
-	wantStatus(t, "fifth wrong code", res, http.StatusUnauthorized)
-	wantBody(t, "fifth wrong code", res, "Sign in again")
-	if res := b.get(wsURL("acme", "/login/verify")); res.location() != "/login" {
-		t.Fatalf("the pending login survived 5 failures: %d %q", res.StatusCode, res.location())
-	}
-	// The account now pauses further attempts, across logins.
-	b = e.browser()
-	b.login("acme", "owner@example.com", goodPassword, "/login/verify")
-	res = wrong("totp", "000000")
-	wantStatus(t, "account pause", res, http.StatusTooManyRequests)
-}
-
 // TestPauseAndRestore: the starter plan and disabled mode pause every
 // challenge and keep the data; upgrading or re-enabling challenges with the
 // TOTP enrolled before, without re-enrollment.
