@@ -11,7 +11,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,15 +28,9 @@ type guardedRoute struct{ method, path, guard string }
 func guardedRoutes(t *testing.T) []guardedRoute {
 	t.Helper()
 	var rs []guardedRoute
-	for _, name := range []string{"routes.go", "portal.go"} {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range guardedRouteRE.FindAllStringSubmatch(string(b), -1) {
-			p := strings.NewReplacer("{id}", "1", "{method}", "totp").Replace(m[2])
-			rs = append(rs, guardedRoute{m[1], p, m[3]})
-		}
+	for _, m := range routes(t, guardedRouteRE) {
+		p := strings.NewReplacer("{id}", "1", "{method}", "totp").Replace(m[2])
+		rs = append(rs, guardedRoute{m[1], p, m[3]})
 	}
 	if len(rs) < 40 {
 		t.Fatalf("found only %d guarded routes: has routes.go moved?", len(rs))
