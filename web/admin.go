@@ -341,6 +341,10 @@ type auditPage struct {
 	// Clients are the portal's clients, for the filter and the column.
 	Clients     []portal.ClientSummary
 	ClientNames map[int64]string
+	// Groups are the event filter's choices; OtherType is a filter from
+	// the URL that none of them names ("" when one does).
+	Groups    []eventGroup
+	OtherType string
 }
 
 type auditQuery struct {
@@ -412,6 +416,12 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	q := url.Values{"user": {aq.User}, "type": {aq.Type}, "from": {aq.From}, "to": {aq.To}, "client": {aq.Client}}
 	p := auditPage{page: s.page(r, "Audit log"), Events: events, Names: names, Filter: aq, ClientNames: map[int64]string{}}
+	p.Groups, p.OtherType = eventGroups, aq.Type
+	for _, g := range eventGroups {
+		if g.Prefix == aq.Type {
+			p.OtherType = ""
+		}
+	}
 	if p.Clients, err = s.portal.Clients(r.Context(), portal.ViewerOf(reqOf(r).visit)); err != nil {
 		s.serverError(w, r, err)
 		return

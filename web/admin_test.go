@@ -281,6 +281,11 @@ func TestAdminReset(t *testing.T) {
 	}
 	res = a.get(wsURL("acme", "/dashboard/audit?type=mfa."))
 	wantBody(t, "audit page", res, "mfa.reset")
+	// The filter is a list of event groups in words, the chosen one selected;
+	// a narrower type from a link shows by its name.
+	wantBody(t, "audit filter", res, `<option value="mfa." selected>Two-step verification</option>`)
+	res = a.get(wsURL("acme", "/dashboard/audit?type=mfa.reset"))
+	wantBody(t, "audit filter, one type", res, `<option value="mfa.reset" selected>Two-step verification reset</option>`)
 	// Back to optional mode: the client (no methods now) signs in with
 	// the password alone, and may not read the audit log.
 	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)

@@ -143,6 +143,26 @@ var eventNames = map[string]string{
 	"workspace.created":          "Workspace created",
 }
 
+// eventGroup is a choice of the audit page's event filter: the events whose
+// type starts with Prefix.
+type eventGroup struct {
+	Prefix, Label string
+}
+
+// eventGroups are the audit filter's choices, so nobody types "mfa." by hand.
+var eventGroups = []eventGroup{
+	{"signin.", "Sign-ins"},
+	{"mfa.", "Two-step verification"},
+	{"device.", "Trusted browsers"},
+	{"password.", "Passwords"},
+	{"account.", "Accounts and invitations"},
+	{"user.", "Accounts disabled or enabled"},
+	{"settings.", "Settings and branding"},
+	{"sms.", "Text messages"},
+	{"portal.", "Documents, requests and messages"},
+	{"workspace.", "Workspace"},
+}
+
 // eventLabel names an audit event type; an unknown type gets a readable
 // fallback rather than the dotted identifier.
 func eventLabel(t string) string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 // overflowProbe names the elements that stick out past the right edge of
@@ -60,6 +61,11 @@ func TestBrowserLayoutFits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A client whose name is as long as a client's name may be, unbroken.
+	longClient, err := e.portal.CreateClient(ctx, portal.Viewer{WorkspaceID: ws.ID, UserID: 1, Role: gatehouse.RoleOwner}, strings.Repeat("Montgomery", 20), "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A wide logo and a display name of the longest allowed length in the
 	// header of every page.
 	logo, err := account.NormalizeLogo(logoPNG(t, 600, 120))
@@ -101,7 +107,7 @@ func TestBrowserLayoutFits(t *testing.T) {
 
 	ct.login("acme", "owner@example.com", goodPassword, "/dashboard")
 	for _, p := range []string{"/dashboard", "/dashboard/users", fmt.Sprintf("/dashboard/users/%d", u.ID),
-		"/dashboard/audit", "/dashboard/security/coverage", "/dashboard/settings/security", "/dashboard/settings/branding", "/dashboard/clients", "/account/security"} {
+		"/dashboard/audit", "/dashboard/security/coverage", "/dashboard/settings/security", "/dashboard/settings/branding", "/dashboard/clients", fmt.Sprintf("/dashboard/clients/%d", longClient.ID), "/account/security"} {
 		check("owner", p)
 	}
 	ct.signOut()
