@@ -212,7 +212,7 @@ var commandFlags = map[string][]string{
 	"workspace set-mfa":     {"workspace", "mode", "methods", "trusted-days", "grace-days", "data-dir", "database-url"},
 	"user create":           {"workspace", "email", "role", "password", "name", "client", "data-dir", "database-url", "base-url"},
 	"client create":         {"workspace", "name", "data-dir", "database-url"},
-	"bench":                 {"database-url", "rounds", "requests", "duration", "connections", "signins", "signin-connections", "only", "cpuprofile"},
+	"bench":                 {"database-url", "rounds", "requests", "duration", "connections", "signins", "signin-connections", "only", "cpuprofile", "document-mb", "big-document-mb"},
 }
 
 func TestHelp(t *testing.T) {
