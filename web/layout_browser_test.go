@@ -111,6 +111,10 @@ func TestBrowserLayoutFits(t *testing.T) {
 		check("owner", p)
 	}
 	ct.signOut()
+	// Signed out, the logo and the display name head the sign-in pages too.
+	for _, p := range []string{"/login", "/password/forgot"} {
+		check("visitor", p)
+	}
 	ct.login("acme", "client@example.com", goodPassword, "/portal")
 	for _, p := range []string{"/portal", "/portal/documents", "/portal/messages", "/account/security"} {
 		check("client", p)
