@@ -332,6 +332,12 @@ type User struct {
 // check did not read. It is no argon2id hash, so nothing verifies against it.
 const PasswordWithheld = "(withheld)"
 
+// TokenWithheld, as bytes, stands in a visit's workspace for the sealed
+// Twilio token the session check did not read: it tells only that one is
+// set (TwilioAccount.Ready). It opens under no key, and a workspace update
+// that carries it back keeps the stored token.
+const TokenWithheld = "(withheld)"
+
 // Active reports whether the user can sign in at all.
 func (u *User) Active() bool { return !u.Disabled && u.PasswordHash != "" }
 
@@ -387,9 +393,10 @@ func (s *Session) Expired(now time.Time) bool {
 }
 
 // Visit is what the session check of every request reads in one query: the
-// session with its user and workspace. The user's PasswordHash is never
-// read for it (SPEC §11): it is PasswordWithheld when the user has a
-// password and empty when not, which is all User.Active needs.
+// session with its user and workspace. The user's PasswordHash and the
+// workspace's sealed Twilio token are never read for it (SPEC §11): they
+// are PasswordWithheld and TokenWithheld when set, empty when not, which is
+// all User.Active and TwilioAccount.Ready need.
 type Visit struct {
 	Session   Session
 	User      User

@@ -289,7 +289,7 @@ func (db *DB) findVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 	)
 	dest := append(append(append(sr.dest(), ur.dest()...), wr.dest()...), &methods)
 	err := db.pool.QueryRow(ctx, `
-		SELECT `+sqlcodec.Qualify("s", sessionCols)+`, `+sqlcodec.WithholdPassword("u", sqlcodec.Qualify("u", userCols))+`, `+sqlcodec.Qualify("w", workspaceCols)+`,
+		SELECT `+sqlcodec.Qualify("s", sessionCols)+`, `+sqlcodec.WithholdPassword("u", sqlcodec.Qualify("u", userCols))+`, `+sqlcodec.WithholdTwilioToken("w", sqlcodec.Qualify("w", workspaceCols), "'"+gatehouse.TokenWithheld+"'::bytea")+`,
 		       (SELECT string_agg(f.method, ',') FROM factors f
 		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
 		FROM sessions s

@@ -279,7 +279,7 @@ func (db *DB) AddSessionFailure(ctx context.Context, workspaceID, sessionID int6
 
 // findVisit is prepared once (see readStmt): it runs on every request.
 var findVisit = `
-		SELECT ` + sqlcodec.Qualify("s", sessionCols) + `, ` + sqlcodec.WithholdPassword("u", sqlcodec.Qualify("u", userCols)) + `, ` + sqlcodec.Qualify("w", workspaceCols) + `,
+		SELECT ` + sqlcodec.Qualify("s", sessionCols) + `, ` + sqlcodec.WithholdPassword("u", sqlcodec.Qualify("u", userCols)) + `, ` + sqlcodec.WithholdTwilioToken("w", sqlcodec.Qualify("w", workspaceCols), "CAST('"+gatehouse.TokenWithheld+"' AS BLOB)") + `,
 		       (SELECT group_concat(f.method) FROM factors f
 		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
 		FROM sessions s

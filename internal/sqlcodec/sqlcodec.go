@@ -66,11 +66,25 @@ func Qualify(alias, cols string) string {
 // reads users so (SPEC §11: it never reads a password hash).
 func WithholdPassword(alias, cols string) string {
 	col := alias + ".password_hash"
-	if !strings.Contains(cols, col) {
-		panic("sqlcodec: no " + col + " in " + cols)
+	return withhold(cols, col, "CASE WHEN "+col+" = '' THEN '' ELSE '"+gatehouse.PasswordWithheld+"' END")
+}
+
+// WithholdTwilioToken replaces the column twilio_auth_token of the
+// qualified column list cols by an expression that tells only whether a
+// token is set: gatehouse.TokenWithheld as bytes (marker, the dialect's
+// literal of it), or NULL. The session check reads workspaces so (SPEC §11:
+// it never reads a sealed secret); an update that carries the marker back
+// keeps the stored token (see WorkspaceSets).
+func WithholdTwilioToken(alias, cols, marker string) string {
+	col := alias + ".twilio_auth_token"
+	return withhold(cols, col, "CASE WHEN length("+col+") > 0 THEN "+marker+" END")
+}
+
+func withhold(cols, col, expr string) string {
+	if strings.Count(cols, col) != 1 {
+		panic("sqlcodec: no single " + col + " in " + cols)
 	}
-	return strings.Replace(cols, col,
-		"CASE WHEN "+col+" = '' THEN '' ELSE '"+gatehouse.PasswordWithheld+"' END", 1)
+	return strings.Replace(cols, col, expr, 1)
 }
 
 // EscapeLike escapes LIKE's wildcards (and the escape character itself) in
@@ -135,7 +149,9 @@ func WorkspaceSets(u gatehouse.WorkspaceUpdate, a *Args, b func(bool) any, now a
 	}
 	if t := u.Twilio; t != nil {
 		set("twilio_account_sid", t.AccountSID)
-		set("twilio_auth_token", NullBytes(t.AuthToken))
+		if string(t.AuthToken) != gatehouse.TokenWithheld {
+			set("twilio_auth_token", NullBytes(t.AuthToken))
+		}
 		set("twilio_from", t.From)
 		set("twilio_messaging_service_sid", t.MessagingServiceSID)
 	}
