@@ -269,6 +269,19 @@ func (r *Reader) Err() error { return r.err }
 // and one final one, empty when size is a multiple of ChunkSize.
 func chunkCount(size int64) int { return int(size/ChunkSize) + 1 }
 
+// readChunkCount is how many chunks the reader expects of d: chunkCount,
+// or, for a document stored before Upload.Close flushed a full last chunk
+// (a size that is a multiple of ChunkSize, and as many chunks, the last
+// one full and sealed as final), that count. Either way the final chunk's
+// AAD binds "final" and the size, so a count altered from one shape to the
+// other fails to open instead of reading short or long.
+func readChunkCount(d *Document) int {
+	if d.Size > 0 && d.Size%ChunkSize == 0 && int64(d.Chunks) == d.Size/ChunkSize {
+		return d.Chunks
+	}
+	return chunkCount(d.Size)
+}
+
 // Size returns the document's size.
 func (r *Reader) Size() int64 { return r.doc.Size }
 

@@ -401,7 +401,7 @@ func (s *Service) Open(ctx context.Context, v Viewer, d *Document, ip string) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: document %d key: %w", ErrTampered, d.ID, err)
 	}
-	r := &Reader{ctx: ctx, store: s.Store, doc: d, total: chunkCount(d.Size)}
+	r := &Reader{ctx: ctx, store: s.Store, doc: d, total: readChunkCount(d)}
 	for i := range r.aead {
 		if r.aead[i], err = newChunkAEAD(key); err != nil {
 			clear(key)
