@@ -333,7 +333,7 @@ func TestBrowserTryItOut(t *testing.T) {
 		t.Fatalf("printed recovery codes page: %+v, want the header and links hidden, the codes visible", pr)
 	}
 	w.press("saved them", `.print-area a[href="/account/security?done=added"]`, "/account/security", "e2e-security")
-	w.wantText("security page", "Two-factor method added.")
+	w.wantText("security page", "The method is on: it will be asked for at sign-in.")
 	if n := w.count(`#method-totp .method-state.on`); n != 1 {
 		t.Fatal("the authenticator app card does not say On")
 	}

@@ -126,7 +126,7 @@ func (s *Server) showSecurityPage(w http.ResponseWriter, r *http.Request, status
 		p.Flash = "Recovery code accepted. You have " + strconv.Itoa(left) + " left."
 	} else if flash := r.URL.Query().Get("done"); flash != "" {
 		p.Flash = map[string]string{
-			"added": "Two-factor method added.", "removed": "Two-factor method removed.", "reauth": "Verified. You can make changes for the next 10 minutes.", "notifications": "Your e-mail settings were saved.",
+			"added": "The method is on: it will be asked for at sign-in.", "removed": "The method is off.", "reauth": "Verified. You can make changes for the next 10 minutes.", "notifications": "Your e-mail settings were saved.",
 			"devices": "Trusted devices forgotten: they will be asked for the second step again.", "password": "Password changed. Your other browsers were signed out.",
 		}[flash]
 	}
