@@ -48,7 +48,11 @@ func TestBrowserLayoutFits(t *testing.T) {
 	// store directly) and addresses near the 254-character limit.
 	long := strings.Repeat("Bartholomew", 21)[:230]
 	longEmail := strings.Repeat("bartholomew.", 15) + "someone@example-with-a-long-domain.com"
-	u := &gatehouse.User{Email: longEmail, Name: long, Role: gatehouse.RoleMember, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+	hash, err := e.hasher.Hash(ctx, goodPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &gatehouse.User{Email: longEmail, Name: long, Role: gatehouse.RoleMember, PasswordHash: hash, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
 	if err := e.store.CreateUser(ctx, ws.ID, u); err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +113,12 @@ func TestBrowserLayoutFits(t *testing.T) {
 	for _, p := range []string{"/dashboard", "/dashboard/users", fmt.Sprintf("/dashboard/users/%d", u.ID),
 		"/dashboard/audit", "/dashboard/security/coverage", "/dashboard/settings/security", "/dashboard/settings/branding", "/dashboard/clients", fmt.Sprintf("/dashboard/clients/%d", longClient.ID), "/account/security"} {
 		check("owner", p)
+	}
+	ct.signOut()
+	// The member with the long name and address is greeted by name.
+	ct.login("acme", longEmail, goodPassword, "/dashboard")
+	for _, p := range []string{"/dashboard", "/dashboard/clients"} {
+		check("long-named member", p)
 	}
 	ct.signOut()
 	// Signed out, the logo and the display name head the sign-in pages too.
