@@ -57,7 +57,7 @@ type fixture struct {
 	staff  portal.Viewer
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "g.db"))
 	if err != nil {
@@ -87,7 +87,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{svc: svc, store: h, ws: ws, client: c, staff: staff}
 }
 
-func (f *fixture) upload(t *testing.T, name string, data []byte) *portal.Document {
+func (f *fixture) upload(t testing.TB, name string, data []byte) *portal.Document {
 	t.Helper()
 	ctx := context.Background()
 	up, err := f.svc.BeginUpload(ctx, f.staff, f.client.ID, name)

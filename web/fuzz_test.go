@@ -106,3 +106,106 @@ func FuzzLoginForm(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUploadForm posts any multipart body (the upload path: the form and
+// multipart parsing that streams files into sealed chunks) as a client's
+// upload: never a server error; a stored document is at most the body's
+// size, with a title and note of at most 16 KiB; and a refused upload
+// leaves nothing behind.
+func FuzzUploadForm(f *testing.F) {
+	e := newEnvWith(f, sqliteBackend, func(e *env) { e.maxUpload = 64 << 10 })
+	fx := newPortalFixture(f, e)
+	h := e.srv.Config.Handler
+	login := httptest.NewRequest("POST", "http://acme.gatehouse.test/login",
+		strings.NewReader(url.Values{"email": {"client@example.com"}, "password": {goodPassword}}.Encode()))
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var cookie string
+	for _, c := range serveFuzz(h, login).Cookies() {
+		if c.Name == "gatehouse_session" {
+			cookie = c.Value
+		}
+	}
+	if cookie == "" {
+		f.Fatal("the seed sign-in set no session cookie")
+	}
+	part := func(name, file, body string) string {
+		disp := `form-data; name="` + name + `"`
+		if file != "" {
+			disp += `; filename="` + file + `"`
+		}
+		return "--B\r\nContent-Disposition: " + disp + "\r\n\r\n" + body + "\r\n"
+	}
+	for _, s := range [][2]string{
+		{"multipart/form-data; boundary=B", part("title", "", "T") + part("file", "a.pdf", "%PDF-1.4 x") + "--B--\r\n"},
+		{"multipart/form-data; boundary=B", part("file", "a.txt", "one") + part("file", "b.txt", "two") + "--B--\r\n"},
+		{"multipart/form-data; boundary=B", part("request", "", "99999") + part("file", "a.txt", "x") + "--B--\r\n"},
+		{"multipart/form-data; boundary=B", part("request", "", "-1") + part("file", "a.txt", "x") + "--B--\r\n"},
+		{"multipart/form-data; boundary=B", part("file", "../../etc/passwd", "x") + "--B--\r\n"},
+		{"multipart/form-data; boundary=B", part("file", "a.txt", strings.Repeat("x", 70<<10)) + "--B--\r\n"},
+		{"multipart/form-data; boundary=B", part("note", "", strings.Repeat("n", 20<<10)) + part("file", "a.txt", "x") + "--B--\r\n"},
+		{"multipart/form-data; boundary=B", part("file", "a.txt", "no end")},
+		{"multipart/form-data; boundary=B", "--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--\r\n"},
+		{"multipart/form-data", "--B--"},
+		{"application/x-www-form-urlencoded", "title=x"},
+		{"multipart/mixed; boundary=B", part("file", "a.txt", "x") + "--B--\r\n"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		before := e.documentCount(fx.ws.ID)
+		r := httptest.NewRequest("POST", "http://acme.gatehouse.test/portal/documents", strings.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		r.AddCookie(&http.Cookie{Name: "gatehouse_session", Value: cookie})
+		resp := serveFuzz(h, r)
+		if resp.StatusCode >= 500 {
+			t.Fatalf("content type %q, body %q: status %d", contentType, body, resp.StatusCode)
+		}
+		ds, err := e.store.ListDocuments(t.Context(), fx.ws.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusSeeOther {
+			if len(ds) != before || !e.noPendingUploads() {
+				t.Fatalf("a refused upload (%d) left %d documents or chunks behind", resp.StatusCode, len(ds)-before)
+			}
+			return
+		}
+		for _, d := range ds[:len(ds)-before] {
+			if d.Size > int64(len(body)) || len(d.Title) > 16<<10 || len(d.Note) > 16<<10 || d.ClientID != fx.alpha.ID {
+				t.Fatalf("stored %+v from a %d-byte body", d, len(body))
+			}
+		}
+	})
+}
+
+// FuzzLinkTokens asks for any token on the three e-mailed-link routes
+// (the link token decoding path): never a server error, and only the
+// mailed token opens its page.
+func FuzzLinkTokens(f *testing.F) {
+	e := newEnv(f)
+	ws := e.workspace("fz")
+	e.enableSignup(ws)
+	if _, _, err := e.accounts.Invite(f.Context(), ws, nil, "new@example.com", "member"); err != nil {
+		f.Fatal(err)
+	}
+	link := e.lastLink("new@example.com")
+	token := link[strings.LastIndex(link, "/")+1:]
+	h := e.srv.Config.Handler
+	for _, s := range []string{token, token + "x", token[:len(token)-1], strings.ToUpper(token), token + "=", token + "%00",
+		"", "x", "..", "%2e%2e", strings.Repeat("A", 43), strings.Repeat("A", 5000), "\xff\xfe", "a/b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		for _, route := range []string{"/invite/", "/password/reset/", "/signup/confirm/"} {
+			r := httptest.NewRequest("GET", "http://fz.gatehouse.test/", nil)
+			r.URL.Path, r.URL.RawPath = route+tok, "" // any bytes, as a client may send
+			resp := serveFuzz(h, r)
+			if resp.StatusCode >= 500 {
+				t.Fatalf("%s%q: status %d", route, tok, resp.StatusCode)
+			}
+			if resp.StatusCode == http.StatusOK && (route != "/invite/" || tok != token) {
+				t.Fatalf("%s%q opened a page", route, tok)
+			}
+		}
+	})
+}
