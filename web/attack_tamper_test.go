@@ -179,6 +179,7 @@ func TestAttackTamperHiddenFields(t *testing.T) {
 	o.login("acme", "owner@example.com", goodPassword, "/dashboard")
 	before := mustWS(t, e, "acme")
 	for name, form := range map[string]url.Values{
+		"required without a method":  {"mfa_mode": {"required"}, "methods": {"totp"}, "trusted_device_days": {"30"}, "grace_days": {"0"}},
 		"unknown mode":               {"mfa_mode": {"always"}, "methods": {"totp"}, "trusted_device_days": {"30"}, "grace_days": {"0"}},
 		"sms without Twilio":         {"mfa_mode": {"optional"}, "methods": {"sms"}, "trusted_device_days": {"30"}, "grace_days": {"0"}},
 		"unknown method":             {"mfa_mode": {"optional"}, "methods": {"pigeon"}, "trusted_device_days": {"30"}, "grace_days": {"0"}},
