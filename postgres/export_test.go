@@ -84,7 +84,7 @@ func (db *DB) HoldListener() (release func()) {
 func (db *DB) HoldNotices() (release func()) {
 	held := make(chan struct{})
 	db.listen.mu.Lock()
-	db.listen.onNotice = func() { <-held }
+	db.listen.onNotice = func(string) bool { <-held; return true }
 	db.listen.mu.Unlock()
 	var once sync.Once
 	return func() {
@@ -93,6 +93,23 @@ func (db *DB) HoldNotices() (release func()) {
 			db.listen.onNotice = nil
 			db.listen.mu.Unlock()
 			close(held)
+		})
+	}
+}
+
+// LoseNotices makes the listener lose every notice, as a connection
+// through a pooler in transaction mode would, until the returned function
+// is called (once or more).
+func (db *DB) LoseNotices() (hear func()) {
+	db.listen.mu.Lock()
+	db.listen.onNotice = func(string) bool { return false }
+	db.listen.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			db.listen.mu.Lock()
+			db.listen.onNotice = nil
+			db.listen.mu.Unlock()
 		})
 	}
 }

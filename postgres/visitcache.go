@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,13 +24,13 @@ import (
 // gatehouse_visits, inside the writing transaction, whenever a session,
 // user, method or workspace row changes. Each DB listens on a connection of
 // its own and drops the visits a notice names. The cache serves only while
-// that connection is proven current: every pingEvery the listener sends a
-// query, and PostgreSQL delivers every notice committed before the query
-// ahead of its answer, so after the answer the cache holds nothing older
-// than the query's start. The cache then serves until freshFor after that
-// start; a lost, stuck or not yet established connection stops it serving
-// (emptied) within freshFor — under a second — and a new connection starts
-// it again empty.
+// that connection is proven current: every pingEvery the listener notifies
+// the channel itself (a probe) and waits to hear it back; notices reach
+// listeners in commit order, so once it has, the cache holds nothing older
+// than the probe's start. The cache then serves until freshFor after that
+// start; a lost, stuck, deaf (a pooler in transaction mode) or not yet
+// established connection stops it serving (emptied) within freshFor —
+// under a second — and a new connection starts it again empty.
 //
 // This process's own changes: a query tracer on the pool empties the whole
 // cache once a statement that wrote (or failed, so may have) is committed —
@@ -63,9 +65,9 @@ type listener struct {
 	// dial connects; tests replace it to keep the listener from coming back.
 	dial func(ctx context.Context, config *pgconn.Config) (*pgconn.PgConn, error)
 	pid  uint32 // the listening backend's, for tests
-	// onNotice, when set, runs before each notice is handled (tests hold
-	// notices with it).
-	onNotice func()
+	// onNotice, when set, runs before each notice is handled; a notice it
+	// returns false for is lost (tests hold and lose notices with it).
+	onNotice func(payload string) bool
 }
 
 func startListener(cache *visitcache.Cache, config *pgconn.Config) *listener {
@@ -105,17 +107,26 @@ func (l *listener) run(ctx context.Context) {
 // got as far as serving.
 func (l *listener) listen(ctx context.Context) (listened bool) {
 	config := l.config.Copy()
-	var schema string
+	var (
+		schema string
+		nonce  = newNonce()
+		heard  uint64 // the last of this listener's probes heard back
+	)
 	config.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) {
 		l.mu.Lock()
 		hook := l.onNotice
 		l.mu.Unlock()
-		if hook != nil {
-			hook()
+		if hook != nil && !hook(n.Payload) {
+			return
 		}
-		if n.Channel == visitChannel && schema != "" {
-			l.drop(schema, n.Payload)
+		if n.Channel != visitChannel || schema == "" {
+			return
 		}
+		if p, ok := probeOf(schema, nonce, n.Payload); ok {
+			heard = max(heard, p)
+			return
+		}
+		l.drop(schema, n.Payload)
 	}
 	l.mu.Lock()
 	dial := l.dial
@@ -133,33 +144,67 @@ func (l *listener) listen(ctx context.Context) (listened bool) {
 	l.mu.Lock()
 	l.pid = conn.PID()
 	l.mu.Unlock()
+	var sent uint64
 	for {
+		// The proof: a notice of our own, sent now, heard back. Notices
+		// reach listeners in commit order, so once it is heard every
+		// notice committed before start has been handled. (A plain query
+		// would prove less: behind a pooler in transaction mode, the
+		// connection that answers need not be the one listening.)
 		start := time.Now()
-		pctx, cancel := context.WithTimeout(ctx, freshFor)
-		_, err := conn.Exec(pctx, `SELECT 1`).ReadAll()
-		cancel()
+		sent++
+		_, err := conn.ExecParams(ctx, `SELECT pg_notify($1, $2)`,
+			[][]byte{[]byte(visitChannel), []byte(schema + " probe " + nonce + " " + strconv.FormatUint(sent, 10))},
+			nil, nil, nil).Close()
 		if err != nil {
 			return listened
 		}
-		// Every notice committed before start has been handled.
+		for answerBy := start.Add(freshFor); heard < sent; {
+			if !time.Now().Before(answerBy) || !l.wait(ctx, conn, answerBy) {
+				return listened // unanswered: it cannot tell any more
+			}
+		}
 		l.cache.Renew(start.Add(freshFor))
 		listened = true
-		next := start.Add(pingEvery)
-		for {
-			wctx, cancel := context.WithDeadline(ctx, next)
-			err := conn.WaitForNotification(wctx)
-			cancel()
-			if ctx.Err() != nil {
+		for next := start.Add(pingEvery); time.Now().Before(next); {
+			if !l.wait(ctx, conn, next) {
 				return listened
-			}
-			if err != nil && !pgconn.Timeout(err) {
-				return listened
-			}
-			if !time.Now().Before(next) {
-				break
 			}
 		}
 	}
+}
+
+// wait handles notices until one arrives or deadline passes, reporting
+// false when the listener must stop: ctx ended or the connection failed.
+func (l *listener) wait(ctx context.Context, conn *pgconn.PgConn, deadline time.Time) bool {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	err := conn.WaitForNotification(wctx)
+	if ctx.Err() != nil {
+		return false
+	}
+	// An error before the deadline is the connection's.
+	return err == nil || wctx.Err() != nil
+}
+
+// probeOf returns the number of one of this listener's probes,
+// "<schema> probe <nonce> <n>"; ok is false for any other notice.
+func probeOf(schema, nonce, payload string) (n uint64, ok bool) {
+	f := strings.Fields(payload)
+	if len(f) != 4 || f[1] != "probe" {
+		return 0, false
+	}
+	if f[0] != schema || f[2] != nonce {
+		return 0, true // another listener's probe: nothing changed
+	}
+	n, err := strconv.ParseUint(f[3], 10, 64)
+	return n, err == nil
+}
+
+func newNonce() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // drop drops the visits a notice "<schema> <kind> <workspace id> <id>"

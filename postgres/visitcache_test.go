@@ -104,3 +104,35 @@ func TestVisitCacheListenerLost(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestVisitCacheDeafListener checks that a listener whose connection
+// answers queries but hears no notices (as through a pooler in transaction
+// mode, where LISTEN lands on one server connection and the query on
+// another) turns the cache off: only its own notice heard back proves it
+// current, never an answer alone.
+func TestVisitCacheDeafListener(t *testing.T) {
+	p := twoInstances(t)
+	b := p.B.(*postgres.DB)
+	deadline := time.Now().Add(30 * time.Second) // only a hang reaches it
+	for !b.VisitCacheOn() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache never came on")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	hear := b.LoseNotices()
+	defer hear()
+	for b.VisitCacheOn() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache stayed on while its listener heard nothing")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	hear()
+	for !b.VisitCacheOn() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache never came back")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
