@@ -276,6 +276,16 @@ func (db *DB) AddSessionFailure(ctx context.Context, workspaceID, sessionID int6
 	return n, nil
 }
 
+// findVisit is the query behind every signed-in request the cache misses.
+var findVisit = `
+		SELECT ` + sqlcodec.Qualify("s", sessionCols) + `, ` + sqlcodec.WithholdPassword("u", sqlcodec.Qualify("u", userCols)) + `, ` + sqlcodec.WithholdTwilioToken("w", sqlcodec.Qualify("w", workspaceCols), "'"+gatehouse.TokenWithheld+"'::bytea") + `,
+		       (SELECT string_agg(f.method, ',') FROM factors f
+		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
+		FROM sessions s
+		JOIN users u ON u.id = s.user_id AND u.workspace_id = s.workspace_id
+		JOIN workspaces w ON w.id = s.workspace_id
+		WHERE s.token_hash = $1 AND s.workspace_id = $2`
+
 // findVisit reads a visit (see FindVisit and the visit cache): one read by
 // the unique token hash index, with the user and workspace joined in and
 // the user's active methods gathered by a subquery.
@@ -288,15 +298,7 @@ func (db *DB) findVisit(ctx context.Context, workspaceID int64, tokenHash []byte
 		methods *string
 	)
 	dest := append(append(append(sr.dest(), ur.dest()...), wr.dest()...), &methods)
-	err := db.pool.QueryRow(ctx, `
-		SELECT `+sqlcodec.Qualify("s", sessionCols)+`, `+sqlcodec.WithholdPassword("u", sqlcodec.Qualify("u", userCols))+`, `+sqlcodec.WithholdTwilioToken("w", sqlcodec.Qualify("w", workspaceCols), "'"+gatehouse.TokenWithheld+"'::bytea")+`,
-		       (SELECT string_agg(f.method, ',') FROM factors f
-		        WHERE f.workspace_id = s.workspace_id AND f.user_id = s.user_id AND f.active)
-		FROM sessions s
-		JOIN users u ON u.id = s.user_id AND u.workspace_id = s.workspace_id
-		JOIN workspaces w ON w.id = s.workspace_id
-		WHERE s.token_hash = $1 AND s.workspace_id = $2`, tokenHash, workspaceID,
-	).Scan(dest...)
+	err := db.pool.QueryRow(ctx, findVisit, tokenHash, workspaceID).Scan(dest...)
 	if err != nil {
 		return nil, fmt.Errorf("find session: %w", translate(err))
 	}

@@ -36,6 +36,31 @@ func BenchmarkSignedInPage(b *testing.B) {
 	})
 }
 
+// BenchmarkMe measures GET /api/v1/me of a signed-in client on SQLite:
+// the session check (from the visit cache after the first request), the
+// gate and a small JSON body.
+func BenchmarkMe(b *testing.B) {
+	e := newEnv(b)
+	e.workspace("acme")
+	br := e.browser()
+	br.login("acme", "client@example.com", goodPassword, "/portal")
+	cookie := &http.Cookie{Name: "gatehouse_session", Value: br.cookie("acme")}
+	handler := e.srv.Config.Handler
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", wsURL("acme", "/api/v1/me"), nil)
+			req.AddCookie(cookie)
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+	})
+}
+
 func BenchmarkBareHandler(b *testing.B) {
 	e := newEnv(b)
 	e.workspace("acme")
