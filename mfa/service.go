@@ -381,7 +381,7 @@ func (a attempt) wrong(cause error) error {
 // slipped in since it read the counter (th) is refused as throttled. (A
 // forgotten counter restarts at 1, which never exceeds the old count plus
 // one.) In a pending login the login's count is of tries too: past the
-// limit the code is not even looked at.
+// limit the code is not even looked at (ErrLoginEnded).
 func (s *Service) countAttempt(ctx context.Context, v *gatehouse.Visit, th gatehouse.Throttle, now time.Time, pending bool) (attempt, error) {
 	after, err := s.Store.AddFailure(ctx, v.Workspace.ID, lockKey(v.User.ID), now, now.Add(-accountBackoff.Forget))
 	if err != nil {
@@ -400,7 +400,13 @@ func (s *Service) countAttempt(ctx context.Context, v *gatehouse.Visit, th gateh
 			return attempt{}, err
 		}
 		if a.attempts > MaxLoginFailures {
-			return attempt{}, ErrTooManyFailures
+			// The login's last try is taken, and ends the login if its
+			// code is wrong (attempt.wrong). A try past it is refused
+			// unseen but does not end the login itself: that last try may
+			// be the right code on its way through the gate (a form
+			// submitted many times at once), and ending the login under it
+			// would spend the code and sign no one in.
+			return attempt{}, ErrLoginEnded
 		}
 	}
 	return a, nil

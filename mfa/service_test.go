@@ -1191,7 +1191,7 @@ func TestLoginFailures(t *testing.T) {
 				switch {
 				case errors.Is(err, mfa.ErrMismatch), errors.Is(err, mfa.ErrTooManyFailures) && checked < mfa.MaxLoginFailures:
 					checked++
-				case errors.As(err, new(*mfa.ThrottledError)), errors.Is(err, mfa.ErrTooManyFailures):
+				case errors.As(err, new(*mfa.ThrottledError)), errors.Is(err, mfa.ErrTooManyFailures), errors.Is(err, mfa.ErrLoginEnded):
 				default:
 					t.Errorf("burst guess: %v", err)
 				}
@@ -2008,10 +2008,11 @@ func TestConfirmCountsAttempts(t *testing.T) {
 				if th := h.throttle(t, h.user); th.Failures != mfa.MaxLoginFailures {
 					t.Errorf("account failures = %d, want %d", th.Failures, mfa.MaxLoginFailures)
 				}
-				// Past the limit even the right code is not looked at.
+				// Past the limit even the right code is not looked at: the
+				// login is over (the web layer ended it on the fifth).
 				h.clock.Advance(time.Second) // the account's pause after five failures
-				if err := e.confirm(h, v, right()); !errors.Is(err, mfa.ErrTooManyFailures) {
-					t.Fatalf("the right code after the limit = %v; want ErrTooManyFailures", err)
+				if err := e.confirm(h, v, right()); !errors.Is(err, mfa.ErrLoginEnded) {
+					t.Fatalf("the right code after the limit = %v; want ErrLoginEnded", err)
 				}
 				v = h.reload(t, v)
 				if len(v.Methods) != 0 {
