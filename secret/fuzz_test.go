@@ -12,8 +12,8 @@ import (
 // FuzzOpen hands Open any sealed bytes and owner (a TOTP seed, Twilio
 // token or document key read back from a tampered database, under a
 // keyring that also holds a previous key): it never panics, every failure
-// is ErrDecrypt, and only the value sealed for that owner, unaltered,
-// opens, to exactly what was sealed.
+// is ErrDecrypt, and only a value sealed for that owner opens, to exactly
+// what was sealed.
 func FuzzOpen(f *testing.F) {
 	old, err := secret.NewKeyring(bytes.Repeat([]byte{1}, secret.KeySize))
 	if err != nil {
@@ -49,7 +49,11 @@ func FuzzOpen(f *testing.F) {
 			}
 			return
 		}
-		if aad != owner || (!bytes.Equal(in, sealed) && !bytes.Equal(in, prevSealed)) || !bytes.Equal(got, plain) {
+		// Only a value sealed for this owner opens, to what was sealed.
+		// (Seal's nonce is random, so the seeds a fuzz worker gets were
+		// sealed in another process: the test cannot compare bytes, only
+		// what they open to.)
+		if aad != owner || !bytes.Equal(got, plain) {
 			t.Fatalf("opened %x under %q to %q", in, aad, got)
 		}
 	})
