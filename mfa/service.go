@@ -2,6 +2,7 @@ package mfa
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -340,6 +341,13 @@ func (s *Service) Verify(ctx context.Context, v *gatehouse.Visit, method, code, 
 		var to string
 		if to, err = s.destination(ctx, v, gatehouse.Method(method)); err == nil {
 			err = s.useCode(ctx, v, gatehouse.Method(method), to, code, now)
+			if errors.Is(err, ErrMismatch) && pending && s.spentHere(ctx, v, gatehouse.Method(method), to, code) {
+				// This login's own code, spent by another request of the
+				// same login (a form submitted twice), which passes the
+				// gate with it: not a wrong guess, so it neither counts as
+				// one nor ends the login under the request that won.
+				err = ErrLoginEnded
+			}
 		}
 	}
 	if err != nil {
@@ -552,6 +560,17 @@ func (s *Service) useCode(ctx context.Context, v *gatehouse.Visit, channel gateh
 		return ErrExpired
 	}
 	return ErrMismatch
+}
+
+// spentHere reports whether code is the login's newest code on channel
+// and has been used.
+func (s *Service) spentHere(ctx context.Context, v *gatehouse.Visit, channel gatehouse.Method, to, code string) bool {
+	code, ok := NormalizeCode(code)
+	if !ok {
+		return false
+	}
+	latest, err := s.Store.FindLatestCode(ctx, v.Workspace.ID, v.Session.ID, channel)
+	return err == nil && latest.UsedAt != nil && subtle.ConstantTimeCompare(latest.MAC, s.codeMAC(v, channel, to, code)) == 1
 }
 
 func (s *Service) useRecoveryCode(ctx context.Context, v *gatehouse.Visit, input string, now time.Time) error {

@@ -1068,7 +1068,7 @@ func TestVerifyEmailCode(t *testing.T) {
 			other := h.pending(t)
 			h.verifyErr(t, other, "email", codeA, mfa.ErrNoCode)
 			h.verify(t, a, "email", codeA)
-			h.verifyErr(t, a, "email", codeA, mfa.ErrMismatch) // used
+			h.verifyErr(t, a, "email", codeA, mfa.ErrLoginEnded) // used: the login went on with it
 			h.verifyErr(t, other, "email", codeA, mfa.ErrNoCode)
 
 			// Once the other login has a code of its own, A's code is just
