@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -189,9 +190,14 @@ func isLoopback(host string) bool {
 // few messages and a fresh connection never trips over a server's idle
 // timeout.
 type SMTP struct {
+	// Brands, when set, gives every e-mail an HTML alternative in its
+	// workspace's branding (SPEC §16), read as the message is sent; nil
+	// sends the plain text alone.
+	Brands BrandStore
+
 	cfg       SMTPConfig
 	from      *netmail.Address
-	msgDomain string // right-hand side of Message-IDs
+	msgDomain string // right-hand side of Message-IDs and Content-IDs
 }
 
 // NewSMTP returns an SMTP sender for cfg whose messages come from from, an
@@ -313,9 +319,11 @@ func (s *SMTP) client(timeout time.Duration, dial gomail.DialContextFunc) (*goma
 	return gomail.NewClient(s.cfg.Host, opts...)
 }
 
-// message builds the e-mail for m. A recipient that is not an address is a
-// permanent failure: no retry will make it one.
-func (s *SMTP) message(m gatehouse.Message) (*gomail.Msg, error) {
+// message builds the e-mail for m: its plain text, and with Brands an HTML
+// alternative in the workspace's branding with the logo as an inline part.
+// A recipient that is not an address is a permanent failure: no retry will
+// make it one. Failing to read the branding is not: the next attempt may.
+func (s *SMTP) message(ctx context.Context, m gatehouse.Message) (*gomail.Msg, error) {
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	msg.FromMailAddress(s.from)
 	if err := msg.To(m.To); err != nil {
@@ -330,6 +338,34 @@ func (s *SMTP) message(m gatehouse.Message) (*gomail.Msg, error) {
 	// out-of-office replies should stay quiet.
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	if s.Brands == nil {
+		return msg, nil
+	}
+	// The branding is read now rather than stored with the message: the
+	// logo would be copied into every queued message (and the text is
+	// scrubbed once sent anyway), and mail sent after a branding change
+	// shows the new brand.
+	b, ok, err := LoadBrand(ctx, s.Brands, m.WorkspaceID)
+	if err != nil || !ok {
+		return msg, err
+	}
+	logoSrc := ""
+	if len(b.Logo) > 0 {
+		// The logo travels inside the message: a remote image is blocked by
+		// most mail clients, and fetching it would tell the server who
+		// opened which e-mail when.
+		cid := "logo-" + b.LogoID + "@" + s.msgDomain
+		if err := msg.EmbedReader("logo.png", bytes.NewReader(b.Logo),
+			gomail.WithFileContentID("<"+cid+">"), gomail.WithFileContentType("image/png")); err != nil {
+			return nil, fmt.Errorf("message %d: embed logo: %w", m.ID, err)
+		}
+		logoSrc = "cid:" + cid
+	}
+	html, err := HTML(b, m.Subject, m.Body, logoSrc)
+	if err != nil {
+		return nil, fmt.Errorf("message %d: %w", m.ID, err)
+	}
+	msg.AddAlternativeString(gomail.TypeTextHTML, html)
 	return msg, nil
 }
 
@@ -340,12 +376,12 @@ func (s *SMTP) message(m gatehouse.Message) (*gomail.Msg, error) {
 // operator's to fix, not the message's, and the message should go out once
 // they are fixed.
 func (s *SMTP) Send(ctx context.Context, m gatehouse.Message) error {
-	msg, err := s.message(m)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	msg, err := s.message(ctx, m)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout())
-	defer cancel()
 	dl, _ := ctx.Deadline() // always set by WithTimeout
 	timeout := time.Until(dl)
 	if timeout <= 0 || ctx.Err() != nil {

@@ -9,14 +9,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log"
 	"math/big"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -172,11 +175,20 @@ func newSender(tb testing.TB, url string, tlsConfig *tls.Config) *mail.SMTP {
 	return s
 }
 
-// parsedMail is a received message, decoded.
+// parsedMail is a received message, decoded. Body is the text/plain part
+// (the whole body of a single-part message), HTML the text/html part, and
+// Inline the other parts of a multipart message.
 type parsedMail struct {
 	From, To, Subject, MessageID, ContentType, AutoSubmitted string
 	Date                                                     time.Time
-	Body                                                     string
+	Body, HTML                                               string
+	Inline                                                   []mimePart
+}
+
+// mimePart is a non-text part of a received message.
+type mimePart struct {
+	ContentType, ContentID, Disposition string
+	Data                                []byte
 }
 
 func parseMail(tb testing.TB, data []byte) parsedMail {
@@ -193,19 +205,11 @@ func parseMail(tb testing.TB, data []byte) parsedMail {
 		}
 		return v
 	}
-	var body io.Reader = msg.Body
-	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-		body = quotedprintable.NewReader(body)
-	}
-	b, err := io.ReadAll(body)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	date, err := msg.Header.Date()
 	if err != nil {
 		tb.Errorf("Date header: %v", err)
 	}
-	return parsedMail{
+	p := parsedMail{
 		From:          header("From"),
 		To:            header("To"),
 		Subject:       header("Subject"),
@@ -213,7 +217,52 @@ func parseMail(tb testing.TB, data []byte) parsedMail {
 		ContentType:   msg.Header.Get("Content-Type"),
 		AutoSubmitted: msg.Header.Get("Auto-Submitted"),
 		Date:          date,
-		Body:          strings.ReplaceAll(string(b), "\r\n", "\n"),
+	}
+	p.addPart(tb, textproto.MIMEHeader(msg.Header), msg.Body)
+	return p
+}
+
+// addPart decodes one MIME entity into p, descending into multiparts.
+func (p *parsedMail) addPart(tb testing.TB, h textproto.MIMEHeader, body io.Reader) {
+	tb.Helper()
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		ct = "text/plain"
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		tb.Fatalf("Content-Type %q: %v", ct, err)
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			part, err := mr.NextRawPart()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				tb.Fatalf("%s: %v", mt, err)
+			}
+			p.addPart(tb, part.Header, part)
+		}
+	}
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	switch mt {
+	case "text/plain":
+		p.Body = strings.ReplaceAll(string(b), "\r\n", "\n")
+	case "text/html":
+		p.HTML = strings.ReplaceAll(string(b), "\r\n", "\n")
+	default:
+		p.Inline = append(p.Inline, mimePart{ContentType: mt, ContentID: h.Get("Content-ID"), Disposition: h.Get("Content-Disposition"), Data: b})
 	}
 }
 

@@ -3,8 +3,10 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
@@ -226,6 +228,8 @@ func (s *Server) handleLanding(w http.ResponseWriter, r *http.Request) {
 type outboxPage struct {
 	page
 	Messages []gatehouse.Message
+	// HTML offers each e-mail's HTML part (MailHTML is set).
+	HTML bool
 }
 
 // handleDevOutbox lists recent mail for local development (--demo only):
@@ -244,5 +248,43 @@ func (s *Server) handleDevOutbox(w http.ResponseWriter, r *http.Request) {
 			ms = append(ms, m)
 		}
 	}
-	s.render(w, r, http.StatusOK, "outbox", outboxPage{page: s.page(r, "Dev outbox"), Messages: ms})
+	s.render(w, r, http.StatusOK, "outbox", outboxPage{page: s.page(r, "Dev outbox"), Messages: ms, HTML: s.mailHTML != nil})
+}
+
+// mailPreviewCSP lets an e-mail's HTML part show as its mail client would:
+// its inline styles and its logo (a data: URL here, an inline part in the
+// mail), and nothing else — no script, no request anywhere.
+const mailPreviewCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+// handleDevOutboxHTML shows the HTML part of one e-mail of the dev outbox,
+// in its workspace's branding as it stands now (as SMTP would send it).
+func (s *Server) handleDevOutboxHTML(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.handleNotFound(w, r)
+		return
+	}
+	m, err := s.store.FindMessage(r.Context(), id)
+	if errors.Is(err, gatehouse.ErrNotFound) || (err == nil && m.Channel != "email") {
+		s.handleNotFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	html, err := s.mailHTML(r.Context(), *m)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		s.handleNotFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", mailPreviewCSP)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, html)
 }

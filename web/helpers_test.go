@@ -200,7 +200,8 @@ func (e *env) start() {
 		Sniff: http.DetectContentType, MaxUpload: e.maxUpload, Logger: discard(),
 		WorkspaceURL: func(slug string) string { return "http://" + slug + ".gatehouse.test" }}
 	srv, err := web.NewServer(web.Options{Store: db, Accounts: e.accounts, MFA: e.mfa, BaseURL: e.base, DevOutbox: true, Logger: discard(),
-		Portal: e.portal, MaxUploadBytes: e.maxUpload})
+		MailHTML: func(ctx context.Context, m gatehouse.Message) (string, error) { return mail.PreviewHTML(ctx, db, m) },
+		Portal:   e.portal, MaxUploadBytes: e.maxUpload})
 	if err != nil {
 		tb.Fatal(err)
 	}

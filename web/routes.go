@@ -16,6 +16,9 @@ func (s *Server) routes() http.Handler {
 	base.HandleFunc("GET /{$}", s.handleLanding)
 	if s.devOutbox {
 		base.HandleFunc("GET /_dev/outbox", s.handleDevOutbox)
+		if s.mailHTML != nil {
+			base.HandleFunc("GET /_dev/outbox/{id}", s.handleDevOutboxHTML)
+		}
 	}
 	base.HandleFunc("/", s.handleNotFound)
 

@@ -35,6 +35,7 @@ type Store interface {
 	FindAuditEvents(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter) ([]gatehouse.AuditEvent, error)
 	EachAuditEvent(ctx context.Context, workspaceID int64, f gatehouse.AuditFilter, fn func(gatehouse.AuditEvent) error) error
 	ListMessages(ctx context.Context, limit int) ([]gatehouse.Message, error)
+	FindMessage(ctx context.Context, id int64) (*gatehouse.Message, error)
 	FindLogo(ctx context.Context, workspaceID int64) (*gatehouse.Logo, error)
 }
 
@@ -47,7 +48,10 @@ type Options struct {
 	BaseURL string
 	// DevOutbox lists queued mail at /_dev/outbox on the base host (--demo).
 	DevOutbox bool
-	Logger    *slog.Logger
+	// MailHTML renders the HTML part of a queued e-mail, for the dev
+	// outbox to show; nil shows the text alone.
+	MailHTML func(ctx context.Context, m gatehouse.Message) (string, error)
+	Logger   *slog.Logger
 	// Observer is told about requests, sign-ins and codes (metrics); nil
 	// observes nothing.
 	Observer Observer
@@ -69,6 +73,7 @@ type Server struct {
 	baseHost  string // lowercase host[:port] of BaseURL
 	secure    bool   // https: Secure cookies with the __Host- prefix
 	devOutbox bool
+	mailHTML  func(ctx context.Context, m gatehouse.Message) (string, error)
 	pages     *pages
 	obs       Observer
 	portal    *portal.Service
@@ -95,7 +100,7 @@ func NewServer(o Options) (*Server, error) {
 	s := &Server{
 		store: o.Store, accounts: o.Accounts, mfa: o.MFA, log: o.Logger,
 		scheme: u.Scheme, baseHost: strings.ToLower(u.Host), secure: u.Scheme == "https",
-		devOutbox: o.DevOutbox, pages: p, obs: o.Observer, portal: o.Portal, maxUpload: o.MaxUploadBytes,
+		devOutbox: o.DevOutbox, mailHTML: o.MailHTML, pages: p, obs: o.Observer, portal: o.Portal, maxUpload: o.MaxUploadBytes,
 	}
 	if s.maxUpload <= 0 {
 		s.maxUpload = DefaultMaxUploadBytes

@@ -2,10 +2,12 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -388,6 +390,40 @@ func TestDevOutbox(t *testing.T) {
 		t.Errorf("the dev outbox lists the reset job, which is not mail:\n%s", res.body)
 	}
 	wantStatus(t, "outbox on a workspace host", e.browser().get(wsURL("acme", "/_dev/outbox")), http.StatusNotFound)
+
+	// Each e-mail links to its HTML part, in the workspace's branding, with
+	// the same link as the text, under a CSP that loads nothing.
+	logo := &gatehouse.Logo{ID: "0a1b2c3d4e5f6a7b", PNG: logoPNG(t, 40, 20), UpdatedAt: e.clock.Now()}
+	if _, err := e.store.SetBrand(context.Background(), ws.ID, gatehouse.Brand{DisplayName: "Acme <Tax>", Accent: "#0b5cad"}, logo, e.clock.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	href := regexp.MustCompile(`href="(/_dev/outbox/[0-9]+)"`).FindStringSubmatch(res.body)
+	if href == nil {
+		t.Fatalf("the outbox does not link to the HTML e-mail:\n%s", res.body)
+	}
+	link := regexp.MustCompile(`http://acme\.gatehouse\.test/password/reset/[A-Za-z0-9_-]+`).FindString(res.body)
+	html := e.browser().get(baseURL + href[1])
+	wantStatus(t, "HTML e-mail", html, http.StatusOK)
+	if csp := html.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none';") || !strings.Contains(csp, "sandbox") || strings.Contains(csp, "script") {
+		t.Errorf("HTML e-mail CSP %q", csp)
+	}
+	wantBody(t, "HTML e-mail", html, "Acme &lt;Tax&gt;")
+	wantBody(t, "HTML e-mail", html, "#0b5cad")
+	wantBody(t, "HTML e-mail", html, `src="data:image/png;base64,`+base64.StdEncoding.EncodeToString(logo.PNG)+`"`)
+	if link == "" || !strings.Contains(html.body, `href="`+link+`"`) {
+		t.Errorf("HTML e-mail lacks the text's link %q:\n%s", link, html.body)
+	}
+	wantStatus(t, "HTML of no message", e.browser().get(baseURL+"/_dev/outbox/999999"), http.StatusNotFound)
+	ms, err := e.store.ListMessages(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Channel != "email" {
+			wantStatus(t, "HTML of a "+m.Channel, e.browser().get(fmt.Sprintf("%s/_dev/outbox/%d", baseURL, m.ID)), http.StatusNotFound)
+		}
+	}
+	wantStatus(t, "HTML e-mail on a workspace host", e.browser().get(wsURL("acme", href[1])), http.StatusNotFound)
 }
 
 // TestLongUserAgent: a user agent cut to its stored length at a character

@@ -191,6 +191,11 @@ func (m Main) newApp(ctx context.Context, c config, sender mail.Sender, log *slo
 		Workspaces: store, Keys: keys, Validity: mfa.CodeTTL, Now: now,
 		Client: &twilio.Client{APIBase: m.env("GATEHOUSE_TWILIO_API_BASE", twilio.DefaultAPIBase)},
 	}
+	// E-mail carries its workspace's branding, read from the store as
+	// each message is sent (SPEC §16).
+	if smtp, ok := sender.(*mail.SMTP); ok {
+		smtp.Brands = store
+	}
 	outbox := &mail.Outbox{Store: store, Sender: sender, SMS: sms, Logger: log}
 	accounts := &account.Service{
 		Store: store, Hasher: password.NewHasher(password.DefaultParams, 0), Mailer: outbox, Jobs: outbox,

@@ -81,6 +81,9 @@ func (m Main) serve(ctx context.Context, args []string) error {
 	a.portal.MaxUpload = maxUpload
 	srv, err := web.NewServer(web.Options{
 		Store: a.store, Accounts: a.accounts, MFA: a.mfa, BaseURL: c.BaseURL, DevOutbox: devOutbox, Logger: log,
+		MailHTML: func(ctx context.Context, m gatehouse.Message) (string, error) {
+			return mail.PreviewHTML(ctx, a.store, m)
+		},
 		Observer: obs, Portal: a.portal, MaxUploadBytes: maxUpload,
 	})
 	if err != nil {

@@ -274,6 +274,14 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 		}
 		time.Sleep(10 * time.Millisecond) // the server's own worker, in its own goroutine
 	}
+	// The dev outbox shows each e-mail's HTML part too, as SMTP would send it.
+	mailHref := regexp.MustCompile(`href="(/_dev/outbox/\d+)"`).FindStringSubmatch(wantStatus(t, c, testBaseURL+"/_dev/outbox", http.StatusOK))
+	if mailHref == nil {
+		t.Fatal("the dev outbox does not link to the HTML e-mail")
+	}
+	if html := wantStatus(t, c, testBaseURL+mailHref[1], http.StatusOK); !strings.Contains(html, "Reset your") || !strings.Contains(html, "<!DOCTYPE html>") {
+		t.Errorf("HTML e-mail of the reset:\n%s", html)
+	}
 	if code := srv.stop(t); code != 0 {
 		t.Errorf("serve exited %d after cancellation, want 0\n--- stderr:\n%s", code, srv.stderr)
 	}
