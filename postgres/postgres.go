@@ -21,6 +21,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/groupcommit"
 	"github.com/gatehouse-dev/gatehouse/internal/visitcache"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
@@ -36,6 +37,8 @@ type DB struct {
 	// nothing it holds changed (see visitcache.go).
 	visits *visitcache.Cache
 	listen *listener
+	// audits commits audit events that arrive together in one transaction.
+	audits *groupcommit.Group[auditItem]
 }
 
 var (
@@ -62,7 +65,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: cannot reach the database: %w", err)
 	}
-	return &DB{pool: pool, visits: visits, listen: startListener(visits, &config.ConnConfig.Config)}, nil
+	db := &DB{pool: pool, visits: visits, listen: startListener(visits, &config.ConnConfig.Config)}
+	db.audits = &groupcommit.Group[auditItem]{Write: db.writeAudits}
+	return db, nil
 }
 
 // Migrate applies the embedded migrations that have not run yet. Several

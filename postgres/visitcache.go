@@ -249,14 +249,24 @@ func newWriteTracer(cache *visitcache.Cache) *writeTracer {
 	return &writeTracer{cache: cache, dirty: map[*pgx.Conn]bool{}}
 }
 
-func (t *writeTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+// auditQuery marks, in a query's context, the audit event insert: the
+// one write that cannot change a visit (no visit reads audit_events, and
+// no trigger runs on it), and the one every download makes.
+type auditQuery struct{}
+
+func (t *writeTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if data.SQL == auditInsert {
+		return context.WithValue(ctx, auditQuery{}, true)
+	}
 	return ctx
 }
 
 // TraceQueryEnd runs once the statement's answer is read to the end, its
 // commit included when it ran outside a transaction.
-func (t *writeTracer) TraceQueryEnd(_ context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
-	t.mark(conn, data.CommandTag, data.Err)
+func (t *writeTracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
+	if data.Err != nil || ctx.Value(auditQuery{}) == nil {
+		t.mark(conn, data.CommandTag, data.Err)
+	}
 	t.settle(conn)
 }
 
@@ -265,7 +275,9 @@ func (t *writeTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 }
 
 func (t *writeTracer) TraceBatchQuery(_ context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
-	t.mark(conn, data.CommandTag, data.Err)
+	if data.Err != nil || data.SQL != auditInsert {
+		t.mark(conn, data.CommandTag, data.Err)
+	}
 }
 
 // TraceBatchEnd runs once the batch's answer is read to the end.

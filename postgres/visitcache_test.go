@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,5 +135,67 @@ func TestVisitCacheDeafListener(t *testing.T) {
 			t.Fatal("the cache never came back")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestVisitCacheAudit checks that audit events (every download writes
+// one), alone or committed together, leave the cached visits in place,
+// while any other write of this process still empties them.
+func TestVisitCacheAudit(t *testing.T) {
+	ctx := context.Background()
+	p := twoInstances(t)
+	a := p.A.(*postgres.DB)
+	ws := storetest.MustCreateWorkspace(t, a, "acme")
+	u := storetest.MustCreateUser(t, a, ws.ID, "ann@example.com", gatehouse.RoleClient)
+	h := sha256.Sum256([]byte("tok"))
+	now := time.Date(2039, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := &gatehouse.Session{UserID: u.ID, TokenHash: h[:], CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(12 * time.Hour), IdleTimeout: time.Hour}
+	if err := a.CreateSession(ctx, ws.ID, s, u.PasswordHash); err != nil {
+		t.Fatal(err)
+	}
+	find := func() bool {
+		t.Helper()
+		h0 := p.Hits(a)
+		if _, err := a.FindVisit(ctx, ws.ID, h[:]); err != nil {
+			t.Fatal(err)
+		}
+		return p.Hits(a) > h0
+	}
+	audit := func(n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				e := &gatehouse.AuditEvent{At: now, ActorID: u.ID, Type: "portal.document.downloaded"}
+				if err := a.AddAuditEvent(ctx, ws.ID, e); err != nil || e.ID == 0 {
+					t.Errorf("audit event %d: %v", e.ID, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	deadline := time.Now().Add(30 * time.Second) // only a hang reaches it
+	// The cache may be emptied now and then for reasons of its own (a
+	// listener slow to prove itself on a loaded machine); an audit event
+	// must leave it in place at least once in a while.
+	kept := false
+	for !kept {
+		if time.Now().After(deadline) {
+			t.Fatal("audit events empty the visit cache")
+		}
+		for !find() {
+			time.Sleep(time.Millisecond)
+		}
+		audit(1)
+		audit(8)
+		kept = find()
+	}
+	// Any other write empties it.
+	if err := a.TouchSession(ctx, ws.ID, s.ID, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if find() {
+		t.Fatal("a write other than an audit event left the visit cache in place")
 	}
 }

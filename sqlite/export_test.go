@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"testing"
 
 	"github.com/pressly/goose/v3"
 )
@@ -59,4 +60,11 @@ func (db *DB) WatchesWalIndex() bool {
 	db.visits.mu.Lock()
 	defer db.visits.mu.Unlock()
 	return db.visits.shm != nil
+}
+
+// SetAfterAuditCommit sets a function run between an audit batch's commit
+// and the visit cache being told of it, until the test ends.
+func SetAfterAuditCommit(tb testing.TB, fn func()) {
+	afterAuditCommit = fn
+	tb.Cleanup(func() { afterAuditCommit = nil })
 }

@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/groupcommit"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlcodec"
 	"github.com/gatehouse-dev/gatehouse/mfa"
 )
@@ -41,6 +42,11 @@ type DB struct {
 	chunks *reader
 	// visits keeps what FindVisit read while the database is unchanged.
 	visits *visitWatch
+	// audits commits audit events that arrive together in one transaction.
+	audits *groupcommit.Group[auditItem]
+	// auditStmt is the audit insert, prepared on the writer by the first
+	// batch (batches run one at a time).
+	auditStmt *sql.Stmt
 }
 
 // readStmt returns the prepared reader statement for query, a constant
@@ -109,7 +115,9 @@ func Open(path string) (*DB, error) {
 		chunks.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{write: write, read: &reader{DB: read}, chunks: &reader{DB: chunks}, visits: newVisitWatch(path, watch)}, nil
+	db := &DB{write: write, read: &reader{DB: read}, chunks: &reader{DB: chunks}, visits: newVisitWatch(path, watch)}
+	db.audits = &groupcommit.Group[auditItem]{Write: db.writeAudits}
+	return db, nil
 }
 
 // Migrate applies the embedded migrations that have not run yet.
@@ -126,6 +134,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.auditStmt != nil {
+		db.auditStmt.Close()
+	}
 	return errors.Join(db.visits.close(), db.read.Close(), db.chunks.Close(), db.write.Close())
 }
 

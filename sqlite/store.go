@@ -675,14 +675,80 @@ func (db *DB) CountMessages(ctx context.Context, workspaceID int64, channel stri
 }
 
 // AddAuditEvent implements gatehouse.AuditStore.
+//
+// Events that arrive together commit together (see auditGroup), each call
+// returning once its own event is committed.
 func (db *DB) AddAuditEvent(ctx context.Context, workspaceID int64, e *gatehouse.AuditEvent) error {
-	return addAuditEvent(ctx, db.write, workspaceID, e)
+	if err := db.audits.Do(auditItem{ctx: ctx, workspaceID: workspaceID, e: e}); err != nil {
+		return err
+	}
+	e.WorkspaceID = workspaceID
+	return nil
 }
 
+// auditItem is one event waiting in DB.audits.
+type auditItem struct {
+	ctx         context.Context
+	workspaceID int64
+	e           *gatehouse.AuditEvent
+}
+
+// writeAudits commits a batch of audit events in one transaction (see
+// DB.AddAuditEvent). The batch's context is its first caller's, without
+// its cancellation: the others wait on this write too, and an event of a
+// finished action is written even when that client went away.
+//
+// Audit events are no part of a visit, so the commit leaves the cached
+// visits valid: when nothing else committed since the visit cache last
+// looked, it is told that this commit changed nothing it keeps.
+func (db *DB) writeAudits(items []auditItem) error {
+	ctx := context.WithoutCancel(items[0].ctx)
+	if db.auditStmt == nil {
+		// Prepared once, before the transaction takes the writer's one
+		// connection (batches run one at a time): parsing the insert cost
+		// as much as writing it.
+		st, err := db.write.PrepareContext(ctx, auditInsert)
+		if err != nil {
+			return fmt.Errorf("prepare audit insert: %w", err)
+		}
+		db.auditStmt = st
+	}
+	var before walHeader
+	var known bool
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		// The write lock is held from here to the commit: the header read
+		// now is the last commit's, and nobody else commits before ours.
+		before, known = db.visits.header()
+		st := tx.StmtContext(ctx, db.auditStmt)
+		for _, it := range items {
+			e := it.e
+			if err := st.QueryRowContext(ctx, it.workspaceID, unix(e.At), e.ActorID, e.TargetID, e.Type, e.IP, e.Detail, e.ClientID, e.DocumentID).Scan(&e.ID); err != nil {
+				return fmt.Errorf("add audit event %q: %w", e.Type, translate(err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if known {
+		if afterAuditCommit != nil {
+			afterAuditCommit()
+		}
+		db.visits.unchanged(before)
+	}
+	return nil
+}
+
+// afterAuditCommit, when set (by tests), runs between an audit batch's
+// commit and the visit cache being told of it.
+var afterAuditCommit func()
+
+const auditInsert = `INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail, client_id, document_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+
 func addAuditEvent(ctx context.Context, q querier, workspaceID int64, e *gatehouse.AuditEvent) error {
-	err := q.QueryRowContext(ctx, `
-		INSERT INTO audit_events (workspace_id, at, actor_id, target_id, type, ip, detail, client_id, document_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	err := q.QueryRowContext(ctx, auditInsert,
 		workspaceID, unix(e.At), e.ActorID, e.TargetID, e.Type, e.IP, e.Detail, e.ClientID, e.DocumentID,
 	).Scan(&e.ID)
 	if err != nil {

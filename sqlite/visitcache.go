@@ -110,6 +110,40 @@ func (w *visitWatch) check() {
 	}
 }
 
+// header returns the wal-index header as it is now; ok is false when the
+// wal-index is not mapped or a commit is writing it.
+func (w *visitWatch) header() (h walHeader, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.shm == nil {
+		return h, false
+	}
+	return readWalHeader(w.shm)
+}
+
+// walChange is the place of the header's change counter, which every
+// commit increments by one (https://sqlite.org/walformat.html).
+const walChange = 2
+
+// unchanged tells the watch that the one commit made after the header was
+// before changed nothing a visit reads (an audit event). When the cache
+// was current at before, and the header now shows exactly one commit
+// since — so no other connection or process committed in between — the
+// new header is taken as seen and the cache kept. Anything else (another
+// commit, a header being written, a cache already emptied) leaves the next
+// check to empty it as usual.
+func (w *visitWatch) unchanged(before walHeader) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.shm == nil || w.hdr != before {
+		return
+	}
+	now, ok := readWalHeader(w.shm)
+	if ok && now[walChange] == before[walChange]+1 {
+		w.hdr = now
+	}
+}
+
 // walIndexHeaderSize covers the two copies of the wal-index header
 // (https://sqlite.org/walformat.html): 48 bytes each, written second copy
 // first at every commit, before the commit returns; readers that find them

@@ -203,3 +203,52 @@ func TestVisitCacheInstances(t *testing.T) {
 		}}
 	})
 }
+
+// TestVisitCacheAudit checks that an audit event (which every download
+// commits) leaves the cached visits in place, and that a change another
+// connection commits just after it is still seen.
+func TestVisitCacheAudit(t *testing.T) {
+	ctx := context.Background()
+	f := newVisitFixture(t)
+	f.visit(t)
+	if _, _, hit := f.visit(t); !hit {
+		t.Fatal("a repeated check missed the cache")
+	}
+	if runtime.GOOS != "windows" && !f.db.WatchesWalIndex() {
+		t.Fatal("the wal-index is not watched")
+	}
+	audit := func() {
+		t.Helper()
+		e := &gatehouse.AuditEvent{At: time.Date(2039, 3, 1, 12, 0, 0, 0, time.UTC), ActorID: f.user.ID, Type: "portal.document.downloaded"}
+		if err := f.db.AddAuditEvent(ctx, f.ws.ID, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	audit()
+	if _, _, hit := f.visit(t); !hit && runtime.GOOS != "windows" {
+		t.Error("an audit event emptied the visit cache")
+	}
+	// Another process signs the user out of every session and an audit
+	// event follows before any check: the cache was stale before the
+	// audit, and must not be kept for it.
+	if _, err := f.cli.DeleteUserSessions(ctx, f.ws.ID, f.user.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	audit()
+	if v, err, hit := f.visit(t); hit || err == nil {
+		t.Fatalf("after a sign-out by another process and an audit event: visit %v, err %v, from the cache %v", v, err, hit)
+	}
+	f = newVisitFixture(t)
+	f.visit(t)
+	// Another process logs the session out between the audit's commit and
+	// the cache hearing of it: the cache must not take that as unchanged.
+	sqlite.SetAfterAuditCommit(t, func() {
+		if err := f.cli.DeleteSession(ctx, f.ws.ID, f.hash); err != nil {
+			t.Fatal(err)
+		}
+	})
+	audit()
+	if v, err, hit := f.visit(t); hit || err == nil {
+		t.Fatalf("after a logout by another process: visit %v, err %v, from the cache %v", v, err, hit)
+	}
+}
