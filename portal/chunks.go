@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/bits"
 	"sync"
 )
 
@@ -293,9 +294,25 @@ func (r *Reader) chunkLen(index int) int {
 	return ChunkSize
 }
 
-// windows keeps full-size windows (readBatch chunks) between downloads,
-// so a large download does not allocate and clear 4 MiB each time.
-var windows = sync.Pool{New: func() any { return &window{buf: make([]byte, 0, readBatch*ChunkSize)} }}
+// windows keeps windows between downloads, so a download does not
+// allocate and clear its window each time: one pool per window size, a
+// power of two chunks from 1 to readBatch (a small document's window
+// holds its chunks rounded up to the next power of two).
+var windows [windowClasses]sync.Pool
+
+const windowClasses = 6 // 1, 2, 4, ... 32 chunks
+
+// windowClass is the pool of windows for n chunks (n ≤ readBatch).
+func windowClass(n int) int { return bits.Len(uint(n - 1)) }
+
+// getWindow returns a window for at least n chunks.
+func getWindow(n int) *window {
+	c := windowClass(n)
+	if w, ok := windows[c].Get().(*window); ok {
+		return w
+	}
+	return &window{buf: make([]byte, 0, (1<<c)*ChunkSize)}
+}
 
 // newWindow returns a window for the batch from index, reusing spare
 // when it is there (and large enough).
@@ -305,11 +322,8 @@ func (r *Reader) newWindow(index int) *window {
 	w := r.spare
 	r.spare = nil
 	if w == nil || cap(w.buf) < size {
-		if r.total >= readBatch {
-			w = windows.Get().(*window)
-		} else {
-			w = &window{buf: make([]byte, 0, r.total*ChunkSize)}
-		}
+		r.putWindow(w)
+		w = getWindow(min(readBatch, r.total))
 	}
 	w.buf, w.at, w.want, w.n, w.err = w.buf[:size], index, n, 0, nil
 	return w
@@ -475,8 +489,12 @@ func (r *Reader) Close() error {
 }
 
 func (r *Reader) putWindow(w *window) {
-	if w != nil && cap(w.buf) == readBatch*ChunkSize {
-		windows.Put(w)
+	if w == nil {
+		return
+	}
+	n := cap(w.buf) / ChunkSize
+	if c := windowClass(n); c < windowClasses && n == 1<<c && cap(w.buf) == n*ChunkSize {
+		windows[c].Put(w)
 	}
 }
 

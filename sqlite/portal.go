@@ -306,9 +306,14 @@ func scanDocument(row interface{ Scan(...any) error }, d *portal.Document) error
 }
 
 // FindDocument implements portal.Store.
+//
+// It reads on the chunk readers, like the download that follows it: a
+// mapped reader unmaps the whole file when it finds the database changed
+// (as every download's audit event changes it), and mapping it again cost
+// more than the few pages this reads.
 func (db *DB) FindDocument(ctx context.Context, workspaceID, id int64) (*portal.Document, error) {
 	var d portal.Document
-	row := db.read.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents d
+	row := db.chunks.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents d
 		LEFT JOIN users u ON u.workspace_id = d.workspace_id AND u.id = d.uploader_id
 		WHERE d.workspace_id = ? AND d.id = ? AND d.ready = 1`, workspaceID, id)
 	if err := scanDocument(row, &d); err != nil {
