@@ -173,31 +173,13 @@ func (db *DB) PutDocumentChunks(ctx context.Context, workspaceID, documentID int
 	return nil
 }
 
-// DocumentChunks implements portal.ChunkStore, on the readers without the
-// file mapping (see DB.chunks). Each chunk reaches fn as the driver's
-// bytes (sql.RawBytes), without another copy.
+// DocumentChunks implements portal.ChunkStore, on connections of its own
+// that hand each chunk over as SQLite's own bytes (see chunkConns).
 func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int, fn func(int, []byte) error) error {
-	stmt, err := db.chunks.stmt(ctx, `SELECT idx, data FROM document_chunks
-		WHERE document_id = ? AND idx >= ? AND idx < ? AND workspace_id = ? ORDER BY idx`, false)
-	if err != nil {
-		return fmt.Errorf("read chunks: %w", err)
-	}
-	rows, err := stmt.QueryContext(ctx, documentID, first, first+n, workspaceID)
-	if err != nil {
+	if err := db.chunkConns.read(ctx, workspaceID, documentID, first, n, fn); err != nil {
 		return fmt.Errorf("read chunks of document %d: %w", documentID, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var idx int
-		var data sql.RawBytes
-		if err := rows.Scan(&idx, &data); err != nil {
-			return fmt.Errorf("read chunks of document %d: %w", documentID, err)
-		}
-		if err := fn(idx, data); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 // DocumentChunk implements portal.ChunkStore.

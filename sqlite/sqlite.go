@@ -40,6 +40,8 @@ type DB struct {
 	// reader grew it by 200 MB); SQLite's page cache per connection is
 	// bounded.
 	chunks *reader
+	// chunkConns reads the chunks themselves, through SQLite's C interface.
+	chunkConns *chunkConns
 	// visits keeps what FindVisit read while the database is unchanged.
 	visits *visitWatch
 	// audits commits audit events that arrive together in one transaction.
@@ -115,7 +117,8 @@ func Open(path string) (*DB, error) {
 		chunks.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	db := &DB{write: write, read: &reader{DB: read}, chunks: &reader{DB: chunks}, visits: newVisitWatch(path, watch)}
+	db := &DB{write: write, read: &reader{DB: read}, chunks: &reader{DB: chunks}, chunkConns: newChunkConns(path, n),
+		visits: newVisitWatch(path, watch)}
 	db.audits = &groupcommit.Group[auditItem]{Write: db.writeAudits}
 	return db, nil
 }
@@ -137,6 +140,7 @@ func (db *DB) Close() error {
 	if db.auditStmt != nil {
 		db.auditStmt.Close()
 	}
+	db.chunkConns.close()
 	return errors.Join(db.visits.close(), db.read.Close(), db.chunks.Close(), db.write.Close())
 }
 
