@@ -595,7 +595,8 @@ type WorkspaceUpdate struct {
 	GraceDays         *int
 	Twilio            *TwilioAccount
 	SMSGuard          *SMSGuard
-	Brand             *Brand
+	// The brand is not here: SetBrand is its one write, with its logo and
+	// audit event, behind account.UpdateBrand's checks.
 }
 
 // Brand is how a workspace presents itself (SPEC §16): the name shown in

@@ -61,7 +61,7 @@ func testWorkspaceUpdate(t *testing.T, s Store) {
 
 	// Branding writes only the brand, and a later settings save keeps it.
 	brand := gatehouse.Brand{DisplayName: "Acme & Co — Clients", Accent: "#0b5cad"}
-	got, err = s.UpdateWorkspace(ctx, w.ID, gatehouse.WorkspaceUpdate{Brand: &brand}, t0.Add(3*time.Hour))
+	got, err = s.SetBrand(ctx, w.ID, brand, nil, t0.Add(3*time.Hour), nil)
 	must(t, "set brand", err)
 	if got.Brand != brand || got.MFA.Mode != required || got.Plan != gatehouse.PlanUnlimited {
 		t.Fatalf("after set brand = %+v", got)

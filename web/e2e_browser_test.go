@@ -225,10 +225,18 @@ func TestBrowserTryItOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A brand and a named client make the screenshots look like a portal
-	// in use.
-	if _, err := e.store.UpdateWorkspace(ctx, ws.ID, gatehouse.WorkspaceUpdate{
-		Brand: &gatehouse.Brand{DisplayName: "Harbour & Co. Accountants", Accent: "#0f766e"}}, e.clock.Now()); err != nil {
+	// A brand (the demo's: `serve --demo` draws the same logo) and a named
+	// client make the screenshots look like a portal in use.
+	raw, err := os.ReadFile("testdata/logo-harbour-pine.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logo, err := account.NormalizeLogo(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.SetBrand(ctx, ws.ID, gatehouse.Brand{DisplayName: "Harbour & Pine Accountants", Accent: "#0f6b5c"},
+		&gatehouse.Logo{ID: account.LogoID(logo), PNG: logo, UpdatedAt: e.clock.Now()}, e.clock.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	client, _, err := e.accounts.CreateUser(ctx, ws, account.NewUser{Email: maya, Name: "Maya Okafor", Role: gatehouse.RoleClient, Password: goodPassword})

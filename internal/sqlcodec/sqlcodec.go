@@ -160,10 +160,6 @@ func WorkspaceSets(u gatehouse.WorkspaceUpdate, a *Args, b func(bool) any, now a
 		set("sms_hourly_cap", g.HourlyCap)
 		set("sms_daily_cap", g.DailyCap)
 	}
-	if br := u.Brand; br != nil {
-		set("brand_name", br.DisplayName)
-		set("brand_accent", br.Accent)
-	}
 	set("updated_at", now)
 	return strings.Join(sets, ", ")
 }
