@@ -225,9 +225,16 @@ func (e *env) workspace(slug string) *gatehouse.Workspace {
 	return ws
 }
 
+// personName is the name test users of a role go by: a person's name, as
+// the pages (and their screenshots) would show one.
+var personName = map[gatehouse.Role]string{
+	gatehouse.RoleOwner: "Olivia Owens", gatehouse.RoleAdmin: "Adam Adeyemi",
+	gatehouse.RoleMember: "Mei Martin", gatehouse.RoleClient: "Carlos Clarke",
+}
+
 func (e *env) user(ws *gatehouse.Workspace, email string, role gatehouse.Role) *gatehouse.User {
 	e.tb.Helper()
-	u, _, err := e.accounts.CreateUser(context.Background(), ws, account.NewUser{Email: email, Name: "Name " + string(role), Role: role, Password: goodPassword})
+	u, _, err := e.accounts.CreateUser(context.Background(), ws, account.NewUser{Email: email, Name: personName[role], Role: role, Password: goodPassword})
 	if err != nil {
 		e.tb.Fatal(err)
 	}

@@ -37,7 +37,7 @@ type pages struct {
 }
 
 func parsePages() (*pages, error) {
-	funcs := template.FuncMap{"static": staticPath, "add1": func(i int) int { return i + 1 }, "uploadForm": newUploadFormData, "addr": breakAddr, "ip": breakIP}
+	funcs := template.FuncMap{"static": staticPath, "add1": func(i int) int { return i + 1 }, "uploadForm": newUploadFormData, "addr": breakAddr, "ip": breakIP, "option": optionText}
 	for k, f := range labelFuncs {
 		funcs[k] = f
 	}

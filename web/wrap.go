@@ -3,6 +3,8 @@ package web
 import (
 	"html/template"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // maxRun is the longest run of characters breakAddr leaves without a break.
@@ -49,4 +51,19 @@ func breakAddr(s string) template.HTML {
 // each ":" of an IPv6 address; an IPv4 address stays whole.
 func breakIP(s string) template.HTML {
 	return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(s), ":", ":<wbr>"))
+}
+
+// maxOption is the most characters an option of a select shows.
+const maxOption = 48
+
+// optionText cuts a name to maxOption characters, ending it with "…": a
+// closed select shows one line, and the list of a select whose option is a
+// 200-character name would be wider than a phone's screen. The page keeps
+// the whole name elsewhere (the option's title, the client's page).
+func optionText(s string) string {
+	if utf8.RuneCountInString(s) <= maxOption {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRightFunc(string(r[:maxOption-1]), unicode.IsSpace) + "…"
 }

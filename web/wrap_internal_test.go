@@ -31,3 +31,17 @@ func TestBreakIP(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionText(t *testing.T) {
+	long := strings.Repeat("Montgomery", 20)
+	for in, want := range map[string]string{
+		"Acme Tax":                     "Acme Tax",
+		strings.Repeat("é", maxOption): strings.Repeat("é", maxOption),
+		long:                           long[:maxOption-1] + "…",
+		"Harbourside Dental and Orthodontics of Greater Londonderry": "Harbourside Dental and Orthodontics of Greater…",
+	} {
+		if got := optionText(in); got != want {
+			t.Errorf("optionText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
