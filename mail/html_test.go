@@ -180,7 +180,7 @@ func TestSMTPSendBrandFallbacks(t *testing.T) {
 		if len(p.Inline) != 0 || strings.Contains(p.HTML, "cid:") {
 			t.Errorf("a workspace without a logo got %d inline parts", len(p.Inline))
 		}
-		if !strings.Contains(p.HTML, ">Acme Tax</div>") || !strings.Contains(p.HTML, mail.DefaultAccent) {
+		if !strings.Contains(p.HTML, ">Acme Tax</td>") || !strings.Contains(p.HTML, mail.DefaultAccent) {
 			t.Errorf("HTML lacks the workspace name or the default accent for a bad one:\n%s", p.HTML)
 		}
 	})
@@ -245,7 +245,7 @@ func TestSMTPSendBrandFromStore(t *testing.T) {
 	if len(p.Inline) != 1 || !bytes.Equal(p.Inline[0].Data, logo.PNG) {
 		t.Fatalf("inline parts %d, want the stored logo", len(p.Inline))
 	}
-	if !strings.Contains(p.HTML, `alt="Acme Tax"`) || !strings.Contains(p.HTML, "#0b5cad") {
+	if !strings.Contains(p.HTML, `>Acme Tax</td>`) || !strings.Contains(p.HTML, "#0b5cad") {
 		t.Errorf("HTML lacks the stored brand:\n%s", p.HTML)
 	}
 }

@@ -253,8 +253,8 @@ func (s *Server) handleDevOutbox(w http.ResponseWriter, r *http.Request) {
 
 // mailPreviewCSP lets an e-mail's HTML part show as its mail client would:
 // its inline styles and its logo (a data: URL here, an inline part in the
-// mail), and nothing else — no script, no request anywhere.
-const mailPreviewCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+// mail), and nothing else — no script, no request anywhere, no form.
+const mailPreviewCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 // handleDevOutboxHTML shows the HTML part of one e-mail of the dev outbox,
 // in its workspace's branding as it stands now (as SMTP would send it).

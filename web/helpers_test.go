@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -223,6 +224,25 @@ func (e *env) workspace(slug string) *gatehouse.Workspace {
 	e.user(ws, "owner@example.com", gatehouse.RoleOwner)
 	e.user(ws, "client@example.com", gatehouse.RoleClient)
 	return ws
+}
+
+// brandLikeDemo gives the workspace the demo's branding (`serve --demo`
+// draws the same logo), so that screenshots show a branded workspace.
+func (e *env) brandLikeDemo(ws *gatehouse.Workspace) {
+	e.tb.Helper()
+	raw, err := os.ReadFile("testdata/logo-harbour-pine.png")
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	logo, err := account.NormalizeLogo(raw)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	now := e.clock.Now()
+	if _, err := e.store.SetBrand(context.Background(), ws.ID, gatehouse.Brand{DisplayName: "Harbour & Pine Accountants", Accent: "#0f6b5c"},
+		&gatehouse.Logo{ID: account.LogoID(logo), PNG: logo, UpdatedAt: now}, now, nil); err != nil {
+		e.tb.Fatal(err)
+	}
 }
 
 // personName is the name test users of a role go by: a person's name, as

@@ -5,12 +5,16 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	xdraw "golang.org/x/image/draw"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -157,4 +161,36 @@ func TestLogo(t *testing.T) {
 	}
 	wantStatus(t, "removed logo", e.browser().get(wsURL("acme", m[1])), http.StatusNotFound)
 	wantBody(t, "audit", owner.get(wsURL("acme", "/dashboard/audit")), "logo removed")
+}
+
+// wideLogoPNG draws a logo as wide as a stored logo may be (600 × 120): the
+// demo's mark, then waves in the accent colour across the rest, so the
+// layout walk's screenshots show a logo rather than a test pattern.
+func wideLogoPNG(tb testing.TB) []byte {
+	tb.Helper()
+	raw, err := os.ReadFile("testdata/logo-harbour-pine.png")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mark, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	const w, h = 600, 120
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	xdraw.CatmullRom.Scale(img, image.Rect(0, 0, h, h), mark, mark.Bounds(), xdraw.Over, nil)
+	accent := color.NRGBA{0x0b, 0x5c, 0xad, 0xff}
+	for x := h + 16; x < w; x++ {
+		for i, base := range []float64{44, 64, 84} {
+			y := base + 7*math.Sin(float64(x)/18+float64(i))
+			for dy := -3; dy <= 3; dy++ {
+				img.SetNRGBA(x, int(y)+dy, accent)
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
 }

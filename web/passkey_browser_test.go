@@ -181,6 +181,7 @@ func TestBrowserPasskeys(t *testing.T) {
 	site.serve(e, e)
 	ws := e.workspace("acme")
 	e.setMFA("acme", gatehouse.PlanPro, gatehouse.MFAOptional)
+	e.brandLikeDemo(ws)
 	e.workspace("beta")
 	e.setMFA("beta", gatehouse.PlanPro, gatehouse.MFAOptional)
 	ct := e.startChrome(t)

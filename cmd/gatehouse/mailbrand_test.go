@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"image/png"
+	"os"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mail"
 )
 
@@ -21,5 +25,37 @@ func TestNewAppBrandsSMTPMail(t *testing.T) {
 	t.Cleanup(func() { a.store.Close() })
 	if s.Brands != a.store {
 		t.Errorf("SMTP sender's Brands = %v, want the app's store", s.Brands)
+	}
+}
+
+// The demo's logo is the one the web tests brand their screenshots with,
+// so the committed pictures show what `serve --demo` shows.
+func TestDemoLogoMatchesScreenshots(t *testing.T) {
+	got, err := demoLogo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("../../web/testdata/logo-harbour-pine.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pixels, not bytes: another Go release may compress the same image
+	// differently.
+	a, errA := png.Decode(bytes.NewReader(got))
+	b, errB := png.Decode(bytes.NewReader(want))
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	same := a.Bounds() == b.Bounds()
+	for y := a.Bounds().Min.Y; same && y < a.Bounds().Max.Y; y++ {
+		for x := a.Bounds().Min.X; same && x < a.Bounds().Max.X; x++ {
+			same = a.At(x, y) == b.At(x, y)
+		}
+	}
+	if !same {
+		t.Error("demoLogo() draws another picture than web/testdata/logo-harbour-pine.png; write the new one there")
+	}
+	if _, err := account.NormalizeLogo(got); err != nil {
+		t.Errorf("the demo logo is refused: %v", err)
 	}
 }

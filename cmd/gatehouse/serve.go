@@ -207,6 +207,9 @@ func (m Main) seedDemo(ctx context.Context, a *app, srv *web.Server) error {
 	if err := a.store.CreateWorkspace(ctx, ws); err != nil {
 		return err
 	}
+	if err := brandDemo(ctx, a.store, ws, now); err != nil {
+		return fmt.Errorf("brand the demo workspace: %w", err)
+	}
 	type login struct{ email, password string }
 	var logins []login
 	var users []*gatehouse.User

@@ -279,7 +279,8 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	if mailHref == nil {
 		t.Fatal("the dev outbox does not link to the HTML e-mail")
 	}
-	if html := wantStatus(t, c, testBaseURL+mailHref[1], http.StatusOK); !strings.Contains(html, "Reset your") || !strings.Contains(html, "<!DOCTYPE html>") {
+	if html := wantStatus(t, c, testBaseURL+mailHref[1], http.StatusOK); !strings.Contains(html, "Reset your") || !strings.Contains(html, "<!DOCTYPE html>") ||
+		!strings.Contains(html, "Harbour &amp; Pine Accountants") || !strings.Contains(html, demoAccent) || !strings.Contains(html, `src="data:image/png;base64,`) {
 		t.Errorf("HTML e-mail of the reset:\n%s", html)
 	}
 	if code := srv.stop(t); code != 0 {
@@ -290,6 +291,10 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	ws := mustWorkspace(t, s, "demo")
 	if ws.Plan != gatehouse.PlanPro {
 		t.Errorf("demo plan = %s, want pro", ws.Plan)
+	}
+	// The first look is a branded workspace: name, accent and logo.
+	if b := ws.Brand; b.DisplayName != demoDisplayName || b.Accent != demoAccent || b.Logo == "" {
+		t.Errorf("demo brand = %+v, want %q, %s and a logo", b, demoDisplayName, demoAccent)
 	}
 	// SPEC §12: mode optional, methods passkey,totp,email.
 	if ws.MFA.Mode != gatehouse.MFAOptional || !slices.Equal(ws.MFA.Methods, []gatehouse.Method{gatehouse.MethodPasskey, gatehouse.MethodTOTP, gatehouse.MethodEmail}) {
