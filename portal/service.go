@@ -83,6 +83,16 @@ type Store interface {
 	// the client's conversation, 0 for none.
 	LastReadMessage(ctx context.Context, workspaceID, userID, clientID int64) (int64, error)
 
+	// ReadSpace returns the client's space as userID sees it, as
+	// ReadSpaceFrom reads it: documents and messages are the latest n
+	// (0: all; -1: none, and no read mark). ErrNotFound when the client is
+	// not in the workspace. A store may serve it from memory only while it
+	// can tell that nothing it holds changed, as it does visits (SPEC
+	// §11): any change to the client, its requests, documents, messages or
+	// read marks, or to a user of the workspace, applies at once on the
+	// instance that made it and within a second on every other.
+	ReadSpace(ctx context.Context, workspaceID, clientID, userID int64, documents, messages int) (*Space, error)
+
 	// SetPortalMail turns the user's portal notification e-mails on or off.
 	SetPortalMail(ctx context.Context, workspaceID, userID int64, on bool) error
 	// PortalMailOff reports the users of the workspace who turned them off.
@@ -524,6 +534,42 @@ func (s *Service) Conversation(ctx context.Context, v Viewer, clientID int64, li
 		}
 	}
 	return ms, last, nil
+}
+
+// Space returns a visible client's space as the viewer sees it (see
+// Store.ReadSpace for documents and messages), then marks the messages it
+// holds read; Space.LastRead stays the mark from before, so the page can
+// show which are new.
+func (s *Service) Space(ctx context.Context, v Viewer, clientID int64, documents, messages int) (*Space, error) {
+	if !v.Sees(clientID) {
+		return nil, fmt.Errorf("client %d: %w", clientID, gatehouse.ErrNotFound)
+	}
+	sp, err := s.Store.ReadSpace(ctx, v.WorkspaceID, clientID, v.UserID, documents, messages)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(sp.Messages); messages >= 0 && n > 0 && sp.Messages[n-1].ID > sp.LastRead {
+		if err := s.Store.MarkMessagesRead(ctx, v.WorkspaceID, v.UserID, clientID, sp.Messages[n-1].ID); err != nil {
+			return nil, err
+		}
+	}
+	return sp, nil
+}
+
+// HomeSpace returns the space of the client a client user works in, made
+// on first use (see Home); staff have none: ErrForbidden.
+func (s *Service) HomeSpace(ctx context.Context, v *Viewer, u *gatehouse.User, documents, messages int) (*Space, error) {
+	if v.Staff() {
+		return nil, ErrForbidden
+	}
+	if v.ClientID == 0 {
+		id, err := s.AssignClient(ctx, v.WorkspaceID, u, 0)
+		if err != nil {
+			return nil, err
+		}
+		v.ClientID = id
+	}
+	return s.Space(ctx, *v, v.ClientID, documents, messages)
 }
 
 // Post adds a message to a visible client's conversation.

@@ -49,6 +49,9 @@ func (db *DB) QueryRowForTest(ctx context.Context, query string, args ...any) pg
 // VisitCacheStats reports the visit cache's hits and misses so far.
 func (db *DB) VisitCacheStats() (hits, misses uint64) { return db.visits.Stats() }
 
+// SpaceCacheStats reports the client spaces served from memory and read.
+func (db *DB) SpaceCacheStats() (hits, misses uint64) { return db.visits.SpaceStats() }
+
 // VisitCacheOn reports whether the visit cache serves now.
 func (db *DB) VisitCacheOn() bool { return db.visits.On() }
 

@@ -179,7 +179,7 @@ func TestMigrate(t *testing.T) {
 			DROP TABLE limits, portal_mail_off, message_reads, client_messages, document_requests, document_chunks, documents;
 			DROP TABLE passkey_ceremonies, passkeys, trusted_devices, audit_events, codes, send_clocks, recovery_codes, factors,
 				outbox, throttles, tokens, sessions, users, clients, workspace_logos, workspaces;
-			DROP FUNCTION gatehouse_visit_notify();
+			DROP FUNCTION gatehouse_visit_notify(), gatehouse_space_notify();
 			DELETE FROM goose_db_version WHERE version_id > 0`); err != nil {
 			t.Fatal(err)
 		}

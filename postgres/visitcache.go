@@ -14,15 +14,17 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/visitcache"
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 // The visit cache on PostgreSQL (SPEC §11: a process may keep what it read
 // only while it can tell that nothing changed; a change applies at once on
 // the instance that made it and within one second on every other one).
 //
-// Other processes' changes: triggers (migration 00012) NOTIFY channel
-// gatehouse_visits, inside the writing transaction, whenever a session,
-// user, method or workspace row changes. Each DB listens on a connection of
+// Other processes' changes: triggers (migrations 00012 and 00014) NOTIFY
+// channel gatehouse_visits, inside the writing transaction, whenever a
+// session, user, method or workspace row changes, or a row a client's
+// space is read from (client, request, document, message, read mark). Each DB listens on a connection of
 // its own and drops the visits a notice names. The cache serves only while
 // that connection is proven current: every pingEvery the listener notifies
 // the channel itself (a probe) and waits to hear it back; notices reach
@@ -52,6 +54,18 @@ const (
 // served from memory while nothing it holds has changed, read otherwise.
 func (db *DB) FindVisit(ctx context.Context, workspaceID int64, tokenHash []byte) (*gatehouse.Visit, error) {
 	return db.visits.Find(ctx, workspaceID, tokenHash, db.findVisit)
+}
+
+// ReadSpace implements portal.Store through the same cache, under the same
+// rules: triggers (migration 00014) announce every change to a client, its
+// requests, documents, messages and read marks on the same channel, the
+// listener drops that client's spaces, and this process's own writes
+// empty the cache before they return.
+func (db *DB) ReadSpace(ctx context.Context, workspaceID, clientID, userID int64, documents, messages int) (*portal.Space, error) {
+	k := visitcache.SpaceKey{WorkspaceID: workspaceID, ClientID: clientID, UserID: userID, Documents: documents, Messages: messages}
+	return db.visits.FindSpace(ctx, k, func(ctx context.Context) (*portal.Space, error) {
+		return portal.ReadSpaceFrom(ctx, db, workspaceID, clientID, userID, documents, messages)
+	})
 }
 
 // listener keeps the cache current from the notices of other processes.
@@ -207,8 +221,9 @@ func newNonce() string {
 	return hex.EncodeToString(b)
 }
 
-// drop drops the visits a notice "<schema> <kind> <workspace id> <id>"
-// names; a notice of another schema (another Gatehouse database sharing
+// drop drops the visits and spaces a notice "<schema> <kind> <workspace
+// id> <id>" names (kinds: s a session, u a user, w a workspace, c a
+// client's space); a notice of another schema (another Gatehouse database sharing
 // the server) is ignored, and one that cannot be read empties the cache.
 func (l *listener) drop(schema, payload string) {
 	f := strings.Fields(payload)
@@ -225,13 +240,20 @@ func (l *listener) drop(schema, payload string) {
 		l.cache.Empty()
 		return
 	}
+	inWorkspace := func(k visitcache.SpaceKey) bool { return k.WorkspaceID == ws }
 	switch f[1] {
 	case "s":
 		l.cache.Drop(func(v *gatehouse.Visit) bool { return v.Workspace.ID == ws && v.Session.ID == id })
 	case "u":
+		// A user's name and role show beside their documents and messages
+		// in any client's space of the workspace.
 		l.cache.Drop(func(v *gatehouse.Visit) bool { return v.Workspace.ID == ws && v.User.ID == id })
+		l.cache.DropSpaces(inWorkspace)
 	case "w":
 		l.cache.Drop(func(v *gatehouse.Visit) bool { return v.Workspace.ID == ws })
+		l.cache.DropSpaces(inWorkspace)
+	case "c":
+		l.cache.DropSpaces(func(k visitcache.SpaceKey) bool { return k.WorkspaceID == ws && k.ClientID == id })
 	default:
 		l.cache.Empty()
 	}

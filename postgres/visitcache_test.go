@@ -29,12 +29,20 @@ func twoInstances(tb testing.TB) *storetest.Pair {
 			h, _ := s.(*postgres.DB).VisitCacheStats()
 			return h
 		},
+		SpaceHits: func(s storetest.Store) uint64 {
+			h, _ := s.(*postgres.DB).SpaceCacheStats()
+			return h
+		},
 		Deafen: func(s storetest.Store) func() { return s.(*postgres.DB).HoldNotices() },
 	}
 }
 
 func TestVisitCacheInstances(t *testing.T) {
 	storetest.RunVisitCache(t, twoInstances)
+}
+
+func TestSpaceCacheInstances(t *testing.T) {
+	storetest.RunSpaceCache(t, twoInstances)
 }
 
 // TestVisitCacheListenerLost checks that a store whose listening connection

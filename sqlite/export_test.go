@@ -68,3 +68,8 @@ func SetAfterAuditCommit(tb testing.TB, fn func()) {
 	afterAuditCommit = fn
 	tb.Cleanup(func() { afterAuditCommit = nil })
 }
+
+// SpaceCacheStats reports the client spaces served from memory and read.
+func (db *DB) SpaceCacheStats() (hits, misses uint64) {
+	return db.visits.cache.SpaceStats()
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/visitcache"
 	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
@@ -510,4 +511,16 @@ func (db *DB) PortalMailOff(ctx context.Context, workspaceID int64) (map[int64]b
 		off[id] = true
 	}
 	return off, rows.Err()
+}
+
+// ReadSpace implements portal.Store through the cache FindVisit uses:
+// served from memory while the database is unchanged (any commit, by any
+// connection or process, empties it before the next lookup), read
+// otherwise.
+func (db *DB) ReadSpace(ctx context.Context, workspaceID, clientID, userID int64, documents, messages int) (*portal.Space, error) {
+	db.visits.check()
+	k := visitcache.SpaceKey{WorkspaceID: workspaceID, ClientID: clientID, UserID: userID, Documents: documents, Messages: messages}
+	return db.visits.cache.FindSpace(ctx, k, func(ctx context.Context) (*portal.Space, error) {
+		return portal.ReadSpaceFrom(ctx, db, workspaceID, clientID, userID, documents, messages)
+	})
 }

@@ -252,3 +252,15 @@ func TestVisitCacheAudit(t *testing.T) {
 		t.Fatalf("after a logout by another process: visit %v, err %v, from the cache %v", v, err, hit)
 	}
 }
+
+// TestSpaceCacheInstances runs the cross-instance space checks the same
+// way: the CLI's handle writes, the server's reads.
+func TestSpaceCacheInstances(t *testing.T) {
+	storetest.RunSpaceCache(t, func(tb testing.TB) *storetest.Pair {
+		db, cli := openPair(tb)
+		return &storetest.Pair{A: cli, B: db, SpaceHits: func(s storetest.Store) uint64 {
+			h, _ := s.(*sqlite.DB).SpaceCacheStats()
+			return h
+		}}
+	})
+}

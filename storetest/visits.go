@@ -20,6 +20,9 @@ type Pair struct {
 	A, B Store
 	// Hits reports how many visits an instance has served from memory so far.
 	Hits func(Store) uint64
+	// SpaceHits reports how many client spaces an instance has served from
+	// memory so far (RunSpaceCache).
+	SpaceHits func(Store) uint64
 	// Deafen, when not nil, keeps an instance from hearing of changes by
 	// any other way than its own writes until the returned function is
 	// called, so a test can tell that an instance sees its own write at

@@ -86,7 +86,7 @@ func (s *Server) showClient(w http.ResponseWriter, r *http.Request, status int, 
 		s.portalError(w, r, err)
 		return
 	}
-	sp, err := s.loadSpace(r.Context(), v, c, 0, 50)
+	sp, err := s.loadSpace(r.Context(), v, c.ID, 0, 50)
 	if err != nil {
 		s.portalError(w, r, err)
 		return

@@ -167,25 +167,33 @@ type space struct {
 // loadSpace reads what a client's space page shows. docs and messages
 // limit the documents and the conversation (0: all, -1: none); the
 // messages shown are marked read for the viewer.
-func (s *Server) loadSpace(ctx context.Context, v portal.Viewer, c *portal.Client, docs, messages int) (*space, error) {
-	rs, err := s.portal.Requests(ctx, v, c.ID)
+func (s *Server) loadSpace(ctx context.Context, v portal.Viewer, clientID int64, docs, messages int) (*space, error) {
+	ps, err := s.portal.Space(ctx, v, clientID, docs, messages)
 	if err != nil {
 		return nil, err
 	}
-	sp := &space{Client: c, Requests: requestRows(rs, s.accounts.Now()), MaxUpload: humanSize(s.maxUpload)}
+	return s.spaceOf(ps, v, docs, messages), nil
+}
+
+// homeSpace reads the space of the signed-in client user's own client (see
+// loadSpace), made on first use; staff have none.
+func (s *Server) homeSpace(r *http.Request, docs, messages int) (*space, error) {
+	rq := reqOf(r)
+	v := portal.ViewerOf(rq.visit)
+	ps, err := s.portal.HomeSpace(r.Context(), &v, &rq.visit.User, docs, messages)
+	if err != nil {
+		return nil, err
+	}
+	return s.spaceOf(ps, v, docs, messages), nil
+}
+
+func (s *Server) spaceOf(ps *portal.Space, v portal.Viewer, docs, messages int) *space {
+	sp := &space{Client: &ps.Client, Requests: requestRows(ps.Requests, s.accounts.Now()), MaxUpload: humanSize(s.maxUpload)}
 	if docs >= 0 {
-		ds, err := s.portal.Documents(ctx, v, c.ID, docs)
-		if err != nil {
-			return nil, err
-		}
-		sp.Documents = documentRows(ds)
+		sp.Documents = documentRows(ps.Documents)
 	}
 	if messages >= 0 {
-		ms, last, err := s.portal.Conversation(ctx, v, c.ID, messages)
-		if err != nil {
-			return nil, err
-		}
-		sp.Messages = messageRows(ms, v.UserID, last)
+		sp.Messages = messageRows(ps.Messages, v.UserID, ps.LastRead)
 	}
 	for _, r := range sp.Requests {
 		if r.Open {
@@ -197,7 +205,7 @@ func (s *Server) loadSpace(ctx context.Context, v portal.Viewer, c *portal.Clien
 			sp.Unread++
 		}
 	}
-	return sp, nil
+	return sp
 }
 
 type portalPage struct {
@@ -244,12 +252,7 @@ func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/clients", http.StatusSeeOther)
 		return
 	}
-	v, c, err := s.clientHome(r)
-	if err != nil {
-		s.portalError(w, r, err)
-		return
-	}
-	sp, err := s.loadSpace(r.Context(), v, c, 5, 3)
+	sp, err := s.homeSpace(r, 5, 3)
 	if err != nil {
 		s.portalError(w, r, err)
 		return
@@ -262,12 +265,7 @@ func (s *Server) handlePortalDocuments(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/clients", http.StatusSeeOther)
 		return
 	}
-	v, c, err := s.clientHome(r)
-	if err != nil {
-		s.portalError(w, r, err)
-		return
-	}
-	sp, err := s.loadSpace(r.Context(), v, c, 0, -1)
+	sp, err := s.homeSpace(r, 0, -1)
 	if err != nil {
 		s.portalError(w, r, err)
 		return
@@ -303,12 +301,7 @@ func (s *Server) showPortalMessages(w http.ResponseWriter, r *http.Request, stat
 		http.Redirect(w, r, "/dashboard/clients", http.StatusSeeOther)
 		return
 	}
-	v, c, err := s.clientHome(r)
-	if err != nil {
-		s.portalError(w, r, err)
-		return
-	}
-	sp, err := s.loadSpace(r.Context(), v, c, -1, 0)
+	sp, err := s.homeSpace(r, -1, 0)
 	if err != nil {
 		s.portalError(w, r, err)
 		return

@@ -1,8 +1,11 @@
-// Package visitcache keeps the visits a store's FindVisit read, for as long
-// as the store can tell that nothing they hold has changed (SPEC §11). The
-// store decides how it tells (SQLite: PRAGMA data_version before each
+// Package visitcache keeps the visits a store's FindVisit read, and the
+// client spaces its ReadSpace read, for as long as the store can tell that
+// nothing they hold has changed (SPEC §11). The store decides how it tells
+// (SQLite: the wal-index header, or PRAGMA data_version, before each
 // lookup; PostgreSQL: LISTEN/NOTIFY on a connection of its own) and tells
-// the cache by emptying it, dropping entries or turning it off.
+// the cache by emptying it, dropping entries or turning it off. Visits and
+// spaces share the switch and the generation: whatever stops one serving
+// stops the other.
 package visitcache
 
 import (
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 // Max bounds the cache; past it, visits are read but not kept until the
@@ -24,23 +28,41 @@ type Key struct {
 	Hash        [32]byte
 }
 
-// Cache is a map of visits with a generation that every change bumps: a
-// visit read from the database may be put only under the generation it got
-// before the read, so a read racing a change is never kept. It starts off.
+// MaxSpaceBytes bounds the spaces kept, by Space.Size; when a new one
+// does not fit, the kept spaces are all dropped and the cache fills again.
+const MaxSpaceBytes = 32 << 20
+
+// SpaceKey names a space as read for one user: a space holds that user's
+// read mark, so no user is ever served another's, and the workspace and
+// client are part of every key.
+type SpaceKey struct {
+	WorkspaceID, ClientID, UserID int64
+	Documents, Messages           int
+}
+
+// Cache is a map of visits and one of spaces with a generation that every
+// change bumps: an entry read from the database may be put only under the
+// generation it got before the read, so a read racing a change is never
+// kept. It starts off.
 type Cache struct {
 	mu  sync.Mutex
 	on  bool
 	gen uint64
 	// until, when not zero, is when the cache stops serving unless renewed
 	// (see Renew).
-	until time.Time
-	m     map[Key]*gatehouse.Visit
+	until      time.Time
+	m          map[Key]*gatehouse.Visit
+	spaces     map[SpaceKey]*portal.Space
+	spaceBytes int
 
-	hits, misses uint64 // for tests
+	hits, misses           uint64 // for tests
+	spaceHits, spaceMisses uint64
 }
 
 // New returns an empty cache, off.
-func New() *Cache { return &Cache{m: map[Key]*gatehouse.Visit{}} }
+func New() *Cache {
+	return &Cache{m: map[Key]*gatehouse.Visit{}, spaces: map[SpaceKey]*portal.Space{}}
+}
 
 // Find serves FindVisit through the cache: a copy of the kept visit, else
 // read's visit, kept when the cache is on and nothing changed meanwhile.
@@ -113,10 +135,12 @@ func (c *Cache) Empty() {
 func (c *Cache) empty() {
 	c.gen++
 	clear(c.m)
+	clear(c.spaces)
+	c.spaceBytes = 0
 }
 
-// Drop drops the kept visits match reports; any visit being read while
-// Drop runs is not kept either.
+// Drop drops the kept visits match reports; any visit or space being read
+// while Drop runs is not kept either.
 func (c *Cache) Drop(match func(*gatehouse.Visit) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,6 +148,64 @@ func (c *Cache) Drop(match func(*gatehouse.Visit) bool) {
 	for k, v := range c.m {
 		if match(v) {
 			delete(c.m, k)
+		}
+	}
+}
+
+// FindSpace serves ReadSpace through the cache, as Find serves visits: a
+// copy of the kept space, else read's, kept when the cache is on and
+// nothing changed meanwhile.
+func (c *Cache) FindSpace(ctx context.Context, k SpaceKey, read func(context.Context) (*portal.Space, error)) (*portal.Space, error) {
+	c.mu.Lock()
+	serving := c.serving()
+	var kept *portal.Space
+	if serving {
+		if kept = c.spaces[k]; kept != nil {
+			c.spaceHits++
+		} else {
+			c.spaceMisses++
+		}
+	}
+	gen := c.gen
+	c.mu.Unlock()
+	if kept != nil {
+		// Kept spaces are never changed, only replaced, so the copy can be
+		// made outside the lock.
+		return kept.Clone(), nil
+	}
+	sp, err := read(ctx)
+	if err != nil || !serving {
+		return sp, err
+	}
+	keep := sp.Clone()
+	size := keep.Size()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || !c.on || size > MaxSpaceBytes {
+		return sp, nil
+	}
+	if c.spaceBytes+size > MaxSpaceBytes {
+		clear(c.spaces)
+		c.spaceBytes = 0
+	}
+	if old := c.spaces[k]; old != nil {
+		c.spaceBytes -= old.Size()
+	}
+	c.spaces[k] = keep
+	c.spaceBytes += size
+	return sp, nil
+}
+
+// DropSpaces drops the kept spaces match reports; any visit or space being
+// read while DropSpaces runs is not kept either.
+func (c *Cache) DropSpaces(match func(SpaceKey) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for k, sp := range c.spaces {
+		if match(k) {
+			c.spaceBytes -= sp.Size()
+			delete(c.spaces, k)
 		}
 	}
 }
@@ -177,6 +259,14 @@ func (c *Cache) Stats() (hits, misses uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.hits, c.misses
+}
+
+// SpaceStats reports the spaces served from memory and read so far, for
+// tests and benchmarks.
+func (c *Cache) SpaceStats() (hits, misses uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.spaceHits, c.spaceMisses
 }
 
 // Clone returns a deep copy of v: callers change the visit they get (the

@@ -1,12 +1,15 @@
 package visitcache_test
 
 import (
+	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/visitcache"
+	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
 // TestCloneSharesNothing fills every field of a visit (so a field
@@ -20,6 +23,57 @@ func TestCloneSharesNothing(t *testing.T) {
 		t.Fatalf("clone differs:\n%+v\n%+v", v, c)
 	}
 	shared(t, "Visit", reflect.ValueOf(v).Elem(), reflect.ValueOf(c).Elem())
+}
+
+// TestSpaceCloneSharesNothing does the same for a client's space.
+func TestSpaceCloneSharesNothing(t *testing.T) {
+	sp := new(portal.Space)
+	fill(reflect.ValueOf(sp).Elem())
+	c := sp.Clone()
+	if !reflect.DeepEqual(sp, c) {
+		t.Fatalf("clone differs:\n%+v\n%+v", sp, c)
+	}
+	shared(t, "Space", reflect.ValueOf(sp).Elem(), reflect.ValueOf(c).Elem())
+}
+
+// TestSpaceReadRacingChange checks that a space read while a change is
+// announced is served to its reader but not kept, and that a space over
+// the memory bound is not kept either.
+func TestSpaceReadRacingChange(t *testing.T) {
+	ctx := context.Background()
+	c := visitcache.New()
+	c.SetOn(true)
+	k := visitcache.SpaceKey{WorkspaceID: 1, ClientID: 2, UserID: 3, Documents: 5, Messages: 3}
+	reads := 0
+	find := func(during func()) {
+		t.Helper()
+		_, err := c.FindSpace(ctx, k, func(context.Context) (*portal.Space, error) {
+			reads++
+			during()
+			return &portal.Space{Client: portal.Client{ID: 2}}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	find(func() { c.DropSpaces(func(visitcache.SpaceKey) bool { return false }) })
+	find(func() {})
+	if reads != 2 {
+		t.Fatalf("a space read while a change was announced was kept (%d reads, want 2)", reads)
+	}
+	find(func() {})
+	if reads != 2 {
+		t.Fatalf("a space read with nothing changing was not kept (%d reads, want 2)", reads)
+	}
+
+	huge := visitcache.SpaceKey{WorkspaceID: 1, ClientID: 9}
+	big := &portal.Space{Messages: []portal.Message{{Body: strings.Repeat("x", visitcache.MaxSpaceBytes)}}}
+	for range 2 {
+		c.FindSpace(ctx, huge, func(context.Context) (*portal.Space, error) { reads++; return big, nil })
+	}
+	if reads != 4 {
+		t.Fatalf("a space over the memory bound was kept (%d reads, want 4)", reads)
+	}
 }
 
 func fill(v reflect.Value) {

@@ -1,0 +1,91 @@
+package portal
+
+import (
+	"context"
+	"slices"
+)
+
+// Space is one client's space as its pages show it, read for one user: the
+// client, its requests (open first), its latest documents (newest first)
+// and messages (oldest first), and the user's read mark. A store may serve
+// it from memory (see Store.ReadSpace), so it holds nothing a page does
+// not show: documents carry no sealed key and no SHA-256.
+type Space struct {
+	Client    Client
+	Requests  []Request
+	Documents []Document
+	Messages  []Message
+	// LastRead is the ID of the last message the user had read.
+	LastRead int64
+}
+
+// Clone returns a copy of sp that shares no slice with it: a caller may
+// change what it got without reaching a copy a store keeps.
+func (sp *Space) Clone() *Space {
+	out := *sp
+	out.Requests = slices.Clone(sp.Requests)
+	out.Documents = slices.Clone(sp.Documents)
+	for i := range out.Documents {
+		d := &out.Documents[i]
+		d.SHA256, d.SealedKey = slices.Clone(d.SHA256), slices.Clone(d.SealedKey)
+	}
+	out.Messages = slices.Clone(sp.Messages)
+	return &out
+}
+
+// Size is a rough count of the bytes sp holds, for a store that bounds
+// the memory its copies take.
+func (sp *Space) Size() int {
+	const row = 160 // a row's fixed fields and slice header, about
+	n := 2*row + len(sp.Client.Name)
+	for _, r := range sp.Requests {
+		n += row + len(r.Title) + len(r.Note) + len(r.Status)
+	}
+	for _, d := range sp.Documents {
+		n += 2*row + len(d.Title) + len(d.Note) + len(d.FileName) + len(d.ContentType) + len(d.UploaderName)
+	}
+	for _, m := range sp.Messages {
+		n += row + len(m.AuthorName) + len(m.Body)
+	}
+	return n
+}
+
+// SpaceLister is what ReadSpaceFrom reads a space with.
+type SpaceLister interface {
+	FindClient(ctx context.Context, workspaceID, id int64) (*Client, error)
+	ListRequests(ctx context.Context, workspaceID, clientID int64) ([]Request, error)
+	ListDocuments(ctx context.Context, workspaceID, clientID int64, limit int) ([]Document, error)
+	ListClientMessages(ctx context.Context, workspaceID, clientID int64, limit int) ([]Message, error)
+	LastReadMessage(ctx context.Context, workspaceID, userID, clientID int64) (int64, error)
+}
+
+// ReadSpaceFrom reads a space from the database with the store's list
+// methods, as Store.ReadSpace describes; stores call it when they do not
+// serve the space from memory.
+func ReadSpaceFrom(ctx context.Context, s SpaceLister, workspaceID, clientID, userID int64, documents, messages int) (*Space, error) {
+	c, err := s.FindClient(ctx, workspaceID, clientID)
+	if err != nil {
+		return nil, err
+	}
+	sp := &Space{Client: *c}
+	if sp.Requests, err = s.ListRequests(ctx, workspaceID, clientID); err != nil {
+		return nil, err
+	}
+	if documents >= 0 {
+		if sp.Documents, err = s.ListDocuments(ctx, workspaceID, clientID, documents); err != nil {
+			return nil, err
+		}
+		for i := range sp.Documents {
+			sp.Documents[i].SHA256, sp.Documents[i].SealedKey = nil, nil
+		}
+	}
+	if messages >= 0 {
+		if sp.Messages, err = s.ListClientMessages(ctx, workspaceID, clientID, messages); err != nil {
+			return nil, err
+		}
+		if sp.LastRead, err = s.LastReadMessage(ctx, workspaceID, userID, clientID); err != nil {
+			return nil, err
+		}
+	}
+	return sp, nil
+}
