@@ -75,6 +75,7 @@ type Server struct {
 	devOutbox bool
 	mailHTML  func(ctx context.Context, m gatehouse.Message) (string, error)
 	pages     *pages
+	heads     layoutHead // the portal home's layout start, per workspace (portalhome.go)
 	obs       Observer
 	portal    *portal.Service
 	maxUpload int64
