@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/account"
@@ -70,5 +71,42 @@ func TestPortalHomeEscapes(t *testing.T) {
 	}
 	if got := home.Header.Get("Content-Length"); got != fmt.Sprint(len(home.body)) {
 		t.Errorf("Content-Length %q for a body of %d bytes", got, len(home.body))
+	}
+}
+
+// TestPortalHomeAcrossInstances opens the portal home on one instance
+// while staff work on another (a second process on the same PostgreSQL,
+// or a second handle on the SQLite file, as the CLI opens it): once the
+// home is served from memory, a new message, document and request made on
+// the other instance show as soon as this one has heard of them.
+func TestPortalHomeAcrossInstances(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnvOn(t, be)
+			f := newPortalFixture(t, e)
+			second := e.instance()
+			client := second.browser()
+			client.login("acme", "client@example.com", goodPassword, "/portal")
+			for range 3 {
+				wantStatus(t, "home", client.get(wsURL("acme", "/portal")), http.StatusOK)
+			}
+			owner := e.browser()
+			owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
+			space := fmt.Sprintf("/dashboard/clients/%d", f.alpha.ID)
+			wantStatus(t, "message", owner.post(wsURL("acme", space+"/messages"), url.Values{"body": {"Across instances"}}), http.StatusSeeOther)
+			wantStatus(t, "upload", owner.upload(wsURL("acme", space+"/documents"), nil, file{"across.pdf", []byte("%PDF-")}), http.StatusSeeOther)
+			wantStatus(t, "ask", owner.post(wsURL("acme", space+"/requests"), url.Values{"title": {"Asked across"}}), http.StatusSeeOther)
+			deadline := time.Now().Add(30 * time.Second) // only a hang reaches it
+			for {
+				home := client.get(wsURL("acme", "/portal")).body
+				if strings.Contains(home, "Across instances") && strings.Contains(home, "across.pdf") && strings.Contains(home, "Asked across") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the other instance's changes never showed:\n%s", home)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
 	}
 }
