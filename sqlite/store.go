@@ -694,18 +694,22 @@ type auditItem struct {
 }
 
 // writeAudits commits a batch of audit events in one transaction (see
-// DB.AddAuditEvent). The batch's context is its first caller's, without
-// its cancellation: the others wait on this write too, and an event of a
-// finished action is written even when that client went away.
+// DB.AddAuditEvent); a lone event as one statement, which SQLite commits
+// by itself (an explicit BEGIN and COMMIT cost as much as the insert).
+// The batch's context is its first caller's, without its cancellation:
+// the others wait on this write too, and an event of a finished action is
+// written even when that client went away.
 //
 // Audit events are no part of a visit, so the commit leaves the cached
-// visits valid: when nothing else committed since the visit cache last
-// looked, it is told that this commit changed nothing it keeps.
+// visits valid: the wal-index header is read before the write, and when
+// its change counter moved by exactly one after it — ours the only commit
+// in between — the visit cache is told that this commit changed nothing it
+// keeps (see visitWatch.unchanged).
 func (db *DB) writeAudits(items []auditItem) error {
 	ctx := context.WithoutCancel(items[0].ctx)
 	if db.auditStmt == nil {
-		// Prepared once, before the transaction takes the writer's one
-		// connection (batches run one at a time): parsing the insert cost
+		// Prepared once, outside any transaction (the writer has one
+		// connection; batches run one at a time): parsing the insert cost
 		// as much as writing it.
 		st, err := db.write.PrepareContext(ctx, auditInsert)
 		if err != nil {
@@ -713,21 +717,28 @@ func (db *DB) writeAudits(items []auditItem) error {
 		}
 		db.auditStmt = st
 	}
-	var before walHeader
-	var known bool
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		// The write lock is held from here to the commit: the header read
-		// now is the last commit's, and nobody else commits before ours.
-		before, known = db.visits.header()
-		st := tx.StmtContext(ctx, db.auditStmt)
-		for _, it := range items {
-			e := it.e
-			if err := st.QueryRowContext(ctx, it.workspaceID, unix(e.At), e.ActorID, e.TargetID, e.Type, e.IP, e.Detail, e.ClientID, e.DocumentID).Scan(&e.ID); err != nil {
-				return fmt.Errorf("add audit event %q: %w", e.Type, translate(err))
-			}
+	insert := func(st *sql.Stmt, it auditItem) error {
+		e := it.e
+		if err := st.QueryRowContext(ctx, it.workspaceID, unix(e.At), e.ActorID, e.TargetID, e.Type, e.IP, e.Detail, e.ClientID, e.DocumentID).Scan(&e.ID); err != nil {
+			return fmt.Errorf("add audit event %q: %w", e.Type, translate(err))
 		}
 		return nil
-	})
+	}
+	before, known := db.visits.header()
+	var err error
+	if len(items) == 1 {
+		err = insert(db.auditStmt, items[0])
+	} else {
+		err = db.inTx(ctx, func(tx *sql.Tx) error {
+			st := tx.StmtContext(ctx, db.auditStmt)
+			for _, it := range items {
+				if err := insert(st, it); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return err
 	}
