@@ -222,11 +222,15 @@ func BenchmarkPortalHome(b *testing.B) {
 					}
 					br := e.browser()
 					br.login("acme", "client@example.com", goodPassword, "/portal")
+					size := 0
 					for b.Loop() {
-						if res := br.get(wsURL("acme", "/portal")); res.StatusCode != http.StatusOK {
+						res := br.get(wsURL("acme", "/portal"))
+						if res.StatusCode != http.StatusOK {
 							b.Fatal(res.StatusCode)
 						}
+						size = len(res.body)
 					}
+					b.ReportMetric(float64(size), "page-bytes")
 				})
 			}
 		}
