@@ -87,20 +87,21 @@ func demoLogo() ([]byte, error) {
 }
 
 // brandDemo gives the demo workspace its branding, under the same checks
-// as the owner's branding form (accent contrast, logo re-encoding).
-func brandDemo(ctx context.Context, st gatehouse.WorkspaceStore, ws *gatehouse.Workspace, now time.Time) error {
+// as the owner's branding form (accent contrast, logo re-encoding), and
+// returns the workspace as it now is: what is seeded after it (mail
+// subjects among it) carries the brand.
+func brandDemo(ctx context.Context, st gatehouse.WorkspaceStore, ws *gatehouse.Workspace, now time.Time) (*gatehouse.Workspace, error) {
 	if c, err := account.ContrastOnWhite(demoAccent); err != nil || c < account.MinAccentContrast {
-		return fmt.Errorf("demo accent %s: contrast %.2f, %v", demoAccent, c, err)
+		return nil, fmt.Errorf("demo accent %s: contrast %.2f, %v", demoAccent, c, err)
 	}
 	raw, err := demoLogo()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logo, err := account.NormalizeLogo(raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = st.SetBrand(ctx, ws.ID, gatehouse.Brand{DisplayName: demoDisplayName, Accent: demoAccent},
+	return st.SetBrand(ctx, ws.ID, gatehouse.Brand{DisplayName: demoDisplayName, Accent: demoAccent},
 		&gatehouse.Logo{ID: account.LogoID(logo), PNG: logo, UpdatedAt: now}, now, nil)
-	return err
 }

@@ -207,7 +207,7 @@ func (m Main) seedDemo(ctx context.Context, a *app, srv *web.Server) error {
 	if err := a.store.CreateWorkspace(ctx, ws); err != nil {
 		return err
 	}
-	if err := brandDemo(ctx, a.store, ws, now); err != nil {
+	if ws, err = brandDemo(ctx, a.store, ws, now); err != nil {
 		return fmt.Errorf("brand the demo workspace: %w", err)
 	}
 	type login struct{ email, password string }

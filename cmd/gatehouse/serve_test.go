@@ -182,7 +182,12 @@ func testServeDemo(t *testing.T, env map[string]string, open func(testing.TB) ga
 	wantStatus(t, c, "http://elsewhere.example/healthz", http.StatusOK)
 	wantStatus(t, c, "http://127.0.0.1/healthz", http.StatusOK)
 	wantStatus(t, c, "http://elsewhere.example/login", http.StatusNotFound)
-	wantStatus(t, c, testBaseURL+"/_dev/outbox", http.StatusOK)
+	// The portal's seeded notifications are sent in the workspace's brand,
+	// which the demo sets before it seeds them.
+	if body := wantStatus(t, c, testBaseURL+"/_dev/outbox", http.StatusOK); !strings.Contains(body, "— Harbour &amp; Pine Accountants") ||
+		strings.Contains(body, "— Demo<") {
+		t.Errorf("the demo's notification subjects do not carry its brand:\n%s", body)
+	}
 	if body := wantStatus(t, c, "http://demo.gatehouse.test/api/v1/me", http.StatusUnauthorized); !strings.Contains(body, "unauthenticated") {
 		t.Errorf("/api/v1/me without a session: %s", body)
 	}
