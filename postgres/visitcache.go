@@ -164,7 +164,9 @@ func (l *listener) listen(ctx context.Context) (listened bool) {
 		// reach listeners in commit order, so once it is heard every
 		// notice committed before start has been handled. (A plain query
 		// would prove less: behind a pooler in transaction mode, the
-		// connection that answers need not be the one listening.)
+		// connection that answers need not be the one listening.) The
+		// window is real time, like the socket it watches: the injected
+		// clock of the domain (sessions, codes) has no say in it.
 		start := time.Now()
 		sent++
 		_, err := conn.ExecParams(ctx, `SELECT pg_notify($1, $2)`,

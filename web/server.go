@@ -284,6 +284,8 @@ func (sw *statusWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter 
 // visitor never sees a stack trace.
 func (s *Server) logRecover(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Elapsed real time, for the log only: the injected clock decides
+		// what a request may do, it does not measure how long it took.
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
