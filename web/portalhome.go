@@ -227,11 +227,7 @@ func (s *Server) writePortalHome(b *bytes.Buffer, p *portalPage) {
 				b.WriteString(" <span class=\"tag bad\">Overdue</span>")
 			}
 			b.WriteString("\n  ")
-			if r.Note != "" {
-				b.WriteString("<span class=\"note\">")
-				writeHTML(b, r.Note)
-				b.WriteString("</span>")
-			}
+			writeNote(b, r.Note)
 			b.WriteString("</li>\n")
 		}
 		b.WriteString("\n</ul>\n<p><a href=\"/portal/documents\">Upload a document</a></p>\n</section>\n")
@@ -286,14 +282,19 @@ func writeDocList(b *bytes.Buffer, docs []documentRow) {
 			writeHTML(b, d.Uploader)
 		}
 		b.WriteString("</span>\n  ")
-		if d.Note != "" {
-			b.WriteString("<span class=\"note\">")
-			writeHTML(b, d.Note)
-			b.WriteString("</span>")
-		}
+		writeNote(b, d.Note)
 		b.WriteString("\n</li>\n")
 	}
 	b.WriteString("\n</ul>\n\n")
+}
+
+// writeNote writes a request's or document's note, if it has one.
+func writeNote(b *bytes.Buffer, note string) {
+	if note != "" {
+		b.WriteString("<span class=\"note\">")
+		writeHTML(b, note)
+		b.WriteString("</span>")
+	}
 }
 
 // writeConversation writes the "conversation" partial. A body's line
