@@ -202,12 +202,17 @@ func (m Main) bench(ctx context.Context, args []string) error {
 	}
 
 	if o.only != "" {
-		rows = slices.DeleteFunc(rows, func(r *benchRow) bool { return !strings.Contains(r.name, o.only) })
+		// A kept row keeps its baseline, so its ratio is still measured.
+		keep := map[*benchRow]bool{}
 		for _, r := range rows {
-			if r.base != nil && !slices.Contains(rows, r.base) {
-				r.base = nil // its baseline is not measured
+			if strings.Contains(r.name, o.only) {
+				keep[r] = true
+				if r.base != nil {
+					keep[r.base] = true
+				}
 			}
 		}
+		rows = slices.DeleteFunc(rows, func(r *benchRow) bool { return !keep[r] })
 		if len(rows) == 0 {
 			return fmt.Errorf("--only %q matches no row", o.only)
 		}
