@@ -41,6 +41,21 @@ func (db *DB) PoolStats() (writer, reader sql.DBStats) {
 // overwrites a file, which may be an earlier backup.
 var ErrBackupExists = errors.New("backup file already exists")
 
+// PageSize returns the database's page size in bytes: PageSize for one
+// Open created, SQLite's 4,096 for one created before it (a backup of it
+// has PageSize).
+func (db *DB) PageSize(ctx context.Context) (int, error) {
+	st, err := db.readStmt(ctx, `PRAGMA page_size`)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := st.QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, fmt.Errorf("page size: %w", err)
+	}
+	return n, nil
+}
+
 // Backup writes a consistent copy of the database to path with VACUUM INTO,
 // while other connections, in this process or another, go on reading and
 // writing: the copy is one read transaction's snapshot (WAL mode lets

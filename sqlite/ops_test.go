@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -85,3 +86,61 @@ func TestBackup(t *testing.T) {
 }
 
 var backupTime = time.Date(2039, 6, 15, 12, 0, 0, 0, time.UTC)
+
+// TestPageSize: a new database has PageSize pages, an older one keeps its
+// own, and a backup of it has PageSize pages again.
+func TestPageSize(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "new.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.PageSize(ctx); err != nil || got != sqlite.PageSize {
+		t.Fatalf("new database: page size %d (%v), want %d", got, err, sqlite.PageSize)
+	}
+
+	// A database created with SQLite's default page size, as releases
+	// before PageSize did.
+	dir := t.TempDir()
+	oldPath := filepath.Join(dir, "old.db")
+	raw, err := sql.Open("sqlite", "file:"+oldPath+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE t (x)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	old, err := sqlite.Open(oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustCreateWorkspace(t, old, "older")
+	if got, _ := old.PageSize(ctx); got != 4096 {
+		t.Fatalf("older database: page size %d, want it kept at 4096", got)
+	}
+	copyPath := filepath.Join(dir, "copy.db")
+	if err := old.Backup(ctx, copyPath); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := sqlite.Open(copyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if got, err := cp.PageSize(ctx); err != nil || got != sqlite.PageSize {
+		t.Fatalf("backup of the older database: page size %d (%v), want %d", got, err, sqlite.PageSize)
+	}
+	if _, err := cp.FindWorkspaceBySlug(ctx, "older"); err != nil {
+		t.Fatalf("backup lost the workspace: %v", err)
+	}
+}

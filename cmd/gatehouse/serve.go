@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/account"
 	"github.com/gatehouse-dev/gatehouse/mail"
 	"github.com/gatehouse-dev/gatehouse/portal"
+	"github.com/gatehouse-dev/gatehouse/sqlite"
 	"github.com/gatehouse-dev/gatehouse/web"
 )
 
@@ -54,6 +55,13 @@ func (m Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.store.Close()
+	if db, ok := a.store.(*sqlite.DB); ok {
+		if n, err := db.PageSize(ctx); err == nil && n < sqlite.PageSize {
+			log.Info("this SQLite database has small pages, so documents download slower: "+
+				"gatehouse backup --out FILE writes a copy with larger ones; stop, then move it in place of gatehouse.db",
+				"page_size", n, "new_databases", sqlite.PageSize)
+		}
+	}
 	// The dev outbox lists every workspace's codes and links with no login:
 	// only in demo mode, and only while mail goes nowhere real.
 	devOutbox := *demo && *smtpURL == ""

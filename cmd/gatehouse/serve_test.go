@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -364,6 +366,34 @@ func TestServeShutdownWithOpenConnection(t *testing.T) {
 	}
 	if !strings.Contains(srv.stderr.String(), "shutting down") {
 		t.Errorf("stderr does not log the shutdown:\n%s", srv.stderr)
+	}
+}
+
+// TestServeSmallPagesHint: serve on a database with SQLite's default 4 KiB
+// pages (created before Gatehouse chose larger ones) says how to get the
+// faster page size; on a database it created itself it says nothing.
+func TestServeSmallPagesHint(t *testing.T) {
+	const hint = "small pages"
+	env, dir := newEnv(t)
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "gatehouse.db")+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE t (x)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	srv := startServe(t, env, "--addr", "127.0.0.1:0", "--base-url", testBaseURL)
+	srv.stop(t)
+	if !strings.Contains(srv.stderr.String(), hint) || !strings.Contains(srv.stderr.String(), "gatehouse backup --out") {
+		t.Errorf("serve on a 4 KiB-page database does not say how to get larger pages:\n%s", srv.stderr)
+	}
+
+	env, _ = newEnv(t)
+	srv = startServe(t, env, "--addr", "127.0.0.1:0", "--base-url", testBaseURL)
+	srv.stop(t)
+	if strings.Contains(srv.stderr.String(), hint) {
+		t.Errorf("serve on a database of its own asks for larger pages:\n%s", srv.stderr)
 	}
 }
 
