@@ -78,6 +78,19 @@ type ChunkStore interface {
 	DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int, fn func(index int, sealed []byte) error) error
 }
 
+// DocumentOpener is a ChunkStore that finds a document and reads its
+// first chunks in one round trip. Service.OpenDocument uses it when the
+// store has it (a database across a network, where a small download's time
+// is mostly round trips).
+type DocumentOpener interface {
+	// OpenDocument finds the finished document as FindDocument does and
+	// hands it to check; only once check returns nil does it call fn with
+	// the document's chunks from index 0, at most n, as DocumentChunks does.
+	// It returns the first error of the lookup, check or fn (check's and
+	// fn's as they are).
+	OpenDocument(ctx context.Context, workspaceID, id int64, n int, check func(*Document) error, fn func(index int, sealed []byte) error) error
+}
+
 // chunkBatch is how many chunks an upload sends to the store at once:
 // 1 MiB, so a large document costs a transaction per MiB, not per 64 KiB,
 // while memory per upload stays about 1 MiB.
@@ -261,6 +274,12 @@ type window struct {
 // two windows (4 MiB) whatever its size.
 const readBatch = 32
 
+// openBatch is how many chunks Service.OpenDocument reads with the
+// document's row, before it knows the size or whether the viewer may have
+// them: 256 KiB, all of a small document, and no more than that read for
+// nothing when the viewer is refused.
+const openBatch = 4
+
 // Err returns the error that stopped a read, if any: a caller that hands
 // the reader to something that swallows read errors (http.ServeContent)
 // asks it afterwards.
@@ -282,6 +301,9 @@ func readChunkCount(d *Document) int {
 	}
 	return chunkCount(d.Size)
 }
+
+// Document returns the document being read.
+func (r *Reader) Document() *Document { return r.doc }
 
 // Size returns the document's size.
 func (r *Reader) Size() int64 { return r.doc.Size }
@@ -314,10 +336,10 @@ func getWindow(n int) *window {
 	return &window{buf: make([]byte, 0, (1<<c)*ChunkSize)}
 }
 
-// newWindow returns a window for the batch from index, reusing spare
-// when it is there (and large enough).
-func (r *Reader) newWindow(index int) *window {
-	n := min(readBatch, r.total-index)
+// newWindow returns a window for the batch of at most n chunks from index,
+// reusing spare when it is there (and large enough).
+func (r *Reader) newWindow(index, n int) *window {
+	n = min(n, r.total-index)
 	size := (n-1)*ChunkSize + r.chunkLen(index+n-1)
 	w := r.spare
 	r.spare = nil
@@ -332,28 +354,46 @@ func (r *Reader) newWindow(index int) *window {
 // fill opens w.want chunks from w.at into w with aead, stopping at the
 // first that is missing or fails to open (w.err says which).
 func (r *Reader) fill(w *window, aead cipher.AEAD) {
-	want := w.want
-	err := r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, w.at, want, func(index int, sealed []byte) error {
-		if index != w.at+w.n {
-			return errGap
-		}
-		if err := r.openChunk(aead, w, index, sealed); err != nil {
-			return err
-		}
-		w.n++
-		return nil
+	err := r.store.DocumentChunks(r.ctx, r.doc.WorkspaceID, r.doc.ID, w.at, w.want, func(index int, sealed []byte) error {
+		return r.put(w, aead, index, sealed)
 	})
+	r.settle(w, err)
+}
+
+// put opens the sealed chunk index, the next one w expects, into w.
+func (r *Reader) put(w *window, aead cipher.AEAD, index int, sealed []byte) error {
+	if w.n == w.want {
+		// A row past the document's last chunk (a store asked for more
+		// than the document has) is not part of it.
+		return errFull
+	}
+	if index != w.at+w.n {
+		return errGap
+	}
+	if err := r.openChunk(aead, w, index, sealed); err != nil {
+		return err
+	}
+	w.n++
+	return nil
+}
+
+// settle records in w.err why w holds fewer chunks than it wants, given the
+// error of the read that filled it.
+func (r *Reader) settle(w *window, err error) {
 	switch {
 	case errors.Is(err, ErrTampered):
 		w.err = err
-	case err != nil && !errors.Is(err, errGap):
+	case err != nil && !errors.Is(err, errGap) && !errors.Is(err, errFull):
 		w.err = fmt.Errorf("%w: document %d chunk %d: %w", ErrTampered, r.doc.ID, w.at+w.n, err)
-	case w.n < want:
+	case w.n < w.want:
 		w.err = fmt.Errorf("%w: document %d chunk %d is missing", ErrTampered, r.doc.ID, w.at+w.n)
 	}
 }
 
-var errGap = errors.New("chunk missing")
+var (
+	errGap  = errors.New("chunk missing")
+	errFull = errors.New("window full")
+)
 
 // openChunk opens one sealed chunk into its place in w.
 func (r *Reader) openChunk(aead cipher.AEAD, w *window, index int, sealed []byte) error {
@@ -407,13 +447,20 @@ func (r *Reader) fetch(index int) *window {
 	} else {
 		// A read-ahead for another place (after a seek) is left to finish
 		// on its own, with its window.
-		w = r.newWindow(index)
+		w = r.newWindow(index, readBatch)
 		r.fill(w, r.aead[0])
 	}
 	r.ahead = nil
 	r.win = w
+	r.readAhead()
+	return w
+}
+
+// readAhead starts opening the batch after the window, if there is one.
+func (r *Reader) readAhead() {
+	w := r.win
 	if next := w.at + w.n; w.err == nil && next < r.total {
-		ahead := r.newWindow(next)
+		ahead := r.newWindow(next, readBatch)
 		ch := make(chan *window, 1)
 		go func() {
 			r.fill(ahead, r.aead[1])
@@ -421,7 +468,6 @@ func (r *Reader) fetch(index int) *window {
 		}()
 		r.ahead, r.aheadAt = ch, next
 	}
-	return w
 }
 
 // opened returns the window's plaintext from the current offset to the

@@ -30,6 +30,9 @@ var (
 	ErrTampered = errors.New("document contents fail authentication")
 	// ErrTooLarge reports an upload over the size limit.
 	ErrTooLarge = errors.New("file too large")
+	// ErrReauth reports a sensitive document asked for by a viewer who has
+	// not proved a second factor (or the password) recently.
+	ErrReauth = errors.New("a sensitive document needs a fresh second factor")
 )
 
 // MaxMessageRunes is the longest message (SPEC §14).

@@ -49,6 +49,49 @@ func (h *chunkHook) DocumentChunks(ctx context.Context, ws, doc int64, first, n 
 	return nil
 }
 
+// openerHook is chunkHook as a portal.DocumentOpener: it finds the
+// document (changed by doc, when set), checks it, and hands its first
+// chunks through the hook, then extra rows after them, as a store that
+// asked for more rows than the document has might.
+type openerHook struct {
+	*chunkHook
+	doc   func(portal.Document) portal.Document
+	extra [][]byte
+}
+
+func (h *openerHook) OpenDocument(ctx context.Context, ws, id int64, n int, check func(*portal.Document) error, fn func(int, []byte) error) error {
+	d, err := h.FindDocument(ctx, ws, id)
+	if err != nil {
+		return err
+	}
+	if h.doc != nil {
+		*d = h.doc(*d)
+	}
+	if err := check(d); err != nil {
+		return err
+	}
+	next := 0
+	err = h.DocumentChunks(ctx, ws, id, 0, n, func(i int, b []byte) error { next = i + 1; return fn(i, b) })
+	if err != nil {
+		return err
+	}
+	for i, b := range h.extra {
+		if err := fn(next+i, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// opener returns the fixture's service over a store that is a
+// portal.DocumentOpener.
+func (f *fixture) opener() (*portal.Service, *openerHook) {
+	h := &openerHook{chunkHook: f.store}
+	svc := *f.svc
+	svc.Store = h
+	return &svc, h
+}
+
 type fixture struct {
 	svc    *portal.Service
 	store  *chunkHook
@@ -338,6 +381,119 @@ func TestTamperLater(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if !errors.Is(err, portal.ErrTampered) || len(got) != 33*portal.ChunkSize || !bytes.Equal(got, data[:len(got)]) {
 		t.Fatalf("read %d bytes, err %v; want the 33 good chunks, then ErrTampered", len(got), err)
+	}
+}
+
+// TestOpenDocument: a store that finds a document and reads its first
+// chunks at once serves the same bytes, refuses the same viewers, and
+// fails the same tampering as Open.
+func TestOpenDocument(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	svc, h := f.opener()
+	read := func(t *testing.T, v portal.Viewer, id int64, fresh bool) ([]byte, error) {
+		t.Helper()
+		r, err := svc.OpenDocument(ctx, v, id, fresh, "")
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		if r.Document().ID != id {
+			t.Fatalf("reader of document %d, want %d", r.Document().ID, id)
+		}
+		return io.ReadAll(r)
+	}
+	for _, size := range []int{0, 1, portal.ChunkSize, 4*portal.ChunkSize + 1, 40*portal.ChunkSize + 3} {
+		data := make([]byte, size)
+		rand.Read(data)
+		d := f.upload(t, "x.bin", data)
+		if got, err := read(t, f.staff, d.ID, false); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("size %d: read back %d bytes, err %v", size, len(got), err)
+		}
+	}
+
+	t.Run("viewers", func(t *testing.T) {
+		other, _ := f.svc.CreateClient(ctx, f.staff, "Other", "")
+		d := f.upload(t, "x.pdf", []byte("%PDF-"))
+		for name, v := range map[string]portal.Viewer{
+			"other client":    {WorkspaceID: f.ws.ID, UserID: 98, Role: gatehouse.RoleClient, ClientID: other.ID},
+			"no client":       {WorkspaceID: f.ws.ID, UserID: 97, Role: gatehouse.RoleClient},
+			"other workspace": {WorkspaceID: f.ws.ID + 1, UserID: 96, Role: gatehouse.RoleOwner},
+		} {
+			if _, err := read(t, v, d.ID, true); !errors.Is(err, gatehouse.ErrNotFound) {
+				t.Errorf("%s: %v, want ErrNotFound", name, err)
+			}
+		}
+		mine := portal.Viewer{WorkspaceID: f.ws.ID, UserID: 99, Role: gatehouse.RoleClient, ClientID: f.client.ID}
+		if got, err := read(t, mine, d.ID, false); err != nil || string(got) != "%PDF-" {
+			t.Fatalf("own client's document: %q, %v", got, err)
+		}
+		// A sensitive document needs a fresh second factor.
+		h.doc = func(d portal.Document) portal.Document { d.Sensitive = true; return d }
+		defer func() { h.doc = nil }()
+		if _, err := read(t, mine, d.ID, false); !errors.Is(err, portal.ErrReauth) {
+			t.Errorf("sensitive, not fresh: %v, want ErrReauth", err)
+		}
+		if got, err := read(t, mine, d.ID, true); err != nil || string(got) != "%PDF-" {
+			t.Fatalf("sensitive, fresh: %q, %v", got, err)
+		}
+	})
+
+	// Rows past a document's last chunk (the store asked for more chunks
+	// than the document has) are not part of it: Open never asks for them.
+	t.Run("rows past the end", func(t *testing.T) {
+		data := make([]byte, portal.ChunkSize+1)
+		rand.Read(data)
+		d := f.upload(t, "x.bin", data) // a full chunk and a final one
+		// A row of a full chunk's size, where the window has no room left.
+		h.extra = [][]byte{make([]byte, 12+portal.ChunkSize+16)}
+		defer func() { h.extra = nil }()
+		if got, err := read(t, f.staff, d.ID, false); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read %d bytes, %v", len(got), err)
+		}
+	})
+
+	data := make([]byte, 40*portal.ChunkSize+5)
+	rand.Read(data)
+	d := f.upload(t, "x.bin", data)
+	for _, tc := range []struct {
+		name string
+		hook func(int, []byte) ([]byte, error)
+		doc  func(portal.Document) portal.Document
+	}{
+		{name: "first chunk altered", hook: alterChunk(0)},
+		{name: "chunk of the first batch altered", hook: alterChunk(3)},
+		{name: "chunk of a later batch altered", hook: alterChunk(33)},
+		{name: "first chunk missing", hook: func(i int, b []byte) ([]byte, error) {
+			if i == 0 {
+				return nil, gatehouse.ErrNotFound
+			}
+			return b, nil
+		}},
+		{name: "size changed", doc: func(d portal.Document) portal.Document { d.Size--; return d }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.store.hook, h.doc = tc.hook, tc.doc
+			defer func() { f.store.hook, h.doc = nil, nil }()
+			got, err := read(t, f.staff, d.ID, false)
+			if !errors.Is(err, portal.ErrTampered) {
+				t.Fatalf("err %v, want ErrTampered", err)
+			}
+			if !bytes.Equal(got, data[:len(got)]) {
+				t.Fatal("altered bytes returned")
+			}
+		})
+	}
+}
+
+// alterChunk is a chunkHook hook that flips a bit of chunk index.
+func alterChunk(index int) func(int, []byte) ([]byte, error) {
+	return func(i int, b []byte) ([]byte, error) {
+		if i == index {
+			b = bytes.Clone(b)
+			b[len(b)/2] ^= 1
+		}
+		return b, nil
 	}
 }
 

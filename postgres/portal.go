@@ -13,7 +13,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/portal"
 )
 
-var _ portal.Store = (*DB)(nil)
+var (
+	_ portal.Store          = (*DB)(nil)
+	_ portal.DocumentOpener = (*DB)(nil)
+)
 
 // CreateClient implements portal.Store.
 func (db *DB) CreateClient(ctx context.Context, workspaceID int64, c *portal.Client) error {
@@ -183,19 +186,28 @@ func (db *DB) PutDocumentChunks(ctx context.Context, workspaceID, documentID int
 	return nil
 }
 
-// DocumentChunks implements portal.ChunkStore. Each chunk reaches fn as
-// the bytes in pgx's read buffer (binary bytea is the bytes themselves),
-// without the copy and allocation a Scan into []byte makes.
+const documentChunksSQL = `SELECT idx, data FROM document_chunks
+	WHERE document_id = $1 AND idx >= $2 AND idx < $3 AND workspace_id = $4 ORDER BY idx`
+
+// DocumentChunks implements portal.ChunkStore.
 func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64, first, n int, fn func(int, []byte) error) error {
-	rows, err := db.pool.Query(ctx, `SELECT idx, data FROM document_chunks
-		WHERE document_id = $1 AND idx >= $2 AND idx < $3 AND workspace_id = $4 ORDER BY idx`, documentID, first, first+n, workspaceID)
+	rows, err := db.pool.Query(ctx, documentChunksSQL, documentID, first, first+n, workspaceID)
 	if err != nil {
 		return fmt.Errorf("read chunks of document %d: %w", documentID, err)
 	}
+	return eachChunk(rows, documentID, fn)
+}
+
+// eachChunk calls fn with each chunk of rows (documentChunksSQL's) and
+// closes them. Each chunk reaches fn as the bytes in pgx's read buffer
+// (binary bytea is the bytes themselves), without the copy and allocation
+// a Scan into []byte makes.
+func eachChunk(rows pgx.Rows, documentID int64, fn func(int, []byte) error) error {
 	defer rows.Close()
 	var data []byte
 	for rows.Next() {
 		var idx int
+		var err error
 		// The columns are described once the first row is in.
 		if fd := rows.FieldDescriptions(); len(fd) == 2 && fd[1].Format == pgx.BinaryFormatCode {
 			err = rows.Scan(&idx, nil)
@@ -210,7 +222,39 @@ func (db *DB) DocumentChunks(ctx context.Context, workspaceID, documentID int64,
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read chunks of document %d: %w", documentID, err)
+	}
+	return nil
+}
+
+// OpenDocument implements portal.DocumentOpener: the document's row and
+// its first n chunks are asked for together, in one pipelined batch (one
+// round trip, one snapshot). When check refuses the document, the chunks
+// already on their way are read and dropped: n is kept small for that.
+func (db *DB) OpenDocument(ctx context.Context, workspaceID, id int64, n int, check func(*portal.Document) error, fn func(int, []byte) error) error {
+	b := &pgx.Batch{}
+	b.Queue(findDocumentSQL, workspaceID, id)
+	b.Queue(documentChunksSQL, id, 0, n, workspaceID)
+	br := db.pool.SendBatch(ctx, b)
+	err := func() error {
+		var d portal.Document
+		if err := scanDocument(br.QueryRow(), &d); err != nil {
+			return fmt.Errorf("find document %d: %w", id, translate(err))
+		}
+		if err := check(&d); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("read chunks of document %d: %w", id, err)
+		}
+		return eachChunk(rows, id, fn)
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("open document %d: %w", id, cerr)
+	}
+	return err
 }
 
 // DocumentChunk implements portal.ChunkStore.
@@ -310,12 +354,14 @@ func scanDocument(row pgx.Row, d *portal.Document) error {
 	return nil
 }
 
+const findDocumentSQL = `SELECT ` + documentCols + ` FROM documents d
+	LEFT JOIN users u ON u.workspace_id = d.workspace_id AND u.id = d.uploader_id
+	WHERE d.workspace_id = $1 AND d.id = $2 AND d.ready`
+
 // FindDocument implements portal.Store.
 func (db *DB) FindDocument(ctx context.Context, workspaceID, id int64) (*portal.Document, error) {
 	var d portal.Document
-	row := db.pool.QueryRow(ctx, `SELECT `+documentCols+` FROM documents d
-		LEFT JOIN users u ON u.workspace_id = d.workspace_id AND u.id = d.uploader_id
-		WHERE d.workspace_id = $1 AND d.id = $2 AND d.ready`, workspaceID, id)
+	row := db.pool.QueryRow(ctx, findDocumentSQL, workspaceID, id)
 	if err := scanDocument(row, &d); err != nil {
 		return nil, fmt.Errorf("find document %d: %w", id, translate(err))
 	}

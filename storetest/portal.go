@@ -27,6 +27,7 @@ func RunPortal(t *testing.T, open func(tb testing.TB) PortalStore) {
 	}{
 		{"Clients", testClients},
 		{"Documents", testDocuments},
+		{"OpenDocument", testOpenDocument},
 		{"FinishAllOrNothing", testFinishAllOrNothing},
 		{"Requests", testRequests},
 		{"ClientMessages", testClientMessages},
@@ -162,6 +163,85 @@ func testClients(t *testing.T, s PortalStore) {
 	}
 	if l, _ := s.ListClients(ctx, other.ID, staff.ID); len(l) != 1 || l[0].Name != "Theirs" {
 		t.Fatalf("other workspace lists %+v", l)
+	}
+}
+
+// testOpenDocument: a store that is a portal.DocumentOpener finds the
+// finished document as FindDocument does, hands it to check, and only then
+// its first chunks; nothing of another workspace or of an unfinished upload.
+func testOpenDocument(t *testing.T, s PortalStore) {
+	o, ok := s.(portal.DocumentOpener)
+	if !ok {
+		t.Skip("the store finds a document, then reads its chunks")
+	}
+	ctx := context.Background()
+	ws := MustCreateWorkspace(t, s, "acme")
+	other := MustCreateWorkspace(t, s, "other")
+	c := MustCreateClient(t, s, ws.ID, "Client")
+	u := MustCreateUser(t, s, ws.ID, "a@example.com", gatehouse.RoleAdmin)
+	d := mustStoreDocument(t, s, ws.ID, c.ID, u.ID, []byte("c0"), []byte("c1"), []byte("c2"))
+	want, err := s.FindDocument(ctx, ws.ID, d.ID)
+	must(t, "find", err)
+
+	open := func(wsID, id int64, n int, check func(*portal.Document) error) (*portal.Document, []string, error) {
+		var got *portal.Document
+		var chunks []string
+		err := o.OpenDocument(ctx, wsID, id, n, func(d *portal.Document) error {
+			if len(chunks) > 0 {
+				t.Fatal("a chunk was handed before the document was checked")
+			}
+			got = d
+			return check(d)
+		}, func(index int, sealed []byte) error {
+			if got == nil {
+				t.Fatal("a chunk was handed before the document was checked")
+			}
+			if index != len(chunks) {
+				t.Fatalf("chunk %d handed after %d", index, len(chunks)-1)
+			}
+			chunks = append(chunks, string(sealed))
+			return nil
+		})
+		return got, chunks, err
+	}
+	accept := func(*portal.Document) error { return nil }
+	got, chunks, err := open(ws.ID, d.ID, 2, accept)
+	must(t, "open", err)
+	if got == nil || got.ID != want.ID || got.ClientID != want.ClientID || got.Size != want.Size || got.Chunks != want.Chunks ||
+		!bytes.Equal(got.SealedKey, want.SealedKey) || !bytes.Equal(got.SHA256, want.SHA256) || got.WorkspaceID != ws.ID ||
+		got.FileName != want.FileName || got.UploaderName != want.UploaderName || !got.CreatedAt.Equal(want.CreatedAt) {
+		t.Fatalf("checked %+v, want %+v", got, want)
+	}
+	if !slices.Equal(chunks, []string{"c0", "c1"}) {
+		t.Fatalf("first 2 chunks = %q", chunks)
+	}
+	if _, chunks, err := open(ws.ID, d.ID, 8, accept); err != nil || !slices.Equal(chunks, []string{"c0", "c1", "c2"}) {
+		t.Fatalf("up to 8 chunks = %q, %v; want the 3 stored", chunks, err)
+	}
+
+	// check's error comes back as it is, and no chunk follows it.
+	refused := errors.New("refused")
+	if _, chunks, err := open(ws.ID, d.ID, 2, func(*portal.Document) error { return refused }); !errors.Is(err, refused) || len(chunks) != 0 {
+		t.Fatalf("refused: %v after %d chunks", err, len(chunks))
+	}
+	// So does fn's, at once.
+	stop := errors.New("stop")
+	calls := 0
+	err = o.OpenDocument(ctx, ws.ID, d.ID, 3, accept, func(int, []byte) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("a callback's error: %v after %d calls, want it at once", err, calls)
+	}
+	// Another workspace's, a missing and an unfinished document are not found,
+	// and nothing is checked.
+	pending := &portal.Document{ClientID: c.ID, FileName: "p.bin", UploaderID: u.ID, CreatedAt: t0}
+	must(t, "create pending", s.CreateDocument(ctx, ws.ID, pending))
+	must(t, "pending chunk", s.PutDocumentChunk(ctx, ws.ID, pending.ID, 0, []byte("p0")))
+	for name, ids := range map[string][2]int64{"other workspace": {other.ID, d.ID}, "missing": {ws.ID, d.ID + 1000}, "unfinished": {ws.ID, pending.ID}} {
+		got, chunks, err := open(ids[0], ids[1], 2, accept)
+		wantNotFound(t, name, err)
+		if got != nil || len(chunks) != 0 {
+			t.Fatalf("%s: checked %v, handed %d chunks", name, got, len(chunks))
+		}
 	}
 }
 

@@ -269,21 +269,20 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		s.handleNotFound(w, r)
 		return
 	}
-	d, err := s.portal.Document(r.Context(), v, id)
-	if err != nil {
+	rd, err := s.portal.OpenDocument(r.Context(), v, id, s.accounts.Recent(rq.visit), clientIP(r))
+	switch {
+	case errors.Is(err, portal.ErrReauth):
+		http.Redirect(w, r, "/account/security/reauth?next="+fmt.Sprintf("/documents/%d", id), http.StatusSeeOther)
+		return
+	case errors.Is(err, portal.ErrTampered):
+		s.tampered(w, r, id, err)
+		return
+	case err != nil:
 		s.portalError(w, r, err)
 		return
 	}
-	if d.Sensitive && !s.accounts.Recent(rq.visit) {
-		http.Redirect(w, r, "/account/security/reauth?next="+fmt.Sprintf("/documents/%d", d.ID), http.StatusSeeOther)
-		return
-	}
-	rd, err := s.portal.Open(r.Context(), v, d, clientIP(r))
-	if err != nil {
-		s.tampered(w, r, d, err)
-		return
-	}
 	defer rd.Close()
+	d := rd.Document()
 	h := w.Header()
 	h.Set("Content-Type", portal.ServedType(d.ContentType))
 	h.Set("Content-Disposition", contentDisposition(d.FileName))
@@ -328,14 +327,10 @@ func wholeGET(r *http.Request) bool {
 
 // tampered answers a document whose contents fail authentication: loudly,
 // in the log, and never with its bytes.
-func (s *Server) tampered(w http.ResponseWriter, r *http.Request, d *portal.Document, err error) {
-	if errors.Is(err, portal.ErrTampered) {
-		s.log.Error("document contents fail authentication", "document", d.ID, "err", err)
-		s.renderError(w, r, http.StatusInternalServerError,
-			"This document cannot be opened: its stored contents fail their integrity check. The staff have been told in the server log.")
-		return
-	}
-	s.portalError(w, r, err)
+func (s *Server) tampered(w http.ResponseWriter, r *http.Request, id int64, err error) {
+	s.log.Error("document contents fail authentication", "document", id, "err", err)
+	s.renderError(w, r, http.StatusInternalServerError,
+		"This document cannot be opened: its stored contents fail their integrity check. The staff have been told in the server log.")
 }
 
 // contentDisposition is an attachment header with a safe file name (RFC

@@ -545,7 +545,11 @@ type tamperStore struct {
 }
 
 func (s *tamperStore) DocumentChunks(ctx context.Context, ws, doc int64, first, n int, fn func(int, []byte) error) error {
-	return s.Store.DocumentChunks(ctx, ws, doc, first, n, func(index int, data []byte) error {
+	return s.Store.DocumentChunks(ctx, ws, doc, first, n, s.tamper(fn))
+}
+
+func (s *tamperStore) tamper(fn func(int, []byte) error) func(int, []byte) error {
+	return func(index int, data []byte) error {
 		if index == s.index {
 			if s.swap != nil {
 				data = s.swap
@@ -555,14 +559,41 @@ func (s *tamperStore) DocumentChunks(ctx context.Context, ws, doc int64, first, 
 			}
 		}
 		return fn(index, data)
-	})
+	}
+}
+
+// tamperOpener is tamperStore over a store that finds a document and reads
+// its first chunks at once.
+type tamperOpener struct {
+	*tamperStore
+	opener portal.DocumentOpener
+}
+
+func (s tamperOpener) OpenDocument(ctx context.Context, ws, id int64, n int, check func(*portal.Document) error, fn func(int, []byte) error) error {
+	return s.opener.OpenDocument(ctx, ws, id, n, check, s.tamper(fn))
+}
+
+// tampering wraps the store in a tamperStore (a tamperOpener when the
+// store is a portal.DocumentOpener).
+func tampering(orig portal.Store, index int, swap []byte) portal.Store {
+	ts := &tamperStore{Store: orig, index: index, swap: swap}
+	if o, ok := orig.(portal.DocumentOpener); ok {
+		return tamperOpener{ts, o}
+	}
+	return ts
 }
 
 // TestTamperedDownload: an altered or swapped chunk fails the download
 // loudly: an error page when the first chunk fails, a broken connection
 // when a later one does; never the altered bytes.
 func TestTamperedDownload(t *testing.T) {
-	e := newEnv(t)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { testTamperedDownload(t, be) })
+	}
+}
+
+func testTamperedDownload(t *testing.T, be backend) {
+	e := newEnvOn(t, be)
 	f := newPortalFixture(t, e)
 	owner := e.browser()
 	owner.login("acme", "owner@example.com", goodPassword, "/dashboard")
@@ -573,13 +604,13 @@ func TestTamperedDownload(t *testing.T) {
 	orig := e.portal.Store
 	defer func() { e.portal.Store = orig }()
 
-	e.portal.Store = &tamperStore{Store: orig, index: 0}
+	e.portal.Store = tampering(orig, 0, nil)
 	res := owner.get(wsURL("acme", "/documents/"+id))
 	wantStatus(t, "first chunk altered", res, http.StatusInternalServerError)
 	wantBody(t, "first chunk altered", res, "integrity check")
 
 	second, _ := orig.DocumentChunk(context.Background(), f.ws.ID, mustAtoi(t, id), 1)
-	e.portal.Store = &tamperStore{Store: orig, index: 2, swap: second}
+	e.portal.Store = tampering(orig, 2, second)
 	r, err := owner.client.Get(wsURL("acme", "/documents/"+id))
 	if err != nil {
 		t.Fatal(err)
