@@ -33,3 +33,8 @@ func BenchmarkFindVisit(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReadSpace: see storetest.BenchReadSpace.
+func BenchmarkReadSpace(b *testing.B) {
+	storetest.BenchReadSpace(b, func(tb testing.TB) storetest.PortalStore { return MustOpen(tb) })
+}
