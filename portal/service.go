@@ -54,6 +54,9 @@ type Store interface {
 	// ListDocuments returns the client's finished documents newest first
 	// (every client's when clientID is 0), at most limit (0: no limit).
 	ListDocuments(ctx context.Context, workspaceID, clientID int64, limit int) ([]Document, error)
+	// ListSpaceDocuments returns what ListDocuments returns for one client
+	// (clientID is never 0), with only the fields a space shows (see Space).
+	ListSpaceDocuments(ctx context.Context, workspaceID, clientID int64, limit int) ([]Document, error)
 	// DeleteDocument removes a finished document and its chunks.
 	DeleteDocument(ctx context.Context, workspaceID, id int64) error
 	// DeleteStaleUploads removes uploads in progress begun before before

@@ -9,7 +9,9 @@ import (
 // client, its requests (open first), its latest documents (newest first)
 // and messages (oldest first), and the user's read mark. A store may serve
 // it from memory (see Store.ReadSpace), so it holds nothing a page does
-// not show: documents carry no sealed key and no SHA-256.
+// not show: documents carry their ID, workspace, client, title, note,
+// type, size, sensitivity, uploader's name and time, and nothing else (no
+// file name, SHA-256, sealed key, chunk count, uploader ID or request).
 type Space struct {
 	Client    Client
 	Requests  []Request
@@ -54,7 +56,7 @@ func (sp *Space) Size() int {
 type SpaceLister interface {
 	FindClient(ctx context.Context, workspaceID, id int64) (*Client, error)
 	ListRequests(ctx context.Context, workspaceID, clientID int64) ([]Request, error)
-	ListDocuments(ctx context.Context, workspaceID, clientID int64, limit int) ([]Document, error)
+	ListSpaceDocuments(ctx context.Context, workspaceID, clientID int64, limit int) ([]Document, error)
 	ListClientMessages(ctx context.Context, workspaceID, clientID int64, limit int) ([]Message, error)
 	LastReadMessage(ctx context.Context, workspaceID, userID, clientID int64) (int64, error)
 }
@@ -72,11 +74,8 @@ func ReadSpaceFrom(ctx context.Context, s SpaceLister, workspaceID, clientID, us
 		return nil, err
 	}
 	if documents >= 0 {
-		if sp.Documents, err = s.ListDocuments(ctx, workspaceID, clientID, documents); err != nil {
+		if sp.Documents, err = s.ListSpaceDocuments(ctx, workspaceID, clientID, documents); err != nil {
 			return nil, err
-		}
-		for i := range sp.Documents {
-			sp.Documents[i].SHA256, sp.Documents[i].SealedKey = nil, nil
 		}
 	}
 	if messages >= 0 {

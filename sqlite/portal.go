@@ -421,39 +421,6 @@ func (db *DB) AddClientMessage(ctx context.Context, workspaceID int64, m *portal
 	return nil
 }
 
-// ListClientMessages implements portal.Store.
-func (db *DB) ListClientMessages(ctx context.Context, workspaceID, clientID int64, limit int) ([]portal.Message, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	rows, err := db.read.QueryContext(ctx, `
-		SELECT m.id, m.workspace_id, m.client_id, m.author_id, coalesce(nullif(u.name, ''), u.email, ''),
-		       coalesce(u.role, 'client') <> 'client', m.body, m.created_at
-		FROM client_messages m LEFT JOIN users u ON u.workspace_id = m.workspace_id AND u.id = m.author_id
-		WHERE m.workspace_id = ? AND m.client_id = ? ORDER BY m.id DESC LIMIT ?`, workspaceID, clientID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list messages: %w", err)
-	}
-	defer rows.Close()
-	var out []portal.Message
-	for rows.Next() {
-		var m portal.Message
-		var created int64
-		if err := rows.Scan(&m.ID, &m.WorkspaceID, &m.ClientID, &m.AuthorID, &m.AuthorName, &m.AuthorStaff, &m.Body, &created); err != nil {
-			return nil, fmt.Errorf("list messages: %w", err)
-		}
-		m.CreatedAt = fromUnix(created)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, nil
-}
-
 // MarkMessagesRead implements portal.Store.
 func (db *DB) MarkMessagesRead(ctx context.Context, workspaceID, userID, clientID, upToID int64) error {
 	_, err := db.write.ExecContext(ctx, `

@@ -31,6 +31,7 @@ func RunPortal(t *testing.T, open func(tb testing.TB) PortalStore) {
 		{"FinishAllOrNothing", testFinishAllOrNothing},
 		{"Requests", testRequests},
 		{"ClientMessages", testClientMessages},
+		{"SpaceRows", testSpaceRows},
 		{"PortalTenancy", testPortalTenancy},
 		{"AuditByClient", testAuditByClient},
 	}
