@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,11 +72,43 @@ type documentRow struct {
 const dayFormat = "2 Jan 2006"
 const timeFormat = "2 Jan 2006 15:04"
 
+// formatDay returns t.Format(dayFormat), and formatDayTime
+// t.Format(timeFormat), without interpreting the layout each time: every
+// row a space shows runs one. Years Format would pad or sign (outside
+// 1000–9999) go to Format. TestDayFormatsMatchLayout holds them to it.
+func formatDay(t time.Time) string {
+	y, m, d := t.Date()
+	if y < 1000 || y > 9999 {
+		return t.Format(dayFormat)
+	}
+	var a [24]byte
+	return string(appendDay(a[:0], y, m, d))
+}
+
+func formatDayTime(t time.Time) string {
+	y, m, d := t.Date()
+	if y < 1000 || y > 9999 {
+		return t.Format(timeFormat)
+	}
+	var a [24]byte
+	b := appendDay(a[:0], y, m, d)
+	h, min, _ := t.Clock()
+	return string(append(b, ' ', byte('0'+h/10), byte('0'+h%10), ':', byte('0'+min/10), byte('0'+min%10)))
+}
+
+func appendDay(b []byte, y int, m time.Month, d int) []byte {
+	b = strconv.AppendInt(b, int64(d), 10)
+	b = append(b, ' ')
+	b = append(b, m.String()[:3]...)
+	b = append(b, ' ')
+	return strconv.AppendInt(b, int64(y), 10)
+}
+
 func documentRows(ds []portal.Document) []documentRow {
 	out := make([]documentRow, len(ds))
 	for i, d := range ds {
 		out[i] = documentRow{ID: d.ID, Title: d.Title, FileName: d.FileName, Note: d.Note, Size: humanSize(d.Size),
-			Uploaded: d.CreatedAt.Format(timeFormat), Uploader: d.UploaderName, Sensitive: d.Sensitive, Type: typeLabel(d.ContentType)}
+			Uploaded: formatDayTime(d.CreatedAt), Uploader: d.UploaderName, Sensitive: d.Sensitive, Type: typeLabel(d.ContentType)}
 	}
 	return out
 }
@@ -118,15 +151,19 @@ func requestRows(rs []portal.Request, now time.Time) []requestRow {
 	out := make([]requestRow, len(rs))
 	for i, r := range rs {
 		row := requestRow{ID: r.ID, Title: r.Title, Note: r.Note, Status: string(r.Status), Open: r.Status == portal.RequestOpen,
-			Overdue: r.Overdue(now), CanReopen: r.Status != portal.RequestOpen, CreatedLabel: r.CreatedAt.Format(dayFormat)}
+			Overdue: r.Overdue(now), CanReopen: r.Status != portal.RequestOpen, CreatedLabel: formatDay(r.CreatedAt)}
 		if !r.Due.IsZero() {
-			row.Due = r.Due.Format(dayFormat)
+			row.Due = formatDay(r.Due)
 		}
-		row.StatusLabel = map[portal.RequestStatus]string{
-			portal.RequestOpen: "Open", portal.RequestFulfilled: "Received", portal.RequestCancelled: "Cancelled",
-		}[r.Status]
-		if row.Overdue {
+		switch {
+		case row.Overdue:
 			row.StatusLabel = "Overdue"
+		case r.Status == portal.RequestOpen:
+			row.StatusLabel = "Open"
+		case r.Status == portal.RequestFulfilled:
+			row.StatusLabel = "Received"
+		case r.Status == portal.RequestCancelled:
+			row.StatusLabel = "Cancelled"
 		}
 		out[i] = row
 	}
@@ -148,7 +185,7 @@ func messageRows(ms []portal.Message, me, lastRead int64) []messageRow {
 	out := make([]messageRow, len(ms))
 	for i, m := range ms {
 		out[i] = messageRow{Author: m.AuthorName, Staff: m.AuthorStaff, Mine: m.AuthorID == me, Body: m.Body,
-			At: m.CreatedAt.Format(timeFormat), Unread: m.ID > lastRead && m.AuthorID != me}
+			At: formatDayTime(m.CreatedAt), Unread: m.ID > lastRead && m.AuthorID != me}
 	}
 	return out
 }
