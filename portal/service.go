@@ -93,7 +93,8 @@ type Store interface {
 	// can tell that nothing it holds changed, as it does visits (SPEC
 	// §11): any change to the client, its requests, documents, messages or
 	// read marks, or to a user of the workspace, applies at once on the
-	// instance that made it and within a second on every other.
+	// instance that made it and within a second on every other. The space
+	// may be shared with other reads of it: callers never change it.
 	ReadSpace(ctx context.Context, workspaceID, clientID, userID int64, documents, messages int) (*Space, error)
 
 	// SetPortalMail turns the user's portal notification e-mails on or off.

@@ -2,14 +2,14 @@ package portal
 
 import (
 	"context"
-	"slices"
 )
 
 // Space is one client's space as its pages show it, read for one user: the
 // client, its requests (open first), its latest documents (newest first)
 // and messages (oldest first), and the user's read mark. A store may serve
-// it from memory (see Store.ReadSpace), so it holds nothing a page does
-// not show: documents carry their ID, workspace, client, title, note,
+// it from memory, the same Space to every read of it (see
+// Store.ReadSpace), so nobody changes a Space once read, and it holds
+// nothing a page does not show: documents carry their ID, workspace, client, title, note,
 // type, size, sensitivity, uploader's name and time, and nothing else (no
 // file name, SHA-256, sealed key, chunk count, uploader ID or request).
 type Space struct {
@@ -19,20 +19,6 @@ type Space struct {
 	Messages  []Message
 	// LastRead is the ID of the last message the user had read.
 	LastRead int64
-}
-
-// Clone returns a copy of sp that shares no slice with it: a caller may
-// change what it got without reaching a copy a store keeps.
-func (sp *Space) Clone() *Space {
-	out := *sp
-	out.Requests = slices.Clone(sp.Requests)
-	out.Documents = slices.Clone(sp.Documents)
-	for i := range out.Documents {
-		d := &out.Documents[i]
-		d.SHA256, d.SealedKey = slices.Clone(d.SHA256), slices.Clone(d.SealedKey)
-	}
-	out.Messages = slices.Clone(sp.Messages)
-	return &out
 }
 
 // Size is a rough count of the bytes sp holds, for a store that bounds

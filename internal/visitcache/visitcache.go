@@ -152,9 +152,11 @@ func (c *Cache) Drop(match func(*gatehouse.Visit) bool) {
 	}
 }
 
-// FindSpace serves ReadSpace through the cache, as Find serves visits: a
-// copy of the kept space, else read's, kept when the cache is on and
-// nothing changed meanwhile.
+// FindSpace serves ReadSpace through the cache, as Find serves visits: the
+// kept space, else read's, kept when the cache is on and nothing changed
+// meanwhile. The space is not copied: every reader of the key gets the
+// same one, which nobody may change (see portal.Store.ReadSpace), so a hit
+// costs the same whatever the space holds.
 func (c *Cache) FindSpace(ctx context.Context, k SpaceKey, read func(context.Context) (*portal.Space, error)) (*portal.Space, error) {
 	c.mu.Lock()
 	serving := c.serving()
@@ -169,15 +171,13 @@ func (c *Cache) FindSpace(ctx context.Context, k SpaceKey, read func(context.Con
 	gen := c.gen
 	c.mu.Unlock()
 	if kept != nil {
-		// Kept spaces are never changed, only replaced, so the copy can be
-		// made outside the lock.
-		return kept.Clone(), nil
+		return kept, nil
 	}
 	sp, err := read(ctx)
 	if err != nil || !serving {
 		return sp, err
 	}
-	keep := sp.Clone()
+	keep := sp
 	size := keep.Size()
 	c.mu.Lock()
 	defer c.mu.Unlock()

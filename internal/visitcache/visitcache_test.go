@@ -25,17 +25,6 @@ func TestCloneSharesNothing(t *testing.T) {
 	shared(t, "Visit", reflect.ValueOf(v).Elem(), reflect.ValueOf(c).Elem())
 }
 
-// TestSpaceCloneSharesNothing does the same for a client's space.
-func TestSpaceCloneSharesNothing(t *testing.T) {
-	sp := new(portal.Space)
-	fill(reflect.ValueOf(sp).Elem())
-	c := sp.Clone()
-	if !reflect.DeepEqual(sp, c) {
-		t.Fatalf("clone differs:\n%+v\n%+v", sp, c)
-	}
-	shared(t, "Space", reflect.ValueOf(sp).Elem(), reflect.ValueOf(c).Elem())
-}
-
 // TestSpaceReadRacingChange checks that a space read while a change is
 // announced is served to its reader but not kept, and that a space over
 // the memory bound is not kept either.
