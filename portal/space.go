@@ -38,6 +38,13 @@ func (sp *Space) Size() int {
 	return n
 }
 
+// The portal home shows the latest HomeDocuments documents and
+// HomeMessages messages; a store may keep those ready (SQLite does).
+const (
+	HomeDocuments = 5
+	HomeMessages  = 3
+)
+
 // SpaceLister is what ReadSpaceFrom reads a space with.
 type SpaceLister interface {
 	FindClient(ctx context.Context, workspaceID, id int64) (*Client, error)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -79,7 +80,11 @@ func (db *DB) ListSpaceDocuments(ctx context.Context, workspaceID, clientID int6
 		limit = -1 // SQLite: no limit
 	}
 	var packed string
-	err := db.read.QueryRowContext(ctx, `
+	var err error
+	if limit > 0 && limit <= portal.HomeDocuments {
+		packed, err = db.homeRows(ctx, "documents", workspaceID, clientID)
+	} else {
+		err = db.read.QueryRowContext(ctx, `
 		SELECT coalesce(string_agg(
 		  printf('%d %d %d %d %d %d %d %d ', id, size, sensitive, created_at,
 		         octet_length(title), octet_length(note), octet_length(content_type), octet_length(uploader))
@@ -89,6 +94,7 @@ func (db *DB) ListSpaceDocuments(ctx context.Context, workspaceID, clientID int6
 		      FROM documents d LEFT JOIN users u ON u.workspace_id = d.workspace_id AND u.id = d.uploader_id
 		      WHERE d.workspace_id = ? AND d.client_id = ? AND d.ready = 1
 		      ORDER BY d.created_at DESC, d.id DESC LIMIT ?)`, workspaceID, clientID, limit).Scan(&packed)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list documents: %w", err)
 	}
@@ -113,6 +119,9 @@ func (db *DB) ListSpaceDocuments(ctx context.Context, workspaceID, clientID int6
 		}
 		return cmp.Compare(b.ID, a.ID)
 	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
 	return out, nil
 }
 
@@ -124,7 +133,11 @@ func (db *DB) ListClientMessages(ctx context.Context, workspaceID, clientID int6
 		limit = -1 // SQLite: no limit
 	}
 	var packed string
-	err := db.read.QueryRowContext(ctx, `
+	var err error
+	if limit > 0 && limit <= portal.HomeMessages {
+		packed, err = db.homeRows(ctx, "messages", workspaceID, clientID)
+	} else {
+		err = db.read.QueryRowContext(ctx, `
 		SELECT coalesce(string_agg(
 		  printf('%d %d %d %d %d %d ', id, author_id, staff, created_at, octet_length(author), octet_length(body))
 		  || author || body, ''), '')
@@ -132,6 +145,7 @@ func (db *DB) ListClientMessages(ctx context.Context, workspaceID, clientID int6
 		             coalesce(nullif(u.name, ''), u.email, '') AS author, m.body
 		      FROM client_messages m LEFT JOIN users u ON u.workspace_id = m.workspace_id AND u.id = m.author_id
 		      WHERE m.workspace_id = ? AND m.client_id = ? ORDER BY m.id DESC LIMIT ?)`, workspaceID, clientID, limit).Scan(&packed)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
@@ -149,5 +163,27 @@ func (db *DB) ListClientMessages(ctx context.Context, workspaceID, clientID int6
 		return nil, fmt.Errorf("list messages: %w", u.err)
 	}
 	slices.SortFunc(out, func(a, b portal.Message) int { return cmp.Compare(a.ID, b.ID) })
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
 	return out, nil
+}
+
+// homeRows reads the client's home documents or messages as kept packed in
+// client_home (migration 00014): the latest portal.HomeDocuments and
+// portal.HomeMessages, made again by triggers in the transaction of every
+// change they show, so a home costs one lookup however many rows the
+// client has. A client without a row (none is ever missing: every client
+// gets one when made) would show none.
+func (db *DB) homeRows(ctx context.Context, column string, workspaceID, clientID int64) (string, error) {
+	q := `SELECT documents FROM client_home WHERE client_id = ? AND workspace_id = ?`
+	if column == "messages" {
+		q = `SELECT messages FROM client_home WHERE client_id = ? AND workspace_id = ?`
+	}
+	var packed string
+	err := db.read.QueryRowContext(ctx, q, clientID, workspaceID).Scan(&packed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return packed, err
 }

@@ -84,30 +84,49 @@ func SpaceRowsWith(t *testing.T, s PortalStore, texts []string) {
 		}
 	}
 
-	for _, limit := range []int{0, 1, 2, 5, 1000} {
-		all, err := s.ListDocuments(ctx, ws.ID, c.ID, limit)
-		must(t, "list documents", err)
-		got, err := s.ListSpaceDocuments(ctx, ws.ID, c.ID, limit)
-		must(t, "list space documents", err)
-		want := make([]portal.Document, len(all))
-		for i, d := range all {
-			want[i] = portal.Document{ID: d.ID, WorkspaceID: d.WorkspaceID, ClientID: d.ClientID, Title: d.Title, Note: d.Note,
-				ContentType: d.ContentType, Size: d.Size, Sensitive: d.Sensitive, UploaderName: d.UploaderName, CreatedAt: d.CreatedAt}
-		}
-		if len(want) == 0 || len(got) != len(want) || !reflect.DeepEqual(got, want) {
-			t.Errorf("ListSpaceDocuments(limit %d):\n got %s\nwant %s", limit, docsText(got), docsText(want))
-		}
+	check := func(stage string) {
+		t.Helper()
+		for _, limit := range []int{0, 1, 2, 3, 5, 1000} {
+			all, err := s.ListDocuments(ctx, ws.ID, c.ID, limit)
+			must(t, "list documents", err)
+			got, err := s.ListSpaceDocuments(ctx, ws.ID, c.ID, limit)
+			must(t, "list space documents", err)
+			want := make([]portal.Document, len(all))
+			for i, d := range all {
+				want[i] = portal.Document{ID: d.ID, WorkspaceID: d.WorkspaceID, ClientID: d.ClientID, Title: d.Title, Note: d.Note,
+					ContentType: d.ContentType, Size: d.Size, Sensitive: d.Sensitive, UploaderName: d.UploaderName, CreatedAt: d.CreatedAt}
+			}
+			if len(want) == 0 || len(got) != len(want) || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: ListSpaceDocuments(limit %d):\n got %s\nwant %s", stage, limit, docsText(got), docsText(want))
+			}
 
-		got2, err := s.ListClientMessages(ctx, ws.ID, c.ID, limit)
-		must(t, "list messages", err)
-		want2 := msgs
-		if limit > 0 && limit < len(msgs) {
-			want2 = msgs[len(msgs)-limit:]
-		}
-		if !reflect.DeepEqual(got2, want2) {
-			t.Errorf("ListClientMessages(limit %d):\n got %+v\nwant %+v", limit, got2, want2)
+			got2, err := s.ListClientMessages(ctx, ws.ID, c.ID, limit)
+			must(t, "list messages", err)
+			want2 := msgs
+			if limit > 0 && limit < len(msgs) {
+				want2 = msgs[len(msgs)-limit:]
+			}
+			if !reflect.DeepEqual(got2, want2) {
+				t.Errorf("%s: ListClientMessages(limit %d):\n got %+v\nwant %+v", stage, limit, got2, want2)
+			}
 		}
 	}
+	check("written")
+
+	// Changes a store that keeps the latest rows ready must follow: a
+	// deleted document, and an author's role (staff or not).
+	latest, err := s.ListDocuments(ctx, ws.ID, c.ID, 1)
+	must(t, "list documents", err)
+	must(t, "delete document", s.DeleteDocument(ctx, ws.ID, latest[0].ID))
+	check("document deleted")
+	must(t, "set role", s.SetUserRole(ctx, ws.ID, staff.ID, gatehouse.RoleClient, t0))
+	for i := range msgs {
+		if msgs[i].AuthorID == staff.ID {
+			msgs[i].AuthorStaff = false
+		}
+	}
+	check("role changed")
+
 	for _, x := range []struct{ ws, client int64 }{{other.ID, c.ID}, {ws.ID, oc.ID}} {
 		if ds, err := s.ListSpaceDocuments(ctx, x.ws, x.client, 0); err != nil || len(ds) != 0 {
 			t.Errorf("ListSpaceDocuments(workspace %d, client %d) = %d documents, %v; want none", x.ws, x.client, len(ds), err)

@@ -289,7 +289,7 @@ func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/clients", http.StatusSeeOther)
 		return
 	}
-	sp, err := s.homeSpace(r, 5, 3)
+	sp, err := s.homeSpace(r, portal.HomeDocuments, portal.HomeMessages)
 	if err != nil {
 		s.portalError(w, r, err)
 		return
