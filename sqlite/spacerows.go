@@ -15,14 +15,16 @@ import (
 // A client's space shows a few documents and messages, read on every
 // portal page the cache cannot serve. Through database/sql each column of
 // each row costs several calls into SQLite (its type, its value, its
-// length), and each of those takes the connection's mutex: for the home's
-// eight rows that was most of what they cost beyond an empty home. So
-// these reads ask SQLite for one value: the rows packed into one string,
-// each as a header of decimal integers, each followed by a space (its
-// numbers, then the byte lengths of its texts), then its texts one after
-// another. unpack reads that back, each text a substring of the one
-// string. TestSpaceRowsPacked (storetest) holds the result to
-// ListDocuments' and ListClientMessages' with hostile text.
+// length), and each of those takes the connection's mutex. So these reads
+// ask SQLite for one value: the rows packed into one string, each as a
+// header of decimal integers, each followed by a space (its numbers, then
+// the byte lengths of its texts), then its texts one after another.
+// unpack reads that back, each text a substring of the one string. The
+// home's rows (up to portal.HomeDocuments and portal.HomeMessages) are
+// kept packed that way in client_home, by triggers (see homeRows); longer
+// lists are packed from the tables. storetest's SpaceRows (and
+// TestSpaceRowsAnyText) hold both to ListDocuments and to what was
+// written, with hostile text.
 
 // errPacked reports a packed row that does not parse: never expected,
 // since SQLite writes them.
